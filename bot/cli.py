@@ -1,0 +1,341 @@
+"""The `zhenggai` command line: one entry point for operators, cron and tests.
+
+Messages for people are Simplified Chinese; `--json` output is for programs.
+Exit codes: 0 success, 1 a problem with the input or data (message on stderr), 2 bad
+usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError, ZhenggaiError
+
+log = logging.getLogger(__name__)
+
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+# ---- shared plumbing ----------------------------------------------------------------------------
+
+class ProgressPrinter:
+    """A progress bar on stderr for a terminal; sparse lines for logs and pipes."""
+
+    def __init__(self, label: str, stream: TextIO = sys.stderr) -> None:
+        self.label = label
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last_decile = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < 200:  # small files finish before a bar is worth drawing
+            return
+        fraction = done / total if total else 1.0
+        if self.tty:
+            bar = "█" * int(fraction * 30)
+            self.stream.write(f"\r{self.label} [{bar:<30}] {fraction:6.1%}")
+            if done >= total:
+                self.stream.write("\n")
+        else:
+            decile = int(fraction * 10)
+            if decile != self._last_decile:
+                self._last_decile = decile
+                self.stream.write(f"{self.label}：{fraction:.0%}\n")
+        self.stream.flush()
+
+
+def _setup_logging(settings: Settings) -> None:
+    from bot.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+
+
+async def _open_database(settings: Settings) -> Any:
+    """Engine and session factory, schema checked: SQLite is upgraded in place, PostgreSQL
+    must be upgraded explicitly (several instances may share it)."""
+    from bot import db
+
+    engine = db.create_engine(settings.database_url)
+    current = await db.current_revision(engine)
+    if current != db.head_revision():
+        if settings.is_sqlite:
+            await db.upgrade(engine)
+        else:
+            await engine.dispose()
+            raise ZhenggaiError(
+                f"数据库结构版本为 {current or '空'}，需要 {db.head_revision()}：请先运行 zhenggai db upgrade"
+            )
+    return engine, db.create_session_factory(engine)
+
+
+# ---- commands -----------------------------------------------------------------------------------
+
+async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import db
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        if args.db_command == "upgrade":
+            await db.upgrade(engine, args.revision)
+            print(f"数据库已升级到 {await db.current_revision(engine)}")
+        elif args.db_command == "downgrade":
+            await db.downgrade(engine, args.revision)
+            print(f"数据库已降级到 {await db.current_revision(engine) or 'base（空）'}")
+        elif args.db_command == "current":
+            current = await db.current_revision(engine)
+            head = db.head_revision()
+            state = "最新" if current == head else f"最新为 {head}，请运行 zhenggai db upgrade"
+            print(f"当前版本：{current or '空'}（{state}）")
+        elif args.db_command == "seed":
+            await engine.dispose()
+            engine, factory = await _open_database(settings)
+            from bot.services.seed import seed_sample_data
+
+            reports = await seed_sample_data(factory, settings.data_dir, only_if_empty=not args.force)
+            if not reports:
+                print("数据库中已有数据，未导入示例数据（使用 --force 强制导入）")
+            for report in reports:
+                print(report.summary())
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import transaction
+    from bot.services import ledger
+
+    importer = {
+        "regulations": ledger.import_regulations,
+        "cadres": ledger.import_cadres,
+        "measures": ledger.import_measures,
+    }[args.kind]
+    path = Path(args.file)
+    if not await asyncio.to_thread(path.is_file):
+        raise ZhenggaiError(f"找不到文件：{path}")
+    engine, factory = await _open_database(settings)
+    try:
+        async with transaction(factory) as session:
+            report = await importer(session, path, ProgressPrinter(f"导入 {path.name}"))
+    finally:
+        await engine.dispose()
+    print(f"{path.name} 导入成功。{report.summary()}")
+    return 0
+
+
+async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import transaction
+    from bot.services import ledger
+
+    path = Path(args.file)
+    engine, factory = await _open_database(settings)
+    try:
+        async with transaction(factory) as session:
+            count = await ledger.export_measures(session, path, chinese_headers=args.chinese_headers)
+    finally:
+        await engine.dispose()
+    print(f"已导出 {count} 条整改措施到 {path}")
+    return 0
+
+
+async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import transaction
+    from bot.services.answers import AnswerEngine, record_miss
+    from bot.services.phrasing import format_answer_text
+
+    engine, factory = await _open_database(settings)
+    try:
+        answers = await AnswerEngine.load(factory, settings)
+        questions: Sequence[str] = [args.question] if args.question is not None else _stdin_lines()
+        for question in questions:
+            answer = answers.ask(question, asker=args.asker)
+            async with transaction(factory) as session:
+                if not answer.answered and answer.query.strip() and answer.listing is None:
+                    await record_miss(session, answer.query)
+                if args.json:
+                    print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+                else:
+                    print(await format_answer_text(session, answer, answers), flush=True)
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def _stdin_lines() -> Sequence[str]:
+    class _Lines(Sequence[str]):
+        def __iter__(self) -> Any:
+            for line in sys.stdin:
+                yield line.rstrip("\n")
+
+        def __len__(self) -> int:  # pragma: no cover - never asked
+            return 0
+
+        def __getitem__(self, index: Any) -> Any:  # pragma: no cover - never asked
+            raise IndexError(index)
+
+    return _Lines()
+
+
+async def cmd_misses(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import transaction
+    from bot.services.answers import list_misses
+
+    engine, factory = await _open_database(settings)
+    try:
+        async with transaction(factory) as session:
+            misses = await list_misses(session, include_resolved=args.all, limit=args.limit)
+    finally:
+        await engine.dispose()
+    if args.json:
+        print(json.dumps([m.to_json() for m in misses], ensure_ascii=False, indent=1))
+        return 0
+    if not misses:
+        print("没有未能回答的问题。")
+        return 0
+    print(f"{'次数':>4}  {'最近一次':<16}  问题")
+    for miss in misses:
+        print(f"{miss.count:>4}  {miss.last_at:%Y-%m-%d %H:%M}  {miss.query}")
+    print("\n为问题添加说法：zhenggai alias add regulation KEY \"说法\"，"
+          "或 alias add article KEY 条号 \"说法\"，或 alias add measure 编号 \"说法\"")
+    return 0
+
+
+async def cmd_alias(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import transaction
+    from bot.services.answers import add_alias, list_aliases, remove_alias
+
+    engine, factory = await _open_database(settings)
+    try:
+        async with transaction(factory) as session:
+            if args.alias_command == "add":
+                no = args.no if args.kind == "article" else None
+                alias = await add_alias(session, args.kind, args.key, args.phrase, article_no=no)
+                print(f"已添加说法「{alias.phrase}」→ {args.kind} {alias.target_key}"
+                      + (f" 第{alias.article_no}条" if alias.article_no else ""))
+            elif args.alias_command == "remove":
+                await remove_alias(session, args.id)
+                print(f"已删除说法 #{args.id}")
+            else:
+                for alias in await list_aliases(session):
+                    target = alias.target_key + (f" 第{alias.article_no}条" if alias.article_no else "")
+                    print(f"#{alias.id}  {alias.kind:<10} {target:<24} {alias.phrase}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return await run_demo(settings, args)
+
+
+# ---- argument parsing ---------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zhenggai",
+        description="整改助手：整改措施台账、规章制度问答与催办的 Telegram 机器人。",
+        epilog="配置通过环境变量或当前目录的 .env 文件设置，见 .env.example。",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+
+    demo = sub.add_parser("demo", help="用示例数据启动演示（无令牌时使用本地沙盒聊天）")
+    demo.set_defaults(func=cmd_demo)
+
+    ask = sub.add_parser("ask", help="提问（规章制度、条款、整改措施）",
+                         description="回答一个问题；不给出问题时从标准输入逐行读取。")
+    ask.add_argument("question", nargs="?", help="问题文本；省略则每行一个问题从标准输入读取")
+    ask.add_argument("--json", action="store_true", help="每个问题输出一行 JSON")
+    ask.add_argument("--as", dest="asker", metavar="姓名", help="以某位干部的身份提问（用于“我的整改”）")
+    ask.set_defaults(func=cmd_ask)
+
+    imp = sub.add_parser("import", help="导入规章制度（YAML）、干部（CSV）或整改措施（CSV/XLSX）",
+                         description="全部校验通过才写入；任何一行有错则整个文件不导入。")
+    imp.add_argument("kind", choices=["regulations", "cadres", "measures"], help="导入的内容")
+    imp.add_argument("file", help="文件路径")
+    imp.set_defaults(func=cmd_import)
+
+    exp = sub.add_parser("export", help="导出整改措施台账（CSV/XLSX）")
+    exp.add_argument("kind", choices=["measures"], help="导出的内容")
+    exp.add_argument("file", help="目标文件，扩展名 .csv 或 .xlsx")
+    exp.add_argument("--chinese-headers", action="store_true", help="使用中文表头（编号,问题,整改措施…）")
+    exp.set_defaults(func=cmd_export)
+
+    dbp = sub.add_parser("db", help="数据库：升级、降级、查看版本、导入示例数据")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="操作")
+    up = dbsub.add_parser("upgrade", help="升级到最新结构")
+    up.add_argument("revision", nargs="?", default="head", help="目标版本，默认 head")
+    down = dbsub.add_parser("downgrade", help="降级到指定版本（base 为清空）")
+    down.add_argument("revision", help="目标版本，如 base")
+    dbsub.add_parser("current", help="显示当前结构版本")
+    seed = dbsub.add_parser("seed", help="导入 data/ 下的示例数据（数据库为空时）")
+    seed.add_argument("--force", action="store_true", help="即使已有数据也导入（按编号更新）")
+    dbp.set_defaults(func=cmd_db)
+
+    misses = sub.add_parser("misses", help="列出机器人未能回答的问题")
+    misses.add_argument("--all", action="store_true", help="包括已处理的")
+    misses.add_argument("--limit", type=int, default=50, help="最多列出多少条（默认 50）")
+    misses.add_argument("--json", action="store_true", help="输出 JSON")
+    misses.set_defaults(func=cmd_misses)
+
+    alias = sub.add_parser("alias", help="为规章制度、条款或整改措施添加其他说法")
+    asub = alias.add_subparsers(dest="alias_command", required=True, metavar="操作")
+    add = asub.add_parser("add", help="添加说法，立即生效")
+    add.add_argument("kind", choices=["regulation", "article", "measure"])
+    add.add_argument("key", help="规章制度 key 或整改措施编号")
+    add.add_argument("rest", nargs="+", metavar="[条号] 说法", help="article 需先给条号，再给说法")
+    rem = asub.add_parser("remove", help="删除说法")
+    rem.add_argument("id", type=int)
+    asub.add_parser("list", help="列出所有说法")
+    alias.set_defaults(func=cmd_alias)
+    return parser
+
+
+def _finish_alias_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if getattr(args, "alias_command", None) != "add":
+        return
+    rest: list[str] = args.rest
+    args.no = None
+    if args.kind == "article":
+        if len(rest) < 2 or not rest[0].isdigit():
+            parser.error("alias add article 需要：KEY 条号 说法")
+        args.no = int(rest[0])
+        rest = rest[1:]
+    args.phrase = " ".join(rest)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _finish_alias_args(parser, args)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    _setup_logging(settings)
+    func: Command = args.func
+    try:
+        return asyncio.run(func(settings, args))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except ZhenggaiError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\n已中断。", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

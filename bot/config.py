@@ -1,0 +1,151 @@
+"""Settings: one object, read from the environment and `.env`, validated at start.
+
+Every variable is documented in `.env.example`. A bad value stops the program with
+the variable's name (see `load_settings`), never half-way through a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from bot.errors import ConfigError
+
+#: The project checkout (the directory holding `pyproject.toml`) when running from source;
+#: otherwise the working directory, so a packaged install still has a sensible `var/`.
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = _PACKAGE_PARENT if (_PACKAGE_PARENT / "pyproject.toml").exists() else Path.cwd()
+
+TELEGRAM_API = "https://api.telegram.org"
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'zhenggai.db'}"
+
+
+class Settings(BaseSettings):
+    """All configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    database_url: str = Field(default_factory=default_database_url)
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = TELEGRAM_API
+    timezone: str = "Asia/Shanghai"
+    reminder_time: dt.time = dt.time(9, 0)
+    data_dir: Path = PROJECT_ROOT / "data"
+    invite_ttl_days: int = Field(default=7, ge=1, le=365)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _resolve_data_dir(cls, value: Path) -> Path:
+        return value if value.is_absolute() else PROJECT_ROOT / value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith(("sqlite:", "sqlite+pysqlite:")):
+            # The application is asynchronous throughout; accept the common spelling.
+            value = "sqlite+aiosqlite:" + value.split(":", 1)[1]
+        if value.startswith(("postgresql:", "postgres:", "postgresql+psycopg2:")):
+            value = "postgresql+asyncpg:" + value.split(":", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB")
+        prefix = "sqlite+aiosqlite:///"
+        if value.startswith(prefix) and not value.startswith(prefix + "/") and ":memory:" not in value:
+            # A relative SQLite path means relative to the project, not to wherever the command runs.
+            value = prefix + str(PROJECT_ROOT / value[len(prefix):])
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        head, _, tail = token.partition(":")
+        if not head.isdigit() or len(tail) < 10:
+            # Never echo the value: it is a secret even when malformed.
+            raise ValueError("does not look like a bot token (expected 123456789:ABC…)")
+        return SecretStr(token)
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL such as https://api.telegram.org")
+        if value.endswith("/bot"):
+            value = value[: -len("/bot")]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
+        return value
+
+    @field_validator("reminder_time", mode="before")
+    @classmethod
+    def _check_reminder_time(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                hours, minutes = value.strip().split(":")
+                return dt.time(int(hours), int(minutes))
+            except ValueError as exc:
+                raise ValueError(f"expected HH:MM, got {value!r}") from exc
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def bot_api_url(self) -> str:
+        """Base URL in PTB's form: the token is appended by the library."""
+        return f"{self.telegram_api_base_url}/bot"
+
+    @property
+    def bot_file_url(self) -> str:
+        return f"{self.telegram_api_base_url}/file/bot"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def env_file() -> Path:
+    """`.env` in the project (or ZHENGGAI_ENV_FILE): found the same way wherever a command runs."""
+    return Path(os.environ.get("ZHENGGAI_ENV_FILE") or PROJECT_ROOT / ".env")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning validation errors into one message naming the variables."""
+    try:
+        return Settings(_env_file=env_file(), **overrides)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            variable = str(error["loc"][0]).upper() if error["loc"] else "?"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{variable}: {message}")
+        raise ConfigError("; ".join(problems)) from None

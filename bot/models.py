@@ -1,0 +1,270 @@
+"""The data model (SQLAlchemy 2, typed). Portable: SQLite and PostgreSQL, no dialect-only SQL.
+
+Times are stored in UTC and always come back timezone-aware (`UTCDateTime`); calendar
+dates (deadlines, effective dates) are plain `date`s in the bureau's time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out — on SQLite too, which keeps no offset."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    # Deterministic constraint names: Alembic needs them to alter tables on SQLite and PostgreSQL alike.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    LEADER = "leader"
+    CADRE = "cadre"
+
+    @property
+    def label(self) -> str:
+        return {"admin": "管理员", "leader": "分管领导", "cadre": "责任人"}[self.value]
+
+
+class MeasureStatus(enum.StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"  # reported done by the owner, awaiting sign-off
+    CLOSED = "closed"  # verified and signed off (销号)
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+    @property
+    def is_open(self) -> bool:
+        """Still the owner's job: reminders and overdue lists apply."""
+        return self in (MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS)
+
+
+STATUS_LABELS: dict[MeasureStatus, str] = {
+    MeasureStatus.NOT_STARTED: "未开始",
+    MeasureStatus.IN_PROGRESS: "进行中",
+    MeasureStatus.DONE: "已完成",
+    MeasureStatus.CLOSED: "已销号",
+}
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as VARCHAR + CHECK rather than a native type: identical on both databases.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Regulation(Base):
+    __tablename__ = "regulations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(256))
+    issuer: Mapped[str] = mapped_column(String(128), default="")
+    effective: Mapped[dt.date | None] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    articles: Mapped[list[Article]] = relationship(
+        back_populates="regulation",
+        cascade="all, delete-orphan",
+        order_by="Article.no",
+    )
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (UniqueConstraint("regulation_id", "no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    regulation_id: Mapped[int] = mapped_column(ForeignKey("regulations.id", ondelete="CASCADE"), index=True)
+    no: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+    regulation: Mapped[Regulation] = relationship(back_populates="articles")
+
+
+class Cadre(Base):
+    __tablename__ = "cadres"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    unit: Mapped[str] = mapped_column(String(128), default="")
+    position: Mapped[str] = mapped_column(String(64), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.CADRE)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    bound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set when Telegram answers 403 (blocked, or never pressed Start); cleared on the next message.
+    unreachable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_bound(self) -> bool:
+        return self.telegram_user_id is not None
+
+
+class Measure(Base):
+    __tablename__ = "measures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    problem: Mapped[str] = mapped_column(Text)
+    measure: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(64), default="")
+    unit: Mapped[str] = mapped_column(String(128), default="")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("cadres.id", ondelete="RESTRICT"), index=True)
+    leader_id: Mapped[int | None] = mapped_column(ForeignKey("cadres.id", ondelete="RESTRICT"), index=True)
+    # None: an open-ended measure (长期坚持) — listed, never overdue, never reminded.
+    deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    status: Mapped[MeasureStatus] = mapped_column(
+        _enum(MeasureStatus, "measure_status"), default=MeasureStatus.NOT_STARTED, index=True
+    )
+    progress: Mapped[str] = mapped_column(Text, default="")
+    # Optimistic concurrency: an UPDATE that lost a race matches no row and raises StaleDataError.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[Cadre] = relationship(foreign_keys=[owner_id], lazy="joined")
+    leader: Mapped[Cadre | None] = relationship(foreign_keys=[leader_id], lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's documented form
+
+
+class MeasureEvent(Base):
+    """Append-only audit trail: one row per change to a measure, never updated or deleted."""
+
+    __tablename__ = "measure_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="RESTRICT"), index=True)
+    # None: the system (an import, a scheduled job) rather than a person.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("cadres.id", ondelete="RESTRICT"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[MeasureStatus | None] = mapped_column(_enum(MeasureStatus, "event_from_status"))
+    to_status: Mapped[MeasureStatus | None] = mapped_column(_enum(MeasureStatus, "event_to_status"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    evidence_kind: Mapped[str | None] = mapped_column(String(16))
+    evidence_file_id: Mapped[str | None] = mapped_column(String(256))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    measure: Mapped[Measure] = relationship()
+    actor: Mapped[Cadre | None] = relationship()
+
+
+@event.listens_for(MeasureEvent, "before_update")
+@event.listens_for(MeasureEvent, "before_delete")
+def _audit_is_append_only(*_: object) -> None:
+    raise RuntimeError("measure_events is append-only")
+
+
+class Alias(Base):
+    """An alternate phrasing an admin attached to a regulation, article or measure.
+
+    Targets are natural keys (regulation key / measure code), so re-importing the data
+    never orphans them.
+    """
+
+    __tablename__ = "aliases"
+    __table_args__ = (
+        UniqueConstraint("kind", "target_key", "article_no", "phrase"),
+        CheckConstraint("kind IN ('regulation', 'article', 'measure')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target_key: Mapped[str] = mapped_column(String(64))
+    article_no: Mapped[int] = mapped_column(Integer, default=0)  # 0 unless kind == 'article'
+    phrase: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Miss(Base):
+    """A question the bot could not answer, counted per normalised phrasing."""
+
+    __tablename__ = "misses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    normalized: Mapped[str] = mapped_column(String(512), unique=True)
+    query: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved: Mapped[bool] = mapped_column(default=False)
+
+
+class Invite(Base):
+    """A single-use binding code; only its hash is stored."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cadre_id: Mapped[int] = mapped_column(ForeignKey("cadres.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    cadre: Mapped[Cadre] = relationship()

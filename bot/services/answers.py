@@ -1,0 +1,1153 @@
+"""Answering questions: which regulation, article or measure a staff member means — or none.
+
+The engine keeps an in-memory index built once at start-up (`AnswerEngine.load`) and
+kept current afterwards (`refresh` picks up rows changed since the last look, without
+rebuilding everything). Asking is synchronous, pure CPU and takes no database session.
+
+How a question is answered:
+1. A measure code in any spelling (ZG2025004, zg-2025-4, ＺＧ２０２５００４) answers at once.
+2. People, units, 我的/逾期/状态 words make it a *list* question unless the rest of the
+   question clearly names one measure.
+3. Otherwise BM25 over bigrams, words, pinyin and synonyms recalls candidates of every
+   kind; they are re-ranked by how much of the question's meaning each one covers
+   (IDF-weighted content words, matched exactly, by pinyin, by synonym or by bigrams).
+4. The coverage of the best candidate decides: answer, offer suggestions, or admit
+   there is no answer. An article number (第五条) picks the article of the regulation
+   the rest of the question names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db import SessionFactory, transaction
+from bot.errors import InvalidInput, NotFound
+from bot.models import Alias, Article, Cadre, Measure, MeasureStatus, Miss, Regulation, utcnow
+from bot.services.retrieval import Analyzer, Segment, bm25_idf, pinyin_of, top_k
+from bot.services.text import (
+    chinese_to_int,
+    clean_display,
+    code_candidates,
+    code_hash,
+    code_key,
+    code_variant_matches,
+    compact,
+    find_article_no,
+    normalize,
+)
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["regulation", "article", "measure"]
+KINDS: tuple[Kind, ...] = ("regulation", "article", "measure")
+
+MAX_QUESTION_CHARS = 300  # a question longer than this is a pasted document: judge its start
+MAX_HITS = 5
+
+# Coverage thresholds, calibrated on two labelled question sets (ours and a held-out bureau's).
+ANSWER_AT = 0.5  # the best candidate covers at least this much of the question's meaning
+SUGGEST_AT = 0.3  # below ANSWER_AT but above this: offer candidates, don't answer
+STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
+
+# Phrases that carry no topic: question words, politeness, filler, pronouns.
+STOP_WORDS = frozenset("""
+请问 请教 想问一下 想问问 想问 问一下 问问 咨询一下 咨询 了解一下 打听一下 麻烦 帮我 帮忙 查一下 查查 查询 看看 看一下
+告诉我 你好 您好 哈喽 谢谢 多谢 一下 什么 啥 怎么样 怎么办 怎么 怎样 咋办 咋整 咋 如何 是否 是不是 有没有 有无 能不能
+能否 可不可以 可以 多少 多久 多长时间 哪些 哪个 哪里 哪儿 哪 谁 吗 呢 吧 啊 呀 嘛 哦 哈 的 了 着 过 和 与 及 或 我们
+我 你们 你 您 他们 他 她 它 这个 那个 这些 那些 这 那 就是 还是 还有 现在 目前 到底 究竟 一直 已经 都 也 还 又 再 在 是
+有 要 会 能 得 地 对 就 把 被 给 让 说 讲 具体 相关 方面 一些 一点 情况 事情 事儿 那边 这边 里面 内容 东西 部分 这块
+那块 关于 有关 呗 来着 么 一般 通常 平时 大概 大约 应该 需要 必须 得 请 想 知道 问 下 上 个 些 点 吗 嗯 哎 唉 那么
+这么 这样 那样 然后 所以 因为 但是 不过 如果 的话 时候 时 一个 一次 有点 好像 可能 其实 反正 比如 譬如 等等 之类
+""".split())
+# Multi-character filler removed before segmentation (single characters are dropped word by word,
+# never by substring: 会 must not be cut out of 会议).
+_STOP_PHRASES = sorted((w for w in STOP_WORDS if len(w) >= 2), key=len, reverse=True)
+_STOP_RE = re.compile("|".join(map(re.escape, _STOP_PHRASES)))
+# Questions about how a measure is going, versus what a rule says.
+_STATUS_CUES = re.compile(
+    r"进展|进度|到哪一步|哪一步|到什么程度|什么程度|完成了|完成没|解决了|解决没|落实了|落实没|办得怎么样|怎么样了|"
+    r"办了没|发了没|发了吗|发放了|还完|还清|什么时候完成|什么时候能完成|谁负责|谁在管|谁在抓|谁牵头|销号了|搞定|弄完|"
+    r"推进得|做到哪|干得|整改得"
+)
+_RULE_CUES = re.compile(
+    r"能不能|可不可以|可以吗|能否|允许|允不允许|要不要|需不需要|是否需要|需要.{0,6}吗|谁批|谁审批|谁签|要谁|找谁|"
+    r"多少钱|标准|规定|怎么报|流程|程序|手续|多久|几天内|多少天|几次|最多|最少|至少|不超过|违规|违反|会怎么样|"
+    r"怎么处理|处分|算不算|行不行|可不可|该怎么|要怎么|怎么办|咋办|咋整"
+)
+
+# Words that turn a question into a request for a list of measures.
+_LIST_CUES = re.compile(
+    r"哪些|有哪些|哪几|几项|几个|几条|多少项|多少个|多少条|清单|列表|列一下|列出|都有|所有|全部|还有|还剩|剩下|"
+    r"负责的|分管的|主管的|牵头的|名下|手上|手头|在管|管的|的整改|的措施|的任务|整改任务|整改措施|任务|统计|汇总|一览"
+)
+_MINE = re.compile(r"我的|我负责|我名下|我手上|我手头|给我的|分给我|我还有|我这里|我这边的|本人的|我牵头")
+_OVERDUE = re.compile(
+    r"逾期|超期|过期|超时|拖期|延误|误期|过了期限|超过期限|过了时限|到期没|到期未|没按时|未按时|没有按时|晚了"
+)
+_STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
+    (re.compile(r"未开始|没开始|还没动|没启动|未启动"), frozenset({MeasureStatus.NOT_STARTED})),
+    (re.compile(r"进行中|在办|正在整改|正在推进|推进中|整改中"), frozenset({MeasureStatus.IN_PROGRESS})),
+    (re.compile(r"待销号|已完成|完成了的|做完的|待审核|待验收"), frozenset({MeasureStatus.DONE})),
+    (re.compile(r"已销号|销号了的|已经销号"), frozenset({MeasureStatus.CLOSED})),
+    (re.compile(r"没完成|未完成|没有完成|没做完|未办结|没办完|没落实|未落实"),
+     frozenset({MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS})),
+]
+_TITLES = ("副局长", "局长", "副科长", "科长", "副主任", "主任", "书记", "组长", "处长", "老师", "同志", "局", "科",
+           "主席")
+_UNIT_SUFFIXES = ("教育局", "委员会", "局", "办公室", "中心")
+_PLACE_SUFFIXES = ("区", "县", "市", "镇", "乡")
+# What kind of answer a question wants, and what a document that gives it looks like. A question
+# asking 几次 prefers an article stating a frequency; 谁批 one naming an approver.
+_N = "[0-9零〇一二两三四五六七八九十百千]+"
+_ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"几次|多少次|多久.{0,6}一次|多长时间.{0,6}一次|多久开|多久搞|多久办|频次|频率|"
+                r"[一每](年|个月|月|季度|周|学期|学年)[^，。]{0,4}(几|多少)"),
+     re.compile(rf"每(年|半年|季度|季|月|周|学期|学年|天|日)|{_N}次|定期")),
+    (re.compile(r"几天|多少天|多久|多长时间|几个工作日|多少个工作日|什么时候|何时|哪天|几号|期限|时限|截止|几月"),
+     re.compile(rf"{_N}个?(工作日|日|天|小时|周|个月|月|年)|之前|以前|以内|届满|{_N}号")),
+    (re.compile(r"多少钱|多少元|多少块|花多少|报多少|补多少|发多少|标准|限额|上限|最高|最多能"),
+     re.compile(rf"{_N}(元|万元|块)|标准|不超过|限额")),
+    (re.compile(r"谁批|谁审批|谁签|谁审核|谁负责|谁来|谁定|找谁|要谁|哪个领导|哪位领导|哪个部门|哪个科室|谁建|谁管"),
+     re.compile(r"审批|批准|审核|签批|签发|负责|同意|决定|牵头|主管|归口")),
+    (re.compile(r"会怎么样|会怎样|怎么处理|如何处理|什么后果|后果|处分|处罚|追责|会被"),
+     re.compile(r"处分|处理|追究|问责|通报|取消|扣|降|调离|解聘|批评|约谈")),
+    (re.compile(r"什么材料|哪些材料|交什么|提交什么|带什么|准备什么|什么手续|哪些手续|什么证明|要交|交哪|哪几样"),
+     re.compile(r"材料|提交|附|证明|填写|申请表|手续|报送")),
+    (re.compile(r"能不能|可不可以|可以吗|允许|允不允许|能否|行不行|是否可以|能.{1,8}吗|可以.{1,8}吗"),
+     re.compile(r"不得|禁止|严禁|可以|允许|应当|须|必须|一律")),
+]
+ANSWER_TYPE_WEIGHT = 1.5
+_MODAL_CHARS = frozenset("要能会想得可该应去来再还")
+_ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
+_DOCUMENT_CUES = re.compile(
+    r"哪个文件|什么文件|哪份文件|哪个制度|什么制度|有没有.{0,12}(制度|规定|办法|文件)|是哪个|施行|生效|实施日期|"
+    r"印发|发布|出台|制定的|谁制定|哪个单位发|发文|文号|全文|原文|在哪里看|在哪看|在哪儿看|哪里能看|找不到"
+)
+_ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
+_NUMERAL_UNIT = re.compile(r"([零〇一二两三四五六七八九十百千万]+)(?=[天日个次年月元条人时周项名分岁倍间所块%])")
+
+
+def numerals_to_digits(text: str) -> str:
+    """三天 → 3天, 五千元 → 5000元: documents and questions write numbers both ways."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) in ("一", "两"):
+            return match.group(1)  # 一年, 一次, 两天: "a" or "per", written the same way in documents
+        value = chinese_to_int(match.group(1))
+        return str(value) if value is not None else match.group(1)
+
+    return _NUMERAL_UNIT.sub(replace, text)
+
+
+def matchable(text: str) -> str:
+    """The compact, digit-normalised form both questions and documents are compared in."""
+    return numerals_to_digits(compact(text))
+
+
+# ---- results ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hit:
+    kind: Kind
+    key: str
+    no: int | None
+    title: str
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "no": self.no, "title": self.title,
+                "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A request for a list of measures; every given field must hold."""
+
+    owner: str | None = None
+    leader: str | None = None
+    unit: str | None = None
+    statuses: frozenset[MeasureStatus] | None = None
+    overdue: bool = False
+    mine: bool = False
+
+    def describe(self) -> str:
+        parts = []
+        if self.mine:
+            parts.append("您负责的")
+        if self.owner:
+            parts.append(f"{self.owner}负责的")
+        if self.leader:
+            parts.append(f"{self.leader}分管的")
+        if self.unit:
+            parts.append(f"{self.unit}的")
+        if self.overdue:
+            parts.append("已逾期的")
+        if self.statuses:
+            parts.append("、".join(s.label for s in sorted(self.statuses)) + "的")
+        return "".join(parts) + "整改措施"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"owner": self.owner, "leader": self.leader, "unit": self.unit, "overdue": self.overdue,
+                "mine": self.mine,
+                "statuses": sorted(s.value for s in self.statuses) if self.statuses else None}
+
+
+@dataclass(frozen=True)
+class Answer:
+    query: str
+    answered: bool
+    hits: list[Hit]
+    listing: ListQuery | None = None
+    listed: tuple[str, ...] = ()  # every matching measure code when `listing` is set
+    requested_article: int | None = None  # 第N条 asked for but absent
+    unknown_code: str | None = None  # a code-like word that matches no measure
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"query": self.query, "answered": self.answered,
+                               "hits": [h.to_json() for h in self.hits]}
+        if self.listing is not None:
+            out["list"] = self.listing.to_json() | {"count": len(self.listed)}
+        return out
+
+
+# ---- what the engine remembers about each document ----------------------------------------------
+
+@dataclass
+class _Doc:
+    kind: Kind
+    key: str
+    no: int | None
+    title: str
+    own: str  # matchable text of the document itself
+    context: str = ""  # article: its regulation's title and keywords
+    title_text: str = ""  # regulation: title and aliases only
+    alive: bool = True
+
+
+@dataclass
+class MeasureInfo:
+    """What list questions and status cards need without a database round trip."""
+
+    code: str
+    unit: str
+    owner: str
+    leader: str | None
+    status: MeasureStatus
+    deadline: dt.date | None
+
+    def overdue(self, today: dt.date) -> bool:
+        return self.status.is_open and self.deadline is not None and self.deadline < today
+
+
+@dataclass
+class _KindIndex:
+    docs: list[_Doc] = field(default_factory=list)
+    positions: dict[tuple[str, int | None], int] = field(default_factory=dict)
+    base: Segment = field(default_factory=lambda: Segment([]))
+    base_size: int = 0
+    extra: Segment = field(default_factory=lambda: Segment([]))
+    extra_terms: list[list[tuple[str, float]]] = field(default_factory=list)
+    dead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    unit: str
+    position: str
+    role: str
+
+
+class AnswerEngine:
+    """The in-memory index and the ranking. Build with `load`; keep current with `refresh`."""
+
+    def __init__(self, analyzer: Analyzer, timezone: dt.tzinfo | None = None) -> None:
+        self.analyzer = analyzer
+        self.timezone = timezone or dt.UTC
+        self.kinds: dict[Kind, _KindIndex] = {k: _KindIndex() for k in KINDS}
+        self.measures: dict[str, MeasureInfo] = {}
+        self.code_hashes: dict[str, list[str]] = defaultdict(list)
+        self.digit_hashes: dict[str, list[str]] = defaultdict(list)
+        self.code_keys: dict[str, str] = {}
+        self.code_prefixes: set[str] = set()
+        self.owners: dict[str, int] = defaultdict(int)
+        self.leaders: dict[str, int] = defaultdict(int)
+        self.people: dict[str, Person] = {}
+        self.units: dict[str, str] = {}  # alias -> canonical unit name
+        self.regulation_titles: dict[str, str] = {}
+        self.article_numbers: dict[str, set[int]] = defaultdict(set)
+        self._aliases: dict[tuple[str, str, int], list[str]] = defaultdict(list)
+        self._regulation_context: dict[str, str] = {}
+        self._df_cache: dict[str, int] = {}
+        self._group_cache: dict[str, frozenset[int]] = {}
+        self._synced_at: dt.datetime | None = None
+        self.build_seconds = 0.0
+
+    # ---- building -------------------------------------------------------------------------------
+
+    @classmethod
+    async def load(cls, factory: SessionFactory, settings: Settings) -> AnswerEngine:
+        analyzer = Analyzer(settings.data_dir / "dict.txt", settings.data_dir / "synonyms.yaml")
+        engine = cls(analyzer, settings.tz)
+        async with transaction(factory) as session:
+            await engine.rebuild(session)
+        return engine
+
+    async def rebuild(self, session: AsyncSession) -> None:
+        started = time.perf_counter()
+        synced_at = utcnow()
+        regulations = list((await session.scalars(
+            select(Regulation).order_by(Regulation.key).execution_options(populate_existing=True)
+        )).all())
+        articles = list((await session.execute(
+            select(Article.regulation_id, Article.no, Article.text).order_by(Article.regulation_id, Article.no)
+        )).all())
+        cadres = list(await session.scalars(select(Cadre)))
+        aliases = list(await session.scalars(select(Alias)))
+        measures = (await session.execute(_measure_rows())).all()
+        self._build(regulations, articles, cadres, aliases, measures)
+        self._synced_at = synced_at
+        self.build_seconds = time.perf_counter() - started
+        log.info("answer index built in %.2fs: %d regulations, %d articles, %d measures",
+                 self.build_seconds, len(regulations), len(articles), len(self.measures))
+
+    def _build(
+        self,
+        regulations: Sequence[Regulation],
+        articles: Sequence[Any],
+        cadres: Sequence[Cadre],
+        aliases: Sequence[Alias],
+        measures: Sequence[Any],
+    ) -> None:
+        self._aliases.clear()
+        for alias in aliases:
+            self._aliases[(alias.kind, alias.target_key, alias.article_no)].append(alias.phrase)
+        self.people = {c.name: Person(c.name, c.unit, c.position, c.role.value) for c in cadres}
+        for cadre in cadres:
+            self.analyzer.add_word(cadre.name)
+        self._learn_units([c.unit for c in cadres] + [m.unit for m in measures])
+
+        by_id = {r.id: r for r in regulations}
+        reg_docs = [self._regulation_doc(r) for r in regulations]
+        article_docs = []
+        for regulation_id, no, text in articles:
+            regulation = by_id.get(regulation_id)
+            if regulation is not None:
+                article_docs.append(self._article_doc(regulation.key, no, text))
+        self._forget_measures()
+        measure_docs = [self._measure_doc(row) for row in measures]
+        for kind, docs in (("regulation", reg_docs), ("article", article_docs), ("measure", measure_docs)):
+            self._index(kind, docs)  # type: ignore[arg-type]
+        self._df_cache.clear()
+
+    def _learn_units(self, names: Iterable[str]) -> None:
+        for name in {n for n in names if n}:
+            self.analyzer.add_word(name)
+            for alias in _unit_aliases(name):
+                self.units.setdefault(alias, name)
+
+    def _regulation_doc(self, regulation: Regulation) -> tuple[_Doc, list[tuple[str, float]]]:
+        self.regulation_titles[regulation.key] = regulation.title
+        self.analyzer.add_word(compact(regulation.title))
+        for keyword in regulation.keywords:
+            self.analyzer.add_word(compact(keyword))
+        aliases = self._aliases.get(("regulation", regulation.key, 0), [])
+        keywords = " ".join(regulation.keywords)
+        context = matchable(f"{regulation.title} {keywords}")
+        self._regulation_context[regulation.key] = context
+        doc = _Doc("regulation", regulation.key, None, regulation.title,
+                   own=matchable(f"{regulation.title} {keywords} {regulation.summary} {' '.join(aliases)}"),
+                   title_text=matchable(f"{regulation.title} {' '.join(aliases)}"))
+        terms = (self._weighted(regulation.title, 3.0) + self._weighted(keywords, 2.0)
+                 + self._weighted(regulation.summary, 1.0) + self._weighted(" ".join(aliases), 3.0))
+        self.article_numbers[regulation.key] = set()
+        return doc, terms
+
+    def _article_doc(self, key: str, no: int, text: str) -> tuple[_Doc, list[tuple[str, float]]]:
+        self.article_numbers[key].add(no)
+        aliases = self._aliases.get(("article", key, no), [])
+        title = self.regulation_titles.get(key, key)
+        doc = _Doc("article", key, no, f"《{title}》第{no}条",
+                   own=matchable(f"{text} {' '.join(aliases)}"),
+                   context=self._regulation_context.get(key, ""))
+        terms = (self._weighted(text, 1.0) + self._weighted(" ".join(aliases), 2.0)
+                 + self._weighted(title, 0.3))
+        return doc, terms
+
+    def _forget_measures(self) -> None:
+        self.measures = {}
+        self.code_hashes = defaultdict(list)
+        self.digit_hashes = defaultdict(list)
+        self.code_keys = {}
+        self.code_prefixes = set()
+        self.owners = defaultdict(int)
+        self.leaders = defaultdict(int)
+
+    def _remember_measure(self, info: MeasureInfo) -> None:
+        self.measures[info.code] = info
+        key = code_key(info.code)
+        self.code_keys[key] = info.code
+        self.code_hashes[code_hash(key)].append(info.code)
+        letters = re.match(r"[A-Z]*", key)
+        prefix = letters.group(0) if letters else ""
+        if prefix:
+            self.code_prefixes.add(prefix)
+        self.digit_hashes[code_hash(key[len(prefix):])].append(info.code)
+        self.owners[info.owner] += 1
+        if info.leader:
+            self.leaders[info.leader] += 1
+
+    def _forget_measure(self, code: str) -> None:
+        info = self.measures.pop(code, None)
+        if info is None:
+            return
+        key = code_key(code)
+        self.code_keys.pop(key, None)
+        letters = re.match(r"[A-Z]*", key)
+        prefix = letters.group(0) if letters else ""
+        for table, hashed in ((self.code_hashes, code_hash(key)), (self.digit_hashes, code_hash(key[len(prefix):]))):
+            if code in table.get(hashed, []):
+                table[hashed].remove(code)
+        self.owners[info.owner] -= 1
+        if info.leader:
+            self.leaders[info.leader] -= 1
+        for counts in (self.owners, self.leaders):
+            for name in [n for n, count in counts.items() if count <= 0]:
+                del counts[name]
+
+    def _measure_doc(self, row: Any) -> tuple[_Doc, list[tuple[str, float]]]:
+        code = row.code
+        self._forget_measure(code)
+        self._remember_measure(MeasureInfo(code, row.unit, row.owner, row.leader, row.status, row.deadline))
+        aliases = self._aliases.get(("measure", code, 0), [])
+        people = f"{row.owner} {row.leader or ''}"
+        doc = _Doc("measure", code, None, f"{code} {clean_display(row.problem, 60)}",
+                   own=matchable(f"{row.problem} {row.measure} {row.category} {row.unit} {people} "
+                                 f"{row.progress} {' '.join(aliases)}"))
+        # Long measure texts skip words and pinyin: bigrams recall them well and 100,000 of them
+        # must index in seconds. Short fields get the full analysis.
+        terms = (self._weighted(f"{row.problem} {row.measure}", 1.0, words=False, pinyin=False)
+                 + self._weighted(f"{row.unit} {row.category} {people}", 1.0)
+                 + self._weighted(" ".join(aliases), 2.0)
+                 + [(f"a:{code.lower()}", 2.0)])
+        return doc, terms
+
+    def _weighted(self, text: str, weight: float, *, words: bool = True, pinyin: bool = True
+                  ) -> list[tuple[str, float]]:
+        if not text.strip():
+            return []
+        normal = numerals_to_digits(normalize(text))
+        return [(t, weight) for t in self.analyzer.terms(normal, words=words, pinyin=pinyin,
+                                                          already_normal=True)]
+
+    def _index(self, kind: Kind, docs: Sequence[tuple[_Doc, list[tuple[str, float]]]]) -> None:
+        index = _KindIndex()
+        index.docs = [d for d, _ in docs]
+        index.positions = {(d.key, d.no): i for i, d in enumerate(index.docs)}
+        index.base = Segment([t for _, t in docs])
+        index.base_size = len(docs)
+        index.dead = np.zeros(len(docs), dtype=bool)
+        self.kinds[kind] = index
+
+    # ---- keeping current ------------------------------------------------------------------------
+
+    async def refresh(self, session: AsyncSession) -> int:
+        """Pick up what changed since the last build or refresh; returns how many documents."""
+        since = self._synced_at
+        if since is None:
+            await self.rebuild(session)
+            return -1
+        now = utcnow()
+        changed_regs = list(await session.scalars(
+            select(Regulation).where(Regulation.updated_at >= since)
+            .execution_options(populate_existing=True)))
+        changed_measures = (await session.execute(_measure_rows().where(Measure.updated_at >= since))).all()
+        alias_count = await session.scalar(select(func.count()).select_from(Alias).where(Alias.created_at >= since))
+        new_cadres = list(await session.scalars(select(Cadre)))
+        self._synced_at = now
+        if alias_count:
+            # Aliases are few and change rarely; rebuilding keeps the code simple and exact.
+            await self.rebuild(session)
+            return -1
+        if len(changed_measures) > max(2000, len(self.measures) // 10):
+            await self.rebuild(session)
+            return -1
+        self.people = {c.name: Person(c.name, c.unit, c.position, c.role.value) for c in new_cadres}
+        for cadre in new_cadres:
+            self.analyzer.add_word(cadre.name)
+        self._learn_units([c.unit for c in new_cadres] + [m.unit for m in changed_measures])
+        updates: dict[Kind, list[tuple[_Doc, list[tuple[str, float]]]]] = defaultdict(list)
+        for regulation in changed_regs:
+            doc, terms = self._regulation_doc(regulation)
+            updates["regulation"].append((doc, terms))
+            for article in await session.scalars(select(Article).where(Article.regulation_id == regulation.id)):
+                updates["article"].append(self._article_doc(regulation.key, article.no, article.text))
+            self._kill_articles_of(regulation.key)
+        for row in changed_measures:
+            updates["measure"].append(self._measure_doc(row))
+        for kind, docs in updates.items():
+            self._add_extra(kind, docs)
+        self._df_cache.clear()
+        return sum(len(v) for v in updates.values())
+
+    def _kill_articles_of(self, key: str) -> None:
+        index = self.kinds["article"]
+        for position, doc in enumerate(index.docs):
+            if doc.key == key and doc.alive:
+                doc.alive = False
+                if position < len(index.dead):
+                    index.dead[position] = True
+        self.article_numbers[key] = set()
+
+    def _add_extra(self, kind: Kind, docs: list[tuple[_Doc, list[tuple[str, float]]]]) -> None:
+        index = self.kinds[kind]
+        for doc, terms in docs:
+            old = index.positions.get((doc.key, doc.no))
+            if old is not None:
+                index.docs[old].alive = False
+                if old < index.base_size:
+                    index.dead[old] = True
+            position = len(index.docs)
+            index.docs.append(doc)
+            index.positions[(doc.key, doc.no)] = position
+            index.extra_terms.append(terms)
+            if doc.kind == "article" and doc.no is not None:
+                self.article_numbers[doc.key].add(doc.no)
+        # The overlay is small by construction (a full rebuild happens past 10%), so rebuilding it is cheap.
+        index.extra = Segment(index.extra_terms)
+
+    def update_measure(self, code: str, *, status: MeasureStatus, deadline: dt.date | None) -> None:
+        """A status change or new deadline needs no re-indexing: the text is unchanged."""
+        info = self.measures.get(code)
+        if info is not None:
+            info.status = status
+            info.deadline = deadline
+
+    # ---- statistics -----------------------------------------------------------------------------
+
+    def document_count(self) -> int:
+        return sum(sum(1 for d in idx.docs if d.alive) for idx in self.kinds.values())
+
+    def memory_bytes(self) -> int:
+        return sum(idx.base.memory_bytes() + idx.extra.memory_bytes() for idx in self.kinds.values())
+
+    def _df(self, term: str) -> int:
+        cached = self._df_cache.get(term)
+        if cached is None:
+            cached = sum(idx.base.document_frequency(term) + idx.extra.document_frequency(term)
+                         for idx in self.kinds.values())
+            self._df_cache[term] = cached
+        return cached
+
+    def _total_docs(self) -> int:
+        return max(1, sum(len(idx.docs) for idx in self.kinds.values()))
+
+    # ---- asking ---------------------------------------------------------------------------------
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.timezone).date()
+
+    def ask(self, question: str, *, asker: str | None = None, today: dt.date | None = None) -> Answer:
+        query = question.strip()
+        text = query[:MAX_QUESTION_CHARS]
+        target = matchable(text)
+        if not target:
+            return Answer(query, False, [])
+        today = today or self.today()
+
+        codes, unknown_code = self._find_codes(text)
+        if codes:
+            hits = [self._measure_hit(code, 1.0) for code in codes[:MAX_HITS]]
+            return Answer(query, len(codes) == 1, hits)
+        if unknown_code:
+            return Answer(query, False, [], unknown_code=unknown_code)
+
+        article_no = find_article_no(text)
+        body = _ARTICLE_IN_TARGET.sub(" ", target) if article_no else target
+        listing, residue = self._list_intent(body, asker)
+        content = self._content_words(residue if listing is not None else body)
+        ranked = self._rank(body, content)
+
+        if listing is not None:
+            best = ranked[0] if ranked else None
+            specific = (best is not None and best.doc.kind == "measure" and best.confidence >= ANSWER_AT
+                        and self._satisfies(self.measures[best.doc.key], listing, asker, today))
+            if not specific:
+                return self._list_answer(query, listing, asker, today)
+            return Answer(query, True, [s.hit() for s in ranked[:MAX_HITS]])
+
+        if article_no is not None:
+            return self._article_answer(query, article_no, ranked, content)
+
+        if not ranked or ranked[0].confidence < SUGGEST_AT:
+            return Answer(query, False, [])
+        hits = [s.hit() for s in ranked[:MAX_HITS]]
+        best = ranked[0]
+        if best.confidence < ANSWER_AT:
+            return Answer(query, False, hits)
+        return Answer(query, True, hits)
+
+    def _article_answer(self, query: str, article_no: int, ranked: list[_Scored],
+                        content: list[QueryWord]) -> Answer:
+        """第N条: the regulation named by the rest of the question, then its article N."""
+        total = self._content_weight(content)
+        families: dict[str, float] = {}
+        for scored in ranked:
+            if scored.doc.kind == "measure":
+                continue
+            key = scored.doc.key
+            if key not in families:
+                context = self._regulation_context.get(key, "")
+                families[key] = _cover_text(context, content, total, self._groups(context))
+        named = sorted(families.items(), key=lambda kv: -kv[1])
+        if named and named[0][1] >= ANSWER_AT:
+            key, cover = named[0]
+            title = self.regulation_titles.get(key, key)
+            if article_no in self.article_numbers.get(key, set()):
+                top = Hit("article", key, article_no, f"《{title}》第{article_no}条", cover)
+                rest = [s.hit() for s in ranked if not (s.doc.key == key and s.doc.no == article_no)]
+                return Answer(query, True, [top, *rest][:MAX_HITS])
+            top = Hit("regulation", key, None, title, cover)
+            rest = [s.hit() for s in ranked if not (s.doc.kind == "regulation" and s.doc.key == key)]
+            return Answer(query, True, [top, *rest][:MAX_HITS], requested_article=article_no)
+        # No regulation named: every regulation that has such an article is a candidate.
+        having = [key for key, numbers in self.article_numbers.items() if article_no in numbers]
+        hits = [Hit("article", key, article_no, f"《{self.regulation_titles.get(key, key)}》第{article_no}条",
+                    families.get(key, 0.0)) for key in having]
+        hits.sort(key=lambda h: -h.score)
+        return Answer(query, len(hits) == 1, hits[:MAX_HITS])
+
+    # ---- codes, people, units, lists ------------------------------------------------------------
+
+    def _find_codes(self, text: str) -> tuple[list[str], str | None]:
+        """Measure codes in the question; and a code-like word matching none (ZG2025031)."""
+        found: list[str] = []
+        unknown: str | None = None
+        for letters, groups in code_candidates(text):
+            digits = "".join(groups)
+            if not letters and len(digits) < 4:
+                continue
+            key = code_key(letters + digits)
+            exact = self.code_keys.get(key)
+            if exact is not None:
+                found.append(exact)
+                continue
+            table = self.code_hashes if letters else self.digit_hashes
+            matches = [c for c in table.get(code_hash(key), [])
+                       if code_variant_matches(letters, groups, c) and c not in found]
+            found.extend(matches)
+            if not matches and letters and letters in self.code_prefixes and len(digits) >= 3:
+                unknown = (letters + "".join(groups)).upper()
+        return found, (None if found else unknown)
+
+    def _measure_hit(self, code: str, score: float) -> Hit:
+        doc = self.kinds["measure"].docs[self.kinds["measure"].positions[(code, None)]]
+        return Hit("measure", code, None, doc.title, score)
+
+    def _person_in(self, target: str) -> tuple[Person | None, str]:
+        """A cadre named in the question: full name, surname + title (黄局长), or position (纪检组长)."""
+        for name in sorted(self.people, key=len, reverse=True):
+            if len(name) >= 2 and name in target:
+                return self.people[name], name
+        for match in re.finditer(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLES))})", target):
+            surname, title = match.group(1), match.group(2)
+            found = [p for p in self.people.values() if p.name.startswith(surname)
+                     and (title in p.position or (title in ("同志", "老师", "局") and _is_head(p, title)))]
+            if len(found) == 1:
+                return found[0], match.group(0)
+        return self._person_by_position(target)
+
+    def _person_by_position(self, target: str) -> tuple[Person | None, str]:
+        """纪检组长 / 分管财务的副局长: the one cadre whose position the question describes."""
+        best: list[tuple[float, Person, str]] = []
+        for person in self.people.values():
+            parts = [p for p in re.split(r"[、，,（）()\s]+", compact(person.position)) if p]
+            roles = [p for p in parts if p.endswith(_ROLE_ENDINGS) and p in target]
+            if not roles:
+                continue
+            role = max(roles, key=len)
+            extra = sum(len(w) for p in parts if p not in roles
+                        for w in self.analyzer.words(p.removeprefix("分管")) if len(w) >= 2 and w in target)
+            best.append((len(role) + extra, person, role))
+        if not best:
+            return None, ""
+        best.sort(key=lambda t: -t[0])
+        if len(best) > 1 and best[0][0] == best[1][0]:
+            return None, ""
+        return best[0][1], best[0][2]
+
+    def _unit_in(self, target: str) -> tuple[str | None, str]:
+        for alias in sorted(self.units, key=len, reverse=True):
+            if alias in target:
+                return self.units[alias], alias
+        # Abbreviations: 计财科 → 计划财务科, 职成科 → 职业与成人教育科 (same suffix, characters in order).
+        for match in re.finditer(r"[\u4e00-\u9fff]{1,4}?(?:科|室|局|中心|所|队)", target):
+            word = match.group(0)
+            found = {unit for unit in set(self.units.values())
+                     if unit.endswith(word[-1]) and _is_subsequence(word, unit) and len(word) < len(unit)}
+            if len(found) == 1:
+                return found.pop(), word
+        return None, ""
+
+    def _list_intent(self, target: str, asker: str | None) -> tuple[ListQuery | None, str]:
+        """Recognise 我的/逾期/张伟负责的/港南区的 questions; returns the filter and what is left."""
+        mine = bool(_MINE.search(target))
+        overdue = bool(_OVERDUE.search(target))
+        statuses: set[MeasureStatus] = set()
+        residue = target
+        for pattern, values in _STATUS_WORDS:
+            if pattern.search(residue):
+                statuses |= values
+                residue = pattern.sub(" ", residue)
+        residue = _OVERDUE.sub(" ", _MINE.sub(" ", residue))
+        person, person_text = self._person_in(residue)
+        unit, unit_text = self._unit_in(residue) if person is None else (None, "")
+        for mention in (person_text, unit_text):
+            if mention:
+                residue = residue.replace(mention, " ")
+        cue = bool(_LIST_CUES.search(target))
+        residue = _LIST_CUES.sub(" ", residue)
+        leftover = self._content_weight(self._content_words(residue))
+
+        owner = leader = None
+        if person is not None:
+            owns = person.name in self.owners
+            leads = person.name in self.leaders
+            wants_leader = bool(re.search(r"分管|主管|领导的|管的|管着", target))
+            if leads and (wants_leader or not owns):
+                leader = person.name
+            elif owns:
+                owner = person.name
+        if not (mine or overdue or statuses or owner or leader or unit):
+            return None, target
+        if not (cue or mine or overdue) and leftover > 0:
+            # "港南区补贴发了没有" is about one measure; "张伟的电话" is about nothing we hold.
+            return None, target
+        query = ListQuery(owner=owner, leader=leader, unit=unit,
+                          statuses=frozenset(statuses) if statuses else None, overdue=overdue, mine=mine)
+        return query, residue
+
+    def _satisfies(self, info: MeasureInfo, listing: ListQuery, asker: str | None, today: dt.date) -> bool:
+        if listing.mine and info.owner != asker:
+            return False
+        if listing.owner and info.owner != listing.owner:
+            return False
+        if listing.leader and info.leader != listing.leader:
+            return False
+        if listing.unit and info.unit != listing.unit:
+            return False
+        if listing.overdue and not info.overdue(today):
+            return False
+        return not (listing.statuses and info.status not in listing.statuses)
+
+    def list_measures(self, listing: ListQuery, asker: str | None, today: dt.date) -> list[str]:
+        """Codes matching a list question, most urgent first (overdue, then nearest deadline)."""
+        matching = [m for m in self.measures.values() if self._satisfies(m, listing, asker, today)]
+        matching.sort(key=lambda m: (not m.status.is_open, m.deadline or dt.date.max, m.code))
+        return [m.code for m in matching]
+
+    def _list_answer(self, query: str, listing: ListQuery, asker: str | None, today: dt.date) -> Answer:
+        if listing.mine and asker is None:
+            return Answer(query, False, [], listing=listing)
+        codes = self.list_measures(listing, asker, today)
+        hits = [self._measure_hit(code, 1.0) for code in codes[:MAX_HITS]]
+        return Answer(query, True, hits, listing=listing, listed=tuple(codes))
+
+    # ---- ranking --------------------------------------------------------------------------------
+
+    def _content_words(self, target: str) -> list[QueryWord]:
+        """The question's meaningful words, weighted by rarity in our data and in Chinese, plus
+        one pseudo-word per kind of answer asked for (frequency, deadline, approver …)."""
+        asked: list[QueryWord] = []
+        for index, (question, _) in enumerate(_ANSWER_TYPES):
+            match = question.search(target)
+            if match:
+                target = target[: match.start()] + " " + target[match.end():]
+                asked.append(QueryWord(f"<answer:{index}>", ANSWER_TYPE_WEIGHT, False, frozenset(), index))
+        return self._plain_content_words(target) + asked
+
+    def _plain_content_words(self, target: str) -> list[QueryWord]:
+        stripped = _STOP_RE.sub(" ", target)
+        words: list[str] = []
+        for chunk in stripped.split():
+            words.extend(w for w in self.analyzer.words(chunk) if w.strip() and w not in STOP_WORDS)
+        weighted: list[QueryWord] = []
+        seen: set[str] = set()
+        for word in words:
+            if word in seen:
+                continue
+            seen.add(word)
+            if word.isdigit():
+                # Numbers (来了15个客人) hint but rarely decide.
+                weighted.append(self._query_word(word, 0.5 * self._word_idf(word)))
+                continue
+            if len(word) == 1 and not word.isascii():
+                # A lone character carries little meaning unless it is all there is.
+                if len(words) <= 2:
+                    weighted.append(self._query_word(word, 0.5 * self._word_idf(word)))
+                continue
+            specificity = self.analyzer.specificity(word)
+            general = min(1.0, max(0.2, (specificity - 6.5) / 5.0))
+            weight = self._word_idf(word) * general
+            if len(word) == 2 and specificity > 17 and self._df(word) == 0 and word[0] in _MODAL_CHARS:
+                # 要交, 能去: a segmentation artefact of a modal verb, not a topic.
+                weight *= 0.3
+            weighted.append(self._query_word(word, weight, rare=specificity > 13.5))
+        return weighted
+
+    def _query_word(self, word: str, weight: float, *, rare: bool = False) -> QueryWord:
+        groups = frozenset(self.analyzer.synonyms.group_ids(word))
+        return QueryWord(word, weight, rare and not word.isascii() and len(word) >= 2, groups)
+
+    @staticmethod
+    def _content_weight(words: Sequence[QueryWord]) -> float:
+        return sum(w.weight for w in words)
+
+    def _word_idf(self, word: str) -> float:
+        total = self._total_docs()
+        if word.isascii():
+            df = self._df(f"a:{word}")
+        elif len(word) == 1:
+            df = self._df(f"u:{word}")
+        else:
+            df = min(self._df(word[i : i + 2]) for i in range(len(word) - 1))
+        return bm25_idf(df, total)
+
+    def _rank(self, body: str, content: list[QueryWord]) -> list[_Scored]:
+        terms = self.analyzer.terms(body, already_normal=True)
+        query_terms: dict[str, float] = defaultdict(float)
+        for term in terms:
+            query_terms[term] += 0.5 if term.startswith("p:") else 1.0
+        total = self._total_docs()
+        idf = {t: bm25_idf(self._df(t), total) for t in query_terms}
+        weights = list(query_terms.items())
+        total_weight = self._content_weight(content)
+        # How the question is asked hints at what it is about: progress → a measure, rules → an article.
+        bonus = {"measure": 0.1 if _STATUS_CUES.search(body) else 0.0,
+                 "article": 0.1 if _RULE_CUES.search(body) else 0.0, "regulation": 0.0}
+        scored: list[_Scored] = []
+        for kind, index in self.kinds.items():
+            recalled = self._recall(index, weights, idf, 30)
+            if kind == "regulation":
+                # Short or misspelt titles can fall through BM25; a fuzzy title match recalls them.
+                known = {id(d) for _, d in recalled}
+                recalled += [(0.0, d) for d in self._title_fuzzy(index, body) if id(d) not in known]
+            best_bm25 = max((s for s, _ in recalled), default=0.0) or 1.0
+            for bm25, doc in recalled:
+                confidence, title_cover = self._confidence(doc, content, total_weight)
+                rank = confidence + bonus[kind]
+                if kind == "regulation":
+                    # A question that is all title (教师工作纪律, 黨員學習制度) means the document itself.
+                    rank += 0.25 * title_cover
+                else:
+                    rank += 0.15 * bm25 / best_bm25
+                if kind == "article":
+                    # Among articles that mention a topic, prefer those of the regulation about it.
+                    rank += 0.1 * _cover_text(doc.context, content, total_weight, self._groups(doc.context))
+                scored.append(_Scored(doc, confidence, rank, title_cover))
+        scored.sort(key=lambda s: -s.rank)
+        return self._settle_regulation_or_article(scored, body)
+
+    def _recall(
+        self, index: _KindIndex, weights: list[tuple[str, float]], idf: dict[str, float], k: int
+    ) -> list[tuple[float, _Doc]]:
+        out: list[tuple[float, _Doc]] = []
+        if index.base_size:
+            scores = index.base.score(weights, idf, index.dead)
+            out.extend((float(scores[i]), index.docs[i]) for i in top_k(scores, k))
+        if index.extra.size:
+            scores = index.extra.score(weights, idf, None)
+            out.extend((float(scores[i]), index.docs[index.base_size + i]) for i in top_k(scores, k)
+                       if index.docs[index.base_size + i].alive)
+        out.sort(key=lambda pair: -pair[0])
+        return out[:k]
+
+    def _title_fuzzy(self, index: _KindIndex, body: str) -> list[_Doc]:
+        from rapidfuzz import fuzz
+
+        query = body.replace(" ", "")
+        if not query or len(query) > 40:
+            return []
+        return [doc for doc in index.docs
+                if doc.alive and doc.title_text and fuzz.partial_ratio(query, doc.title_text) >= 75]
+
+    def _confidence(self, doc: _Doc, content: list[QueryWord], total_weight: float
+                    ) -> tuple[float, float]:
+        """How much of the question the document accounts for (0…1), and how much its title alone does."""
+        if total_weight <= 0:
+            return 0.0, 0.0
+        matched = 0.0
+        for word in content:
+            match = _match(word, doc.own, self._groups(doc.own))
+            if doc.context and match < 1.0:
+                match = max(match, 0.8 * _match(word, doc.context, self._groups(doc.context)))
+            matched += word.weight * match
+        coverage = matched / total_weight
+        if len(content) > 4:
+            # A long, chatty question: enough strongly matching words are evidence on their own.
+            coverage = max(coverage, 0.6 * min(1.0, matched / STRONG_MATCH))
+        title_cover = (_cover_text(doc.title_text, content, total_weight, self._groups(doc.title_text))
+                       if doc.kind == "regulation" else 0.0)
+        if doc.kind == "regulation":
+            # Matching only through keywords or the summary is weaker than through the title.
+            coverage = max(title_cover, 0.9 * coverage)
+        return coverage, title_cover
+
+    def _groups(self, text: str) -> frozenset[int]:
+        """Synonym groups present in a document text; computed for candidates only, then cached."""
+        groups = self._group_cache.get(text)
+        if groups is None:
+            if len(self._group_cache) > 50000:
+                self._group_cache.clear()
+            groups = frozenset(self.analyzer.synonyms.group_ids(text))
+            self._group_cache[text] = groups
+        return groups
+
+    def _settle_regulation_or_article(self, scored: list[_Scored], body: str) -> list[_Scored]:
+        """A regulation beats its own best article when its title alone explains the question,
+        or when the question asks about the document itself (施行, 哪个文件 …)."""
+        if not scored or scored[0].doc.kind == "measure":
+            return scored
+        key = scored[0].doc.key
+        regulation = next((s for s in scored if s.doc.kind == "regulation" and s.doc.key == key), None)
+        article = next((s for s in scored if s.doc.kind == "article" and s.doc.key == key), None)
+        if regulation is None or article is None:
+            return scored
+        about_document = bool(_DOCUMENT_CUES.search(body)) and regulation.title_cover >= 0.5
+        if about_document or regulation.title_cover >= article.confidence - 0.01:
+            winner = regulation
+            winner.rank = max(s.rank for s in scored) + 0.001
+        else:
+            winner = article
+            winner.rank = max(s.rank for s in scored) + 0.001
+            winner.confidence = max(winner.confidence, regulation.confidence if regulation.title_cover < 0.5
+                                    else winner.confidence)
+        scored.sort(key=lambda s: -s.rank)
+        return scored
+
+
+@dataclass(frozen=True)
+class QueryWord:
+    """One meaningful word of a question, with what it takes to recognise it in a document."""
+
+    text: str
+    weight: float
+    by_sound: bool  # a rare word: may be a pinyin-IME typo of a document word
+    groups: frozenset[int]  # synonym groups it belongs to
+    answer_type: int | None = None  # a pseudo-word: "the document gives this kind of answer"
+
+
+@dataclass
+class _Scored:
+    doc: _Doc
+    confidence: float
+    rank: float
+    title_cover: float = 0.0
+
+    def hit(self) -> Hit:
+        return Hit(self.doc.kind, self.doc.key, self.doc.no, self.doc.title, round(self.confidence, 4))
+
+
+def _is_head(person: Person, title: str) -> bool:
+    return "局长" in person.position if title == "局" else True
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    remaining = iter(long)
+    return all(char in remaining for char in short)
+
+
+def _cover_text(text: str, content: list[QueryWord], total_weight: float,
+                groups: frozenset[int] = frozenset()) -> float:
+    if total_weight <= 0 or not text:
+        return 0.0
+    return sum(w.weight * _match(w, text, groups) for w in content) / total_weight
+
+
+def _match(word: QueryWord, text: str, groups: frozenset[int]) -> float:
+    if word.answer_type is not None:
+        return _gives_answer(word.answer_type, text)
+    score = _word_match(word.text, text, word.by_sound)
+    if score < 0.9 and word.groups and not word.groups.isdisjoint(groups):
+        return 0.9
+    return score
+
+
+@lru_cache(maxsize=65536)
+def _gives_answer(answer_type: int, text: str) -> float:
+    return 1.0 if _ANSWER_TYPES[answer_type][1].search(text) else 0.0
+
+
+@lru_cache(maxsize=65536)
+def _syllables(text: str) -> tuple[str, ...]:
+    return tuple(pinyin_of(text))
+
+
+@lru_cache(maxsize=262144)
+def _word_match(word: str, text: str, by_sound: bool) -> float:
+    """How well `text` contains `word`: 1 exactly; 0.85 for a pinyin-IME typo (same sound, at least
+    one character in common, e.g. 销好 for 销号); otherwise partial credit for shared bigrams."""
+    if word in text:
+        return 1.0
+    if not text:
+        return 0.0
+    if by_sound:
+        sound = _syllables(word)
+        heard = _syllables(text)
+        n = len(sound)
+        for start in range(len(heard) - n + 1):
+            if heard[start : start + n] == sound:
+                same = sum(1 for i in range(n) if text[start + i] == word[i])
+                if same * 2 >= n:
+                    return 0.85
+    if len(word) >= 3:
+        grams = [word[i : i + 2] for i in range(len(word) - 1)]
+        found = sum(1 for g in grams if g in text)
+        if found:
+            return 0.8 * found / len(grams)
+    return 0.0
+
+
+
+def _same_family(a: Hit, b: Hit) -> bool:
+    return a.kind != "measure" and b.kind != "measure" and a.key == b.key
+
+
+def _dedupe(hits: list[Hit]) -> list[Hit]:
+    seen: set[tuple[str, str, int | None]] = set()
+    out = []
+    for hit in hits:
+        ident = (hit.kind, hit.key, hit.no)
+        if ident not in seen:
+            seen.add(ident)
+            out.append(hit)
+    return out
+
+
+def _unit_aliases(unit: str) -> set[str]:
+    """港南区教育局 → {港南区教育局, 港南区, 港南}; 计划财务科 → {计划财务科}."""
+    aliases = {unit}
+    for suffix in _UNIT_SUFFIXES:
+        if unit.endswith(suffix) and len(unit) - len(suffix) >= 2:
+            base = unit[: -len(suffix)]
+            aliases.add(base)
+            for place in _PLACE_SUFFIXES:
+                if base.endswith(place) and len(base) - len(place) >= 2:
+                    aliases.add(base[: -len(place)])
+    return {compact(a) for a in aliases if len(compact(a)) >= 2}
+
+
+def _measure_rows() -> Any:
+    from sqlalchemy.orm import aliased
+
+    owner = aliased(Cadre)
+    leader = aliased(Cadre)
+    return (
+        select(Measure.code, Measure.problem, Measure.measure, Measure.category, Measure.unit,
+               Measure.progress, Measure.status, Measure.deadline,
+               owner.name.label("owner"), leader.name.label("leader"))
+        .join(owner, Measure.owner_id == owner.id)
+        .outerjoin(leader, Measure.leader_id == leader.id)
+        .order_by(Measure.code)
+    )
+
+
+# ---- misses and aliases (database side) ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class MissView:
+    query: str
+    count: int
+    last_at: dt.datetime
+    resolved: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"query": self.query, "count": self.count, "last_at": self.last_at.isoformat(),
+                "resolved": self.resolved}
+
+
+async def record_miss(session: AsyncSession, question: str) -> None:
+    """Count an unanswered question under its normalised form."""
+    normalized = normalize(question)[:512]
+    if not normalized:
+        return
+    miss = await session.scalar(select(Miss).where(Miss.normalized == normalized))
+    if miss is None:
+        session.add(Miss(normalized=normalized, query=clean_display(question, 1000)))
+    else:
+        miss.count += 1
+        miss.last_at = utcnow()
+    await session.flush()
+
+
+async def list_misses(session: AsyncSession, *, include_resolved: bool = False, limit: int = 50
+                      ) -> list[MissView]:
+    statement = select(Miss).order_by(Miss.count.desc(), Miss.last_at.desc()).limit(limit)
+    if not include_resolved:
+        statement = statement.where(Miss.resolved.is_(False))
+    return [MissView(m.query, m.count, m.last_at, m.resolved) for m in await session.scalars(statement)]
+
+
+async def add_alias(session: AsyncSession, kind: str, key: str, phrase: str, *, article_no: int | None = None
+                    ) -> Alias:
+    """Attach an alternate phrasing; misses with the same normalised text count as resolved."""
+    phrase = clean_display(phrase, 256)
+    if not phrase:
+        raise InvalidInput("说法不能为空")
+    if kind == "measure":
+        key = code_key(key)
+        if not await session.scalar(select(Measure.id).where(Measure.code == key)):
+            raise NotFound(f"没有编号为 {key} 的整改措施")
+    elif kind in ("regulation", "article"):
+        regulation = await session.scalar(select(Regulation).where(Regulation.key == key))
+        if regulation is None:
+            raise NotFound(f"没有 key 为 {key} 的规章制度")
+        if kind == "article":
+            exists = await session.scalar(select(Article.id).where(
+                Article.regulation_id == regulation.id, Article.no == (article_no or 0)))
+            if not exists:
+                raise NotFound(f"《{regulation.title}》没有第{article_no}条")
+    else:
+        raise InvalidInput(f"未知的类型 {kind}")
+    no = article_no if kind == "article" and article_no else 0
+    existing = await session.scalar(select(Alias).where(
+        Alias.kind == kind, Alias.target_key == key, Alias.article_no == no, Alias.phrase == phrase))
+    if existing is not None:
+        return existing
+    alias = Alias(kind=kind, target_key=key, article_no=no, phrase=phrase)
+    session.add(alias)
+    miss = await session.scalar(select(Miss).where(Miss.normalized == normalize(phrase)[:512]))
+    if miss is not None:
+        miss.resolved = True
+    await session.flush()
+    return alias
+
+
+async def list_aliases(session: AsyncSession) -> list[Alias]:
+    return list(await session.scalars(select(Alias).order_by(Alias.kind, Alias.target_key, Alias.article_no)))
+
+
+async def remove_alias(session: AsyncSession, alias_id: int) -> None:
+    alias = await session.get(Alias, alias_id)
+    if alias is None:
+        raise NotFound(f"没有编号为 #{alias_id} 的说法")
+    await session.delete(alias)
+    await session.flush()
+
+
+def default_analyzer(data_dir: Path) -> Analyzer:
+    return Analyzer(data_dir / "dict.txt", data_dir / "synonyms.yaml")

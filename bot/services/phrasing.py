@@ -1,0 +1,135 @@
+"""Plain-text answers, as the bot would phrase them, for the terminal (`zhenggai ask`, the demo).
+
+The Telegram handlers render the same facts as HTML (`handlers/render.py`); both take
+their facts from `load_answer_facts`, so they cannot drift apart in content.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.models import Article, Measure, Regulation
+from bot.services.answers import Answer, AnswerEngine, Hit
+
+
+@dataclass(frozen=True)
+class ArticleFacts:
+    regulation: Regulation
+    article: Article | None
+
+
+@dataclass(frozen=True)
+class AnswerFacts:
+    answer: Answer
+    article: ArticleFacts | None = None
+    regulation: Regulation | None = None
+    measure: Measure | None = None
+    listed: tuple[Measure, ...] = ()
+
+
+async def load_answer_facts(session: AsyncSession, answer: Answer, *, list_limit: int = 30) -> AnswerFacts:
+    """Fetch what the answer's best hit refers to (only when the bot would answer)."""
+    if answer.listing is not None:
+        codes = answer.listed[:list_limit]
+        rows = {m.code: m for m in await session.scalars(select(Measure).where(Measure.code.in_(codes)))}
+        return AnswerFacts(answer, listed=tuple(rows[c] for c in codes if c in rows))
+    if not answer.answered or not answer.hits:
+        return AnswerFacts(answer)
+    best = answer.hits[0]
+    if best.kind == "measure":
+        measure = await session.scalar(select(Measure).where(Measure.code == best.key))
+        return AnswerFacts(answer, measure=measure)
+    regulation = await session.scalar(
+        select(Regulation).where(Regulation.key == best.key).options(selectinload(Regulation.articles)))
+    if regulation is None:
+        return AnswerFacts(answer)
+    if best.kind == "article":
+        article = next((a for a in regulation.articles if a.no == best.no), None)
+        return AnswerFacts(answer, article=ArticleFacts(regulation, article))
+    return AnswerFacts(answer, regulation=regulation)
+
+
+def days_left_badge(deadline: dt.date | None, today: dt.date, open_: bool) -> str:
+    """🟢 more than 7 days, 🟡 7 days or fewer, 🔴 overdue; plain words for closed items."""
+    if deadline is None:
+        return "长期坚持"
+    if not open_:
+        return f"时限 {deadline:%Y-%m-%d}"
+    days = (deadline - today).days
+    if days < 0:
+        return f"🔴 已逾期 {-days} 天"
+    if days == 0:
+        return "🟡 今天到期"
+    if days <= 7:
+        return f"🟡 剩 {days} 天"
+    return f"🟢 剩 {days} 天"
+
+
+def measure_text(measure: Measure, today: dt.date) -> str:
+    badge = days_left_badge(measure.deadline, today, measure.status.is_open)
+    lines = [
+        f"【{measure.code}】{measure.status.label} · {badge}",
+        f"问题：{measure.problem}",
+        f"措施：{measure.measure}",
+        f"责任单位：{measure.unit}　责任人：{measure.owner.name}"
+        + (f"　分管领导：{measure.leader.name}" if measure.leader else ""),
+        f"完成时限：{measure.deadline:%Y-%m-%d}" if measure.deadline else "完成时限：长期坚持",
+    ]
+    if measure.progress:
+        lines.append(f"最新进展：{measure.progress}")
+    return "\n".join(lines)
+
+
+def _suggestions(hits: list[Hit]) -> str:
+    return "\n".join(f"  {i}. {h.title}" for i, h in enumerate(hits, start=1))
+
+
+def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
+    answer = facts.answer
+    if answer.listing is not None:
+        if answer.listing.mine and not facts.listed and not answer.answered:
+            return "“我的整改”需要先绑定身份：请在 Telegram 中向管理员索取邀请码。"
+        title = answer.listing.describe()
+        if not facts.listed:
+            return f"没有找到{title}。"
+        lines = [f"{title}共 {len(answer.listed)} 项："]
+        for m in facts.listed:
+            badge = days_left_badge(m.deadline, today, m.status.is_open)
+            lines.append(f"  {m.code} {m.status.label} {badge} {m.owner.name}：{m.problem[:40]}")
+        if len(answer.listed) > len(facts.listed):
+            lines.append(f"  …另有 {len(answer.listed) - len(facts.listed)} 项")
+        return "\n".join(lines)
+    if not answer.answered:
+        if answer.hits:
+            return "没能确定您要问的内容，您是不是要问：\n" + _suggestions(answer.hits)
+        return "抱歉，没有找到相关的规章制度或整改措施。可以换个说法，或在机器人中用 /regs 浏览制度目录。"
+    if facts.measure is not None:
+        return measure_text(facts.measure, today)
+    if facts.article is not None:
+        regulation, article = facts.article.regulation, facts.article.article
+        effective = f"（{regulation.effective:%Y年%-m月%-d日}起施行）" if regulation.effective else ""
+        body = article.text if article else ""
+        text = f"《{regulation.title}》第{article.no if article else '?'}条{effective}\n{body}"
+    elif facts.regulation is not None:
+        regulation = facts.regulation
+        effective = f"，{regulation.effective:%Y年%-m月%-d日}起施行" if regulation.effective else ""
+        text = f"《{regulation.title}》（{regulation.issuer}{effective}）\n{regulation.summary}"
+        if answer.requested_article:
+            text += f"\n（该制度没有第{answer.requested_article}条，共 {len(regulation.articles)} 条）"
+        text += "\n" + "\n".join(f"  第{a.no}条 {a.text[:30]}…" for a in regulation.articles[:12])
+    else:
+        return "抱歉，没有找到相关内容。"
+    others = answer.hits[1:4]
+    if others:
+        text += "\n\n相关内容：\n" + _suggestions(others)
+    return text
+
+
+async def format_answer_text(session: AsyncSession, answer: Answer, engine: AnswerEngine) -> str:
+    facts = await load_answer_facts(session, answer)
+    return format_facts_text(facts, engine.today())

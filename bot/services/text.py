@@ -1,0 +1,207 @@
+"""Text normalisation for Chinese questions, codes, numerals and dates.
+
+Everything that compares user text with stored text goes through `normalize` first, so
+traditional characters, full-width forms, case, punctuation and emoji never matter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from functools import lru_cache
+
+from opencc import OpenCC
+
+_T2S = OpenCC("t2s")
+
+# Invisible characters people paste from Word or WeChat: zero-width, bidi controls, BOM.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+_SPACES = re.compile(r"\s+")
+
+_CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
+              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_CN_NUMBER = "零〇○一二两三四五六七八九十百千万"
+
+
+def to_simplified(text: str) -> str:
+    return str(_T2S.convert(text))
+
+
+def _keep(char: str) -> bool:
+    """Letters (any script, CJK included) and digits survive; punctuation, symbols, emoji don't."""
+    category = unicodedata.category(char)
+    return category[0] in ("L", "N") or char == " "
+
+
+@lru_cache(maxsize=4096)
+def normalize(text: str) -> str:
+    """Canonical form for matching: simplified, half-width, lower-case, letters/digits/spaces only.
+
+    >>> normalize("請假超過３天要誰批？？😀")
+    '请假超过3天要谁批'
+    """
+    text = _INVISIBLE.sub("", text)
+    # NFKC folds full-width ASCII and compatibility forms (①, ㎡) into plain ones.
+    text = unicodedata.normalize("NFKC", text)
+    text = to_simplified(text).lower()
+    text = "".join(c if _keep(c) else " " for c in text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def compact(text: str) -> str:
+    """`normalize` without spaces: Chinese has none, so gaps typed by users carry no meaning."""
+    return normalize(text).replace(" ", "")
+
+
+def clean_display(text: str, limit: int | None = None) -> str:
+    """Tidy user text for storing or echoing: invisible characters gone, whitespace collapsed."""
+    text = _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip()
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def chinese_to_int(numeral: str) -> int | None:
+    """'十二' → 12, '一百零五' → 105, '两' → 2, '12' → 12; None when it is not a number."""
+    numeral = numeral.strip()
+    if not numeral:
+        return None
+    if numeral.isdigit():
+        return int(numeral)
+    if any(c not in _CN_NUMBER for c in numeral):
+        return None
+    total, section, digit = 0, 0, None
+    for char in numeral:
+        if char in _CN_DIGITS:
+            digit = _CN_DIGITS[char]
+            continue
+        unit = _CN_UNITS[char]
+        if unit == 10000:
+            section = (section + (digit or 0)) * unit
+            total += section
+            section = 0
+        else:
+            # A bare unit at the start means one of it: 十二 = 12.
+            section += (1 if digit is None else digit) * unit
+        digit = None
+    return total + section + (digit or 0)
+
+
+_ARTICLE_REF = re.compile(rf"第?\s*([0-9]+|[{_CN_NUMBER}]+)\s*条")
+
+
+def find_article_no(text: str) -> int | None:
+    """The article number a question refers to: 第五条 / 第5条 / 5条 → 5."""
+    match = _ARTICLE_REF.search(normalize(text))
+    if not match:
+        return None
+    number = chinese_to_int(match.group(1))
+    return number if number and number > 0 else None
+
+
+def parse_article_no(value: object) -> int | None:
+    """An article number given in a data file: 3, '3', '第三条'."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, float) and value.is_integer():
+        return int(value) if value > 0 else None
+    if isinstance(value, str):
+        text = value.strip().removeprefix("第").removesuffix("条").strip()
+        number = chinese_to_int(text)
+        return number if number and number > 0 else None
+    return None
+
+
+# ---- measure codes ------------------------------------------------------------------------------
+
+_CODE_CANDIDATE = re.compile(r"[a-z]{0,8}[\s\-_/#.]*\d+(?:[\s\-_/#.]+\d+)*")
+_NON_ALNUM = re.compile(r"[^0-9A-Z]")
+
+
+def code_key(code: str) -> str:
+    """Canonical spelling of a measure code: upper-case letters and digits only."""
+    return _NON_ALNUM.sub("", unicodedata.normalize("NFKC", code).upper())
+
+
+def code_hash(code: str) -> str:
+    """A lossy key under which spellings differing only in zero padding collide.
+
+    'ZG2025004' and 'zg-2025-4' both hash to 'ZG2254'; candidates are then confirmed
+    with `code_variant_matches`.
+    """
+    return code_key(code).replace("0", "")
+
+
+def code_candidates(text: str) -> list[tuple[str, list[str]]]:
+    """Possible codes in a question: (letters, digit groups) for each alphanumeric run."""
+    found = []
+    for match in _CODE_CANDIDATE.finditer(normalize(text)):
+        run = match.group(0)
+        letters = re.match(r"[a-z]*", run)
+        prefix = letters.group(0).upper() if letters else ""
+        groups = re.findall(r"\d+", run)
+        if sum(len(g) for g in groups) >= 3 or prefix:
+            found.append((prefix, groups))
+    return found
+
+
+def code_variant_matches(letters: str, groups: list[str], code: str) -> bool:
+    """Does a typed (letters, digit groups) spell `code`, allowing dropped zero padding?"""
+    canonical = code_key(code)
+    code_letters = re.match(r"[A-Z]*", canonical)
+    prefix = code_letters.group(0) if code_letters else ""
+    if letters and letters != prefix:
+        return False
+    pattern = re.escape(prefix) if letters else f"(?:{re.escape(prefix)})?"
+    # Each typed group may have lost leading zeros; the first may also be part of a longer code.
+    pattern += "".join(f"0*{re.escape(g.lstrip('0') or '0')}" for g in groups)
+    return re.fullmatch(pattern, canonical) is not None
+
+
+# ---- dates --------------------------------------------------------------------------------------
+
+_OPEN_ENDED = {"长期", "长期坚持", "持续推进", "持续", "常态化", "长期推进"}
+_ISO_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:前|之前)?")
+_MONTH_END = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*(?:底|末)?(?:前|之前)?")
+
+
+class DateFormatError(ValueError):
+    pass
+
+
+def parse_deadline(value: object) -> dt.date | None:
+    """A deadline as written in a 台账: 2026-12-31, 2026/12/31, 2026年12月31日, 2026年12月底,
+    or an open-ended 长期坚持 (None). Anything else raises DateFormatError."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if not text or text in _OPEN_ENDED:
+        return None
+    match = _ISO_DATE.fullmatch(text)
+    try:
+        if match:
+            return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        match = _MONTH_END.fullmatch(text)
+        if match and ("月" in text or "底" in text or "末" in text):
+            year, month = int(match.group(1)), int(match.group(2))
+            following = dt.date(year + (month == 12), month % 12 + 1, 1)
+            return following - dt.timedelta(days=1)
+    except ValueError as exc:
+        raise DateFormatError(f"不存在的日期「{text}」") from exc
+    raise DateFormatError(f"无法识别的日期「{text}」，应为 YYYY-MM-DD（如 2026-12-31）或“长期坚持”")
+
+
+def parse_iso_date(text: str) -> dt.date:
+    """A date typed in chat or on the command line (same forms as `parse_deadline`, but required)."""
+    date = parse_deadline(text)
+    if date is None:
+        raise DateFormatError(f"缺少日期，应为 YYYY-MM-DD（如 2026-12-31），收到「{text}」")
+    return date

@@ -1,0 +1,58 @@
+"""The command line as a user meets it: help, versions, the ask contract."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli_runner import zhenggai
+from tests.test_ledger import import_all
+
+
+def test_help_lists_every_command_in_chinese() -> None:
+    result = zhenggai("--help")
+    assert result.code == 0
+    for command in ("demo", "ask", "import", "export", "db", "misses", "alias"):
+        assert command in result.out
+    assert "整改助手" in result.out
+
+
+def test_import_help_names_the_formats() -> None:
+    result = zhenggai("import", "--help")
+    assert result.code == 0 and "regulations" in result.out and "measures" in result.out
+
+
+def test_missing_file_is_a_one_line_error(db_url: str) -> None:
+    result = zhenggai("import", "measures", "/nonexistent/台账.csv", database_url=db_url)
+    assert result.code == 1 and "找不到文件" in result.err and "Traceback" not in result.err
+
+
+def test_db_current_reports_latest(db_url: str) -> None:
+    result = zhenggai("db", "current", database_url=db_url)
+    assert result.code == 0 and "最新" in result.out
+
+
+def test_ask_json_contract_for_one_and_many_questions(db_url: str) -> None:
+    import_all(db_url)
+    one = zhenggai("ask", "教師工作紀律", "--json", database_url=db_url)
+    assert one.code == 0, one.err
+    answer = json.loads(one.out)
+    assert set(answer) >= {"query", "answered", "hits"}
+    assert answer["answered"] is True
+    assert answer["hits"][0]["kind"] == "regulation" and answer["hits"][0]["key"] == "teacher-work-discipline"
+    assert set(answer["hits"][0]) == {"kind", "key", "no", "title", "score"}
+
+    many = zhenggai("ask", "--json", database_url=db_url, stdin="ZG2025004 进展\n今天天气怎么样\n")
+    lines = [json.loads(line) for line in many.out.splitlines()]
+    assert [a["query"] for a in lines] == ["ZG2025004 进展", "今天天气怎么样"]
+    assert lines[0]["answered"] and lines[0]["hits"][0] == {**lines[0]["hits"][0], "kind": "measure",
+                                                            "key": "ZG2025004"}
+    assert lines[1] == {"query": "今天天气怎么样", "answered": False, "hits": []}
+
+
+def test_unanswered_questions_are_listed_by_misses(db_url: str) -> None:
+    import_all(db_url)
+    zhenggai("ask", "今天天气怎么样", database_url=db_url)
+    zhenggai("ask", "今天天气怎么样？", database_url=db_url)
+    result = zhenggai("misses", "--json", database_url=db_url)
+    misses = json.loads(result.out)
+    assert misses[0]["query"].startswith("今天天气怎么样") and misses[0]["count"] == 2

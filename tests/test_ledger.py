@@ -1,0 +1,184 @@
+"""Import and export through the real CLI: good files land, bad files are rejected whole."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from bot.db import SessionFactory, transaction
+from bot.models import Cadre, Measure, MeasureEvent, MeasureStatus, Regulation
+from bot.services import ledger
+from tests.cli_runner import zhenggai
+from tests.conftest import DATA
+
+HEADER = "code,problem,measure,category,unit,owner,leader,deadline,status,progress"
+GOOD_ROW = "ZG2025099,问题甲,措施甲,类别,基础教育科,张伟,陈建华,2027-01-31,进行中,进展甲"
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+async def count(factory: SessionFactory, model: type) -> int:
+    async with transaction(factory) as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def import_all(url: str) -> None:
+    for kind, name in (("regulations", "regulations.yaml"), ("cadres", "cadres.csv"), ("measures", "measures.csv")):
+        result = zhenggai("import", kind, str(DATA / name), database_url=url)
+        assert result.code == 0, result.err
+
+
+async def test_sample_data_imports_through_the_cli(db_url: str, factory: SessionFactory) -> None:
+    import_all(db_url)
+    assert await count(factory, Regulation) == 14
+    assert await count(factory, Cadre) >= 18
+    assert await count(factory, Measure) >= 25
+    async with transaction(factory) as session:
+        statuses = set(await session.scalars(select(Measure.status)))
+    assert statuses == set(MeasureStatus)
+
+
+async def test_reimport_is_idempotent_and_records_no_events(db_url: str, factory: SessionFactory) -> None:
+    import_all(db_url)
+    events = await count(factory, MeasureEvent)
+    result = zhenggai("import", "measures", str(DATA / "measures.csv"), database_url=db_url)
+    assert result.code == 0
+    assert "新增 0，更新 0" in result.out
+    assert await count(factory, MeasureEvent) == events
+
+
+async def test_changed_row_is_updated_with_an_audit_event(db_url: str, factory: SessionFactory,
+                                                          tmp_path: Path) -> None:
+    import_all(db_url)
+    rows = list(csv.DictReader((DATA / "measures.csv").open(encoding="utf-8")))
+    rows[0]["status"] = "已完成"
+    rows[0]["progress"] = "已全部补发到位"
+    path = tmp_path / "changed.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = zhenggai("import", "measures", str(path), database_url=db_url)
+    assert result.code == 0, result.err
+    assert "更新 1" in result.out
+    async with transaction(factory) as session:
+        measure = await session.scalar(select(Measure).where(Measure.code == rows[0]["code"]))
+        assert measure is not None
+        assert measure.status is MeasureStatus.DONE
+        event = await session.scalar(select(MeasureEvent).where(MeasureEvent.measure_id == measure.id)
+                                     .order_by(MeasureEvent.id.desc()))
+    assert event is not None
+    assert event.action == "import"
+    assert event.from_status is not MeasureStatus.DONE
+    assert event.to_status is MeasureStatus.DONE
+    assert event.details is not None and "progress" in event.details["changes"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+async def test_export_then_import_round_trips_equal(db_url: str, tmp_path: Path, suffix: str) -> None:
+    import_all(db_url)
+    first = tmp_path / f"first{suffix}"
+    second = tmp_path / f"second{suffix}"
+    assert zhenggai("export", "measures", str(first), database_url=db_url).code == 0
+    result = zhenggai("import", "measures", str(first), database_url=db_url)
+    assert result.code == 0 and "更新 0" in result.out, result.out + result.err
+    assert zhenggai("export", "measures", str(second), database_url=db_url).code == 0
+    if suffix == ".csv":
+        assert first.read_bytes() == second.read_bytes()
+        assert first.read_text(encoding="utf-8-sig").splitlines()[0] == HEADER
+    else:
+        def cells(path: Path) -> list[tuple[object, ...]]:
+            return list(load_workbook(path).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+
+        assert cells(first) == cells(second)
+        assert cells(first)[0] == tuple(HEADER.split(","))
+
+
+async def test_chinese_headers_and_xlsx_with_title_row_import(db_url: str, factory: SessionFactory,
+                                                              tmp_path: Path) -> None:
+    import_all(db_url)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["贵港市教育局整改台账"])
+    sheet.append(["编号", "问题", "整改措施", "类别", "责任单位", "责任人", "分管领导", "完成时限", "状态", "进展"])
+    sheet.append(["ZG2025101", "新问题", "新措施", "机关作风", "基础教育科", "张伟", "陈建华", "2027年3月底",
+                  "未开始", ""])
+    path = tmp_path / "台账.xlsx"
+    book.save(path)
+    result = zhenggai("import", "measures", str(path), database_url=db_url)
+    assert result.code == 0, result.err
+    async with transaction(factory) as session:
+        measure = await session.scalar(select(Measure).where(Measure.code == "ZG2025101"))
+    assert measure is not None and str(measure.deadline) == "2027-03-31"
+
+
+BAD_FILES = [
+    ("unknown owner", f"{HEADER}\n{GOOD_ROW.replace('张伟', '王不存在')}\n", "utf-8", "第2行 [owner]", "王不存在"),
+    ("bad date", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace('099', '098').replace('2027-01-31', '2027-02-30')}\n",
+     "utf-8", "第3行 [deadline]", "2027-02-30"),
+    ("unknown status", f"{HEADER}\n{GOOD_ROW.replace('进行中', '差不多了')}\n", "utf-8", "第2行 [status]", "差不多了"),
+    ("missing column", HEADER.replace(",owner", "") + "\n", "utf-8", "[owner]", "缺少"),
+    ("duplicate code", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW}\n", "utf-8", "第3行 [code]", "第2行重复"),
+    ("GBK encoding", f"{HEADER}\n{GOOD_ROW}\n", "gbk", "第2行", "UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "encoding", "where", "what"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
+async def test_bad_measure_file_is_rejected_whole_naming_row_and_column(
+    db_url: str, factory: SessionFactory, tmp_path: Path, case: str, text: str, encoding: str, where: str,
+    what: str,
+) -> None:
+    import_all(db_url)
+    before = await count(factory, Measure), await count(factory, MeasureEvent)
+    # A good row first: it must not be written when a later row is bad.
+    path = write(tmp_path / "bad.csv", text, encoding)
+    result = zhenggai("import", "measures", str(path), database_url=db_url)
+    assert result.code == 1
+    message = result.err.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert "bad.csv" in message and where in message and what in message
+    assert (await count(factory, Measure), await count(factory, MeasureEvent)) == before
+
+
+async def test_bad_cadre_role_and_bad_regulation_file_are_rejected(db_url: str, tmp_path: Path) -> None:
+    cadres = write(tmp_path / "cadres.csv", "name,unit,position,role\n李四,人事科,科员,boss\n")
+    result = zhenggai("import", "cadres", str(cadres), database_url=db_url)
+    assert result.code == 1 and "第2行 [role]" in result.err and "boss" in result.err
+    regulations = write(tmp_path / "regs.yaml", "- key: a\n  title: 甲\n  articles:\n    - {'no': x, text: 内容}\n")
+    result = zhenggai("import", "regulations", str(regulations), database_url=db_url)
+    assert result.code == 1 and "regs.yaml 第1行 [articles.no]" in result.err
+    broken = write(tmp_path / "broken.yaml", "- key: a\n  title: [unclosed\n")
+    result = zhenggai("import", "regulations", str(broken), database_url=db_url)
+    assert result.code == 1 and "broken.yaml" in result.err and "YAML" in result.err
+
+
+async def test_regulation_reimport_updates_articles_in_place(factory: SessionFactory, tmp_path: Path) -> None:
+    first = write(tmp_path / "r.yaml", "- key: k\n  title: 测试制度\n  articles:\n"
+                  "    - {'no': 1, text: 第一条内容}\n    - {'no': 2, text: 第二条内容}\n")
+    async with transaction(factory) as session:
+        report = await ledger.import_regulations(session, first)
+    assert report.created == 1
+    # Bare `no:` reads as boolean false in YAML 1.1; the importer takes it as the author meant.
+    second = write(tmp_path / "r2.yaml", "- key: k\n  title: 测试制度\n  articles:\n"
+                   "    - {no: 1, text: 改过的第一条}\n    - {no: 3, text: 新的第三条}\n")
+    async with transaction(factory) as session:
+        report = await ledger.import_regulations(session, second)
+    assert report.updated == 1
+    async with transaction(factory) as session:
+        regulation = await session.scalar(select(Regulation).where(Regulation.key == "k"))
+        assert regulation is not None
+        await session.refresh(regulation, ["articles"])
+        assert [(a.no, a.text) for a in regulation.articles] == [(1, "改过的第一条"), (3, "新的第三条")]
+
+
+def test_export_to_unknown_type_says_so(tmp_path: Path, db_url: str) -> None:
+    result = zhenggai("export", "measures", str(tmp_path / "x.pdf"), database_url=db_url)
+    assert result.code == 1 and ".pdf" in result.err
