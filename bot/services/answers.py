@@ -59,8 +59,11 @@ MAX_QUESTION_CHARS = 300  # a question longer than this is a pasted document: ju
 MAX_HITS = 5
 
 # Coverage thresholds, calibrated on two labelled question sets (ours and a held-out bureau's).
-ANSWER_AT = 0.5  # the best candidate covers at least this much of the question's meaning
-SUGGEST_AT = 0.3  # below ANSWER_AT but above this: offer candidates, don't answer
+ANSWER_AT = 0.4  # the best candidate covers at least this much of the question's meaning
+SUGGEST_AT = 0.25  # below ANSWER_AT but above this: offer candidates, don't answer
+OWN_WEIGHT = 0.2  # ranking weight of what an article itself says (vs its regulation)
+PARTIAL = 0.5  # credit for a long word sharing only some bigrams with a document
+COMPOUND = 0.3  # base credit for a compound word with only some parts in a synonym group
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
 
 # Phrases that carry no topic: question words, politeness, filler, pronouns.
@@ -101,7 +104,8 @@ _OVERDUE = re.compile(
 _STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
     (re.compile(r"未开始|没开始|还没动|没启动|未启动"), frozenset({MeasureStatus.NOT_STARTED})),
     (re.compile(r"进行中|在办|正在整改|正在推进|推进中|整改中"), frozenset({MeasureStatus.IN_PROGRESS})),
-    (re.compile(r"待销号|已完成|完成了的|做完的|待审核|待验收"), frozenset({MeasureStatus.DONE})),
+    (re.compile(r"(做完|完成|办完)了?(但|可|却)?(还)?(没|未)(有)?销号|完成未销号|待销号|已完成|完成了的|做完的|待审核|待验收"),
+     frozenset({MeasureStatus.DONE})),
     (re.compile(r"已销号|销号了的|已经销号"), frozenset({MeasureStatus.CLOSED})),
     (re.compile(r"没完成|未完成|没有完成|没做完|未办结|没办完|没落实|未落实"),
      frozenset({MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS})),
@@ -122,7 +126,7 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"多少钱|多少元|多少块|花多少|报多少|补多少|发多少|标准|限额|上限|最高|最多能"),
      re.compile(rf"{_N}(元|万元|块)|标准|不超过|限额")),
     (re.compile(r"谁批|谁审批|谁签|谁审核|谁负责|谁来|谁定|找谁|要谁|哪个领导|哪位领导|哪个部门|哪个科室|谁建|谁管"),
-     re.compile(r"审批|批准|审核|签批|签发|负责|同意|决定|牵头|主管|归口")),
+     re.compile(r"审批|批准|审核|签批|签发|负责|同意|决定|确定|牵头|主管|归口")),
     (re.compile(r"会怎么样|会怎样|怎么处理|如何处理|什么后果|后果|处分|处罚|追责|会被"),
      re.compile(r"处分|处理|追究|问责|通报|取消|扣|降|调离|解聘|批评|约谈")),
     (re.compile(r"什么材料|哪些材料|交什么|提交什么|带什么|准备什么|什么手续|哪些手续|什么证明|要交|交哪|哪几样"),
@@ -132,17 +136,30 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 ]
 ANSWER_TYPE_WEIGHT = 1.5
 _MODAL_CHARS = frozenset("要能会想得可该应去来再还")
+# Small talk and questions about the bot itself: never answered from the documents.
+_CHITCHAT = re.compile(
+    r"(你好|您好|在吗|在不在|哈喽|hello|hi|hey|嗨|早上好|上午好|中午好|下午好|晚上好|晚安|早安|谢谢|多谢|感谢|谢了|"
+    r"好的|好|嗯|哦|哈哈|呵呵|ok|okay|再见|拜拜|辛苦了|收到|明白|知道了|测试|test)+(啊|呀|哈|哦|了|你|您|呢)*"
+)
+_BOT_META = re.compile(
+    r"你是谁|你叫什么|你是什么|你是机器人|你是人|谁开发|谁做的|你会什么|你能做什么|你几岁|讲个笑话|说个笑话|"
+    r"陪我聊|聊聊天|唱首歌|写首诗|写一首"
+)
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
 _DOCUMENT_CUES = re.compile(
     r"哪个文件|什么文件|哪份文件|哪个制度|什么制度|有没有.{0,12}(制度|规定|办法|文件)|是哪个|施行|生效|实施日期|"
     r"印发|发布|出台|制定的|谁制定|哪个单位发|发文|文号|全文|原文|在哪里看|在哪看|在哪儿看|哪里能看|找不到"
 )
+_DOCUMENT_ENDING = re.compile(r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则)(吗|呢|吧)?$|有(什么|哪些)规定")
 _ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
 _NUMERAL_UNIT = re.compile(r"([零〇一二两三四五六七八九十百千万]+)(?=[天日个次年月元条人时周项名分岁倍间所块%])")
 
 
+_DIGIT_MAGNITUDE = re.compile(r"(\d+(?:\.\d+)?)([万千])")
+
+
 def numerals_to_digits(text: str) -> str:
-    """三天 → 3天, 五千元 → 5000元: documents and questions write numbers both ways."""
+    """三天 → 3天, 五千元 → 5000元, 8万 → 80000: documents and questions write numbers both ways."""
 
     def replace(match: re.Match[str]) -> str:
         if match.group(1) in ("一", "两"):
@@ -150,7 +167,11 @@ def numerals_to_digits(text: str) -> str:
         value = chinese_to_int(match.group(1))
         return str(value) if value is not None else match.group(1)
 
-    return _NUMERAL_UNIT.sub(replace, text)
+    def magnitude(match: re.Match[str]) -> str:
+        value = float(match.group(1)) * (10000 if match.group(2) == "万" else 1000)
+        return str(int(value)) if value.is_integer() else match.group(0)
+
+    return _DIGIT_MAGNITUDE.sub(magnitude, _NUMERAL_UNIT.sub(replace, text))
 
 
 def matchable(text: str) -> str:
@@ -569,6 +590,9 @@ class AnswerEngine:
             return Answer(query, False, [])
         today = today or self.today()
 
+        if _CHITCHAT.fullmatch(target) or _BOT_META.search(target):
+            return Answer(query, False, [])
+
         codes, unknown_code = self._find_codes(text)
         if codes:
             hits = [self._measure_hit(code, 1.0) for code in codes[:MAX_HITS]]
@@ -734,8 +758,9 @@ class AnswerEngine:
                 owner = person.name
         if not (mine or overdue or statuses or owner or leader or unit):
             return None, target
-        if not (cue or mine or overdue) and leftover > 0:
-            # "港南区补贴发了没有" is about one measure; "张伟的电话" is about nothing we hold.
+        if leftover > 0 and not cue:
+            # "港南区补贴发了没有" is about one measure, "整改逾期了会被约谈吗" about a rule,
+            # "张伟的电话" about nothing we hold: a filter plus a topic is not a list request.
             return None, target
         query = ListQuery(owner=owner, leader=leader, unit=unit,
                           statuses=frozenset(statuses) if statuses else None, overdue=overdue, mine=mine)
@@ -777,7 +802,7 @@ class AnswerEngine:
             match = question.search(target)
             if match:
                 target = target[: match.start()] + " " + target[match.end():]
-                asked.append(QueryWord(f"<answer:{index}>", ANSWER_TYPE_WEIGHT, False, frozenset(), index))
+                asked.append(QueryWord(f"<answer:{index}>", ANSWER_TYPE_WEIGHT, False, frozenset(), answer_type=index))
         return self._plain_content_words(target) + asked
 
     def _plain_content_words(self, target: str) -> list[QueryWord]:
@@ -797,7 +822,7 @@ class AnswerEngine:
                 continue
             if len(word) == 1 and not word.isascii():
                 # A lone character carries little meaning unless it is all there is.
-                if len(words) <= 2:
+                if len(words) == 1:
                     weighted.append(self._query_word(word, 0.5 * self._word_idf(word)))
                 continue
             specificity = self.analyzer.specificity(word)
@@ -810,8 +835,9 @@ class AnswerEngine:
         return weighted
 
     def _query_word(self, word: str, weight: float, *, rare: bool = False) -> QueryWord:
-        groups = frozenset(self.analyzer.synonyms.group_ids(word))
-        return QueryWord(word, weight, rare and not word.isascii() and len(word) >= 2, groups)
+        parts = tuple(self.analyzer.synonyms.group_spans(word))
+        groups = frozenset(g for g, _ in parts)
+        return QueryWord(word, weight, rare and not word.isascii() and len(word) >= 2, groups, parts=parts)
 
     @staticmethod
     def _content_weight(words: Sequence[QueryWord]) -> float:
@@ -856,8 +882,10 @@ class AnswerEngine:
                 else:
                     rank += 0.15 * bm25 / best_bm25
                 if kind == "article":
-                    # Among articles that mention a topic, prefer those of the regulation about it.
+                    # Among articles that mention a topic, prefer those of the regulation about it;
+                    # among sibling articles, what the article itself says decides.
                     rank += 0.1 * _cover_text(doc.context, content, total_weight, self._groups(doc.context))
+                    rank += OWN_WEIGHT * _cover_text(doc.own, content, total_weight, self._groups(doc.own))
                 scored.append(_Scored(doc, confidence, rank, title_cover))
         scored.sort(key=lambda s: -s.rank)
         return self._settle_regulation_or_article(scored, body)
@@ -927,7 +955,8 @@ class AnswerEngine:
         article = next((s for s in scored if s.doc.kind == "article" and s.doc.key == key), None)
         if regulation is None or article is None:
             return scored
-        about_document = bool(_DOCUMENT_CUES.search(body)) and regulation.title_cover >= 0.5
+        about_document = (bool(_DOCUMENT_CUES.search(body) or _DOCUMENT_ENDING.search(body))
+                          and regulation.confidence >= article.confidence - 0.1)
         if about_document or regulation.title_cover >= article.confidence - 0.01:
             winner = regulation
             winner.rank = max(s.rank for s in scored) + 0.001
@@ -947,7 +976,8 @@ class QueryWord:
     text: str
     weight: float
     by_sound: bool  # a rare word: may be a pinyin-IME typo of a document word
-    groups: frozenset[int]  # synonym groups it belongs to
+    groups: frozenset[int]  # synonym groups of the word (or of its parts)
+    parts: tuple[tuple[int, int], ...] = ()  # (group, characters covered) for compound words
     answer_type: int | None = None  # a pseudo-word: "the document gives this kind of answer"
 
 
@@ -982,8 +1012,10 @@ def _match(word: QueryWord, text: str, groups: frozenset[int]) -> float:
     if word.answer_type is not None:
         return _gives_answer(word.answer_type, text)
     score = _word_match(word.text, text, word.by_sound)
-    if score < 0.9 and word.groups and not word.groups.isdisjoint(groups):
-        return 0.9
+    if score < 0.9 and word.parts and not word.groups.isdisjoint(groups):
+        # Synonyms: 打车 ~ 市内交通. A compound (值班补助) counts only for the parts found.
+        covered = sum(length for group, length in word.parts if group in groups)
+        score = max(score, 0.9 * (COMPOUND + (1 - COMPOUND) * min(1.0, covered / len(word.text))))
     return score
 
 
@@ -1018,7 +1050,7 @@ def _word_match(word: str, text: str, by_sound: bool) -> float:
         grams = [word[i : i + 2] for i in range(len(word) - 1)]
         found = sum(1 for g in grams if g in text)
         if found:
-            return 0.8 * found / len(grams)
+            return PARTIAL * found / len(grams)
     return 0.0
 
 

@@ -75,6 +75,12 @@ class SynonymTable:
             return set()
         return {self.groups[m.group(0)] for m in self.pattern.finditer(compact_text)}
 
+    def group_spans(self, compact_text: str) -> list[tuple[int, int]]:
+        """(group id, characters covered) for each member found in the text."""
+        if self.pattern is None:
+            return []
+        return [(self.groups[m.group(0)], len(m.group(0))) for m in self.pattern.finditer(compact_text)]
+
     def members(self, group_id: int) -> list[str]:
         return [phrase for phrase, gid in self.groups.items() if gid == group_id]
 

@@ -1,0 +1,47 @@
+"""Top-1 accuracy on two labelled question sets must not drop below what we reached.
+
+tests/questions/sample.yaml asks about the sample data in data/; tests/questions/heldout/
+is a different bureau's data with its own questions (written without seeing the engine),
+imported through the same import code. The floors sit just under the measured figures
+reported in the README; raise them when the engine improves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.db import SessionFactory, transaction
+from bot.services import ledger
+from bot.services.answers import AnswerEngine
+from tests.conftest import DATA
+from tests.questions.harness import QUESTIONS_DIR, evaluate, load_questions
+
+TODAY = dt.date(2026, 11, 27)
+SETS = {
+    # name: (data directory, question file, minimum top-1 over answerable questions, minimum refusals)
+    "sample": (DATA, QUESTIONS_DIR / "sample.yaml", 0.80, 0.90),
+    "heldout": (QUESTIONS_DIR / "heldout", QUESTIONS_DIR / "heldout" / "questions.yaml", 0.76, 0.88),
+}
+
+
+@pytest.mark.parametrize("name", list(SETS))
+async def test_top1_accuracy_and_refusals_stay_above_the_floor(factory: SessionFactory, name: str) -> None:
+    data, questions_file, min_top1, min_refusals = SETS[name]
+    async with transaction(factory) as session:
+        await ledger.import_regulations(session, Path(data) / "regulations.yaml")
+        await ledger.import_cadres(session, Path(data) / "cadres.csv")
+        await ledger.import_measures(session, Path(data) / "measures.csv")
+    engine = await AnswerEngine.load(factory, load_settings())
+    questions = load_questions(questions_file)
+    assert len(questions) >= 150
+    report = evaluate(engine, questions, asker="张伟", today=TODAY)
+    answerable = sum(v for k, v in report.count.items() if k != "refusal")
+    top1 = sum(v for k, v in report.top1.items() if k != "refusal") / answerable
+    refusals = report.rate(report.top1, "refusal")
+    print(f"\n{name}:\n{report.table()}")
+    assert top1 >= min_top1, "\n".join(report.failures[:40])
+    assert refusals >= min_refusals, "\n".join(f for f in report.failures if "expect=None" in f)

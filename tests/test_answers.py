@@ -1,0 +1,134 @@
+"""The answer engine on the sample data: intents, refusals, and keeping current."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import load_settings
+from bot.db import SessionFactory, transaction
+from bot.models import Measure, MeasureStatus
+from bot.services import ledger
+from bot.services.answers import AnswerEngine, add_alias, list_misses, record_miss
+
+TODAY = dt.date(2026, 11, 27)
+
+
+@pytest.fixture
+async def answers(seeded: SessionFactory) -> AnswerEngine:
+    return await AnswerEngine.load(seeded, load_settings())
+
+
+def test_a_regulation_title_with_traditional_characters_is_answered(answers: AnswerEngine) -> None:
+    answer = answers.ask("教師工作紀律")
+    assert answer.answered
+    assert (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "teacher-work-discipline")
+
+
+def test_a_misspelt_title_is_answered(answers: AnswerEngine) -> None:
+    answer = answers.ask("党员学习制渡")
+    assert answer.answered and answer.hits[0].key == "party-member-study"
+
+
+def test_a_paraphrase_finds_the_article(answers: AnswerEngine) -> None:
+    answer = answers.ask("请假超过三天要谁批？")
+    assert answer.answered
+    assert (answer.hits[0].kind, answer.hits[0].key) == ("article", "bureau-work-rules")
+
+
+def test_an_article_number_picks_that_article(answers: AnswerEngine) -> None:
+    answer = answers.ask("教师行为准则第二条")
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("teacher-code-of-conduct", 2)
+
+
+def test_an_article_that_does_not_exist_answers_with_the_regulation(answers: AnswerEngine) -> None:
+    answer = answers.ask("工作规程第99条")
+    assert answer.answered and answer.hits[0].kind == "regulation" and answer.requested_article == 99
+
+
+@pytest.mark.parametrize("typed", ["ZG2025004 进展", "zg-2025-4", "ＺＧ２０２５００４", "2025004号措施"])
+def test_measure_codes_in_any_spelling(answers: AnswerEngine, typed: str) -> None:
+    answer = answers.ask(typed)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("measure", "ZG2025004")
+
+
+def test_an_unknown_code_is_not_answered_with_something_else(answers: AnswerEngine) -> None:
+    answer = answers.ask("ZG2025099进展")
+    assert not answer.answered and answer.hits == [] and answer.unknown_code == "ZG2025099"
+
+
+@pytest.mark.parametrize("question", ["今天天气怎么样", "你好", "帮我写一首诗", "asdfgh", "。。。", "高考几号"])
+def test_off_topic_questions_are_refused(answers: AnswerEngine, question: str) -> None:
+    assert not answers.ask(question).answered
+
+
+def test_a_place_and_a_topic_is_one_measure(answers: AnswerEngine) -> None:
+    answer = answers.ask("港南区补贴发了没有")
+    assert answer.answered and answer.hits[0].key == "ZG2025001" and answer.listing is None
+
+
+def test_owner_unit_overdue_and_mine_are_lists(answers: AnswerEngine) -> None:
+    owner = answers.ask("张伟负责的整改", today=TODAY)
+    assert owner.listing is not None and owner.listing.owner == "张伟"
+    assert set(owner.listed) == {"ZG2025006", "ZG2025008", "ZG2025009", "ZG2025013"}
+    unit = answers.ask("覃塘区的整改", today=TODAY)
+    assert unit.listing is not None and unit.listing.unit == "覃塘区教育局" and unit.listed == ("ZG2025002",)
+    overdue = answers.ask("逾期的有哪些", today=TODAY)
+    assert overdue.listing is not None and overdue.listing.overdue
+    assert set(overdue.listed) == {"ZG2025001", "ZG2025002", "ZG2025010", "ZG2025024", "ZG2025030"}
+    mine = answers.ask("我的整改", asker="张伟", today=TODAY)
+    assert mine.listing is not None and mine.listing.mine and set(mine.listed) == set(owner.listed)
+    assert not answers.ask("我的整改", asker=None).answered  # unknown asker: cannot answer "mine"
+
+
+async def test_a_status_change_is_seen_without_rebuilding(seeded: SessionFactory, answers: AnswerEngine) -> None:
+    assert "ZG2025001" in answers.ask("逾期的有哪些", today=TODAY).listed
+    async with transaction(seeded) as session:
+        measure = await session.scalar(select(Measure).where(Measure.code == "ZG2025001"))
+        assert measure is not None
+        measure.status = MeasureStatus.DONE
+    answers.update_measure("ZG2025001", status=MeasureStatus.DONE, deadline=measure.deadline)
+    assert "ZG2025001" not in answers.ask("逾期的有哪些", today=TODAY).listed
+
+
+async def test_an_import_is_picked_up_by_refresh_without_a_full_rebuild(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    path = tmp_path / "new.csv"
+    path.write_text("code,problem,measure,category,unit,owner,leader,deadline,status,progress\n"
+                    "ZG2025777,校车超载接送学生存在安全隐患,开展校车专项整治,校车安全,基础教育科,张伟,陈建华,"
+                    "2027-01-31,进行中,\n", encoding="utf-8")
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, path)
+    async with transaction(seeded) as session:
+        changed = await answers.refresh(session)
+    assert changed == 1  # one document re-indexed, not the whole index
+    answer = answers.ask("校车超载的整改")
+    assert answer.answered and answer.hits[0].key == "ZG2025777"
+
+
+async def test_an_alias_takes_effect_at_once_and_resolves_the_miss(
+    seeded: SessionFactory, answers: AnswerEngine
+) -> None:
+    question = "一把手外出要报备吗"
+    async with transaction(seeded) as session:
+        await record_miss(session, question)
+        await add_alias(session, "article", "bureau-work-rules", question, article_no=3)
+    async with transaction(seeded) as session:
+        await answers.refresh(session)
+        assert await list_misses(session) == []
+    answer = answers.ask(question)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("bureau-work-rules", 3)
+
+
+def test_questions_are_answered_quickly(answers: AnswerEngine) -> None:
+    # A smoke check only; the measured latency lives in benchmarks/answers.py.
+    import time
+
+    started = time.perf_counter()
+    for _ in range(20):
+        answers.ask("请假超过三天要谁批？")
+    assert (time.perf_counter() - started) / 20 < 0.5
