@@ -26,10 +26,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +37,7 @@ from bot.config import Settings
 from bot.db import SessionFactory, transaction
 from bot.errors import InvalidInput, NotFound
 from bot.models import Alias, Article, Cadre, Measure, MeasureStatus, Miss, Regulation, utcnow
-from bot.services.retrieval import Analyzer, Segment, bm25_idf, pinyin_of, top_k
+from bot.services.retrieval import Analyzer, DocTerms, Segment, bm25_idf, pinyin_of, top_k
 from bot.services.text import (
     chinese_to_int,
     clean_display,
@@ -145,6 +145,9 @@ _BOT_META = re.compile(
     r"你是谁|你叫什么|你是什么|你是机器人|你是人|谁开发|谁做的|你会什么|你能做什么|你几岁|讲个笑话|说个笑话|"
     r"陪我聊|聊聊天|唱首歌|写首诗|写一首"
 )
+_LETTERS = re.compile(r"[A-Z]*")
+_SURNAME_TITLE = re.compile(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLES))})")
+_ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
 _DOCUMENT_CUES = re.compile(
     r"哪个文件|什么文件|哪份文件|哪个制度|什么制度|有没有.{0,12}(制度|规定|办法|文件)|是哪个|施行|生效|实施日期|"
@@ -247,7 +250,7 @@ class Answer:
 
 # ---- what the engine remembers about each document ----------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class _Doc:
     kind: Kind
     key: str
@@ -259,7 +262,7 @@ class _Doc:
     alive: bool = True
 
 
-@dataclass
+@dataclass(slots=True)
 class MeasureInfo:
     """What list questions and status cards need without a database round trip."""
 
@@ -281,8 +284,31 @@ class _KindIndex:
     base: Segment = field(default_factory=lambda: Segment([]))
     base_size: int = 0
     extra: Segment = field(default_factory=lambda: Segment([]))
-    extra_terms: list[list[tuple[str, float]]] = field(default_factory=list)
+    extra_terms: list[DocTerms] = field(default_factory=list)
     dead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+
+class PhraseIndex:
+    """Finds the longest known phrase (a name, a unit) in a text without scanning every phrase."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self._by_first: dict[str, list[str]] = defaultdict(list)
+        for phrase in set(phrases):
+            if phrase:
+                self._by_first[phrase[0]].append(phrase)
+        for candidates in self._by_first.values():
+            candidates.sort(key=len, reverse=True)
+
+    def first(self, text: str) -> str | None:
+        """The longest phrase occurring in the text (earliest position breaks ties)."""
+        best: str | None = None
+        for position, char in enumerate(text):
+            for phrase in self._by_first.get(char, ()):
+                if text.startswith(phrase, position):
+                    if best is None or len(phrase) > len(best):
+                        best = phrase
+                    break
+        return best
 
 
 @dataclass(frozen=True)
@@ -308,13 +334,17 @@ class AnswerEngine:
         self.owners: dict[str, int] = defaultdict(int)
         self.leaders: dict[str, int] = defaultdict(int)
         self.people: dict[str, Person] = {}
+        self._set_people([])
+        self._forget_measures()
         self.units: dict[str, str] = {}  # alias -> canonical unit name
+        self._learn_units([])
         self.regulation_titles: dict[str, str] = {}
         self.article_numbers: dict[str, set[int]] = defaultdict(set)
         self._aliases: dict[tuple[str, str, int], list[str]] = defaultdict(list)
         self._regulation_context: dict[str, str] = {}
         self._df_cache: dict[str, int] = {}
         self._group_cache: dict[str, frozenset[int]] = {}
+        self._title_cache: dict[str, DocTerms] = {}
         self._synced_at: dt.datetime | None = None
         self.build_seconds = 0.0
 
@@ -322,7 +352,7 @@ class AnswerEngine:
 
     @classmethod
     async def load(cls, factory: SessionFactory, settings: Settings) -> AnswerEngine:
-        analyzer = Analyzer(settings.data_dir / "dict.txt", settings.data_dir / "synonyms.yaml")
+        analyzer = Analyzer.shared(settings.data_dir / "dict.txt", settings.data_dir / "synonyms.yaml")
         engine = cls(analyzer, settings.tz)
         async with transaction(factory) as session:
             await engine.rebuild(session)
@@ -340,7 +370,10 @@ class AnswerEngine:
         cadres = list(await session.scalars(select(Cadre)))
         aliases = list(await session.scalars(select(Alias)))
         measures = (await session.execute(_measure_rows())).all()
+        loaded = time.perf_counter()
         self._build(regulations, articles, cadres, aliases, measures)
+        log.debug("answer index: data loaded in %.2fs, indexed in %.2fs", loaded - started,
+                  time.perf_counter() - loaded)
         self._synced_at = synced_at
         self.build_seconds = time.perf_counter() - started
         log.info("answer index built in %.2fs: %d regulations, %d articles, %d measures",
@@ -354,14 +387,16 @@ class AnswerEngine:
         aliases: Sequence[Alias],
         measures: Sequence[Any],
     ) -> None:
+        started = time.perf_counter()
         self._aliases.clear()
         for alias in aliases:
             self._aliases[(alias.kind, alias.target_key, alias.article_no)].append(alias.phrase)
-        self.people = {c.name: Person(c.name, c.unit, c.position, c.role.value) for c in cadres}
+        self._set_people(cadres)
         for cadre in cadres:
             self.analyzer.add_word(cadre.name)
         self._learn_units([c.unit for c in cadres] + [m.unit for m in measures])
 
+        stage = time.perf_counter()
         by_id = {r.id: r for r in regulations}
         reg_docs = [self._regulation_doc(r) for r in regulations]
         article_docs = []
@@ -371,17 +406,34 @@ class AnswerEngine:
                 article_docs.append(self._article_doc(regulation.key, no, text))
         self._forget_measures()
         measure_docs = [self._measure_doc(row) for row in measures]
+        analysed = time.perf_counter()
         for kind, docs in (("regulation", reg_docs), ("article", article_docs), ("measure", measure_docs)):
             self._index(kind, docs)  # type: ignore[arg-type]
         self._df_cache.clear()
+        log.debug("answer index: people %.2fs, documents analysed %.2fs, postings %.2fs", stage - started,
+                  analysed - stage, time.perf_counter() - analysed)
+
+    def _set_people(self, cadres: Sequence[Cadre]) -> None:
+        """People and the lookups questions need: by first character, by surname, by role."""
+        self.people = {c.name: Person(c.name, c.unit, c.position, c.role.value) for c in cadres}
+        self._names = PhraseIndex(name for name in self.people if len(name) >= 2)
+        self._by_surname: dict[str, list[Person]] = defaultdict(list)
+        self._with_roles: list[tuple[Person, list[str]]] = []
+        for person in self.people.values():
+            self._by_surname[person.name[:1]].append(person)
+            parts = [p for p in re.split(r"[、，,（）()\s]+", compact(person.position)) if p]
+            if any(p.endswith(_ROLE_ENDINGS) for p in parts):
+                self._with_roles.append((person, parts))
 
     def _learn_units(self, names: Iterable[str]) -> None:
         for name in {n for n in names if n}:
             self.analyzer.add_word(name)
             for alias in _unit_aliases(name):
                 self.units.setdefault(alias, name)
+        self._unit_aliases = PhraseIndex(self.units)
+        self._unit_names = sorted(set(self.units.values()))
 
-    def _regulation_doc(self, regulation: Regulation) -> tuple[_Doc, list[tuple[str, float]]]:
+    def _regulation_doc(self, regulation: Regulation) -> tuple[_Doc, DocTerms]:
         self.regulation_titles[regulation.key] = regulation.title
         self.analyzer.add_word(compact(regulation.title))
         for keyword in regulation.keywords:
@@ -393,20 +445,21 @@ class AnswerEngine:
         doc = _Doc("regulation", regulation.key, None, regulation.title,
                    own=matchable(f"{regulation.title} {keywords} {regulation.summary} {' '.join(aliases)}"),
                    title_text=matchable(f"{regulation.title} {' '.join(aliases)}"))
-        terms = (self._weighted(regulation.title, 3.0) + self._weighted(keywords, 2.0)
-                 + self._weighted(regulation.summary, 1.0) + self._weighted(" ".join(aliases), 3.0))
+        terms = _join(self._weighted(regulation.title, 3.0), self._weighted(keywords, 2.0),
+                      self._weighted(regulation.summary, 1.0), self._weighted(" ".join(aliases), 3.0))
         self.article_numbers[regulation.key] = set()
         return doc, terms
 
-    def _article_doc(self, key: str, no: int, text: str) -> tuple[_Doc, list[tuple[str, float]]]:
+    def _article_doc(self, key: str, no: int, text: str) -> tuple[_Doc, DocTerms]:
         self.article_numbers[key].add(no)
         aliases = self._aliases.get(("article", key, no), [])
         title = self.regulation_titles.get(key, key)
         doc = _Doc("article", key, no, f"《{title}》第{no}条",
                    own=matchable(f"{text} {' '.join(aliases)}"),
                    context=self._regulation_context.get(key, ""))
-        terms = (self._weighted(text, 1.0) + self._weighted(" ".join(aliases), 2.0)
-                 + self._weighted(title, 0.3))
+        # Article texts skip jieba words: bigrams and pinyin recall them as well, at a third of the cost.
+        terms = _join(self._weighted(text, 1.0, words=False),
+                      self._weighted(" ".join(aliases), 2.0), self._title_terms(title))
         return doc, terms
 
     def _forget_measures(self) -> None:
@@ -417,25 +470,33 @@ class AnswerEngine:
         self.code_prefixes = set()
         self.owners = defaultdict(int)
         self.leaders = defaultdict(int)
+        self._by_owner: dict[str, set[str]] = defaultdict(set)
+        self._by_leader: dict[str, set[str]] = defaultdict(set)
+        self._by_unit: dict[str, set[str]] = defaultdict(set)
+        self._list_arrays: _ListArrays | None = None
 
     def _remember_measure(self, info: MeasureInfo) -> None:
         self.measures[info.code] = info
+        self._list_arrays = None
         key = code_key(info.code)
         self.code_keys[key] = info.code
-        self.code_hashes[code_hash(key)].append(info.code)
-        letters = re.match(r"[A-Z]*", key)
-        prefix = letters.group(0) if letters else ""
+        self.code_hashes[key.replace("0", "")].append(info.code)
+        prefix = _LETTERS.match(key).group(0)  # type: ignore[union-attr]  # matches the empty string too
         if prefix:
             self.code_prefixes.add(prefix)
-        self.digit_hashes[code_hash(key[len(prefix):])].append(info.code)
+        self.digit_hashes[key[len(prefix):].replace("0", "")].append(info.code)
         self.owners[info.owner] += 1
+        self._by_owner[info.owner].add(info.code)
+        self._by_unit[info.unit].add(info.code)
         if info.leader:
             self.leaders[info.leader] += 1
+            self._by_leader[info.leader].add(info.code)
 
     def _forget_measure(self, code: str) -> None:
         info = self.measures.pop(code, None)
         if info is None:
             return
+        self._list_arrays = None
         key = code_key(code)
         self.code_keys.pop(key, None)
         letters = re.match(r"[A-Z]*", key)
@@ -444,38 +505,48 @@ class AnswerEngine:
             if code in table.get(hashed, []):
                 table[hashed].remove(code)
         self.owners[info.owner] -= 1
+        self._by_owner[info.owner].discard(code)
+        self._by_unit[info.unit].discard(code)
         if info.leader:
             self.leaders[info.leader] -= 1
+            self._by_leader[info.leader].discard(code)
         for counts in (self.owners, self.leaders):
             for name in [n for n, count in counts.items() if count <= 0]:
                 del counts[name]
 
-    def _measure_doc(self, row: Any) -> tuple[_Doc, list[tuple[str, float]]]:
+    def _measure_doc(self, row: Any) -> tuple[_Doc, DocTerms]:
         code = row.code
         self._forget_measure(code)
         self._remember_measure(MeasureInfo(code, row.unit, row.owner, row.leader, row.status, row.deadline))
-        aliases = self._aliases.get(("measure", code, 0), [])
-        people = f"{row.owner} {row.leader or ''}"
-        doc = _Doc("measure", code, None, f"{code} {clean_display(row.problem, 60)}",
-                   own=matchable(f"{row.problem} {row.measure} {row.category} {row.unit} {people} "
-                                 f"{row.progress} {' '.join(aliases)}"))
-        # Long measure texts skip words and pinyin: bigrams recall them well and 100,000 of them
-        # must index in seconds. Short fields get the full analysis.
-        terms = (self._weighted(f"{row.problem} {row.measure}", 1.0, words=False, pinyin=False)
-                 + self._weighted(f"{row.unit} {row.category} {people}", 1.0)
-                 + self._weighted(" ".join(aliases), 2.0)
-                 + [(f"a:{code.lower()}", 2.0)])
+        aliases = " ".join(self._aliases.get(("measure", code, 0), []))
+        main = numerals_to_digits(normalize(
+            f"{row.problem} {row.measure} {row.unit} {row.category} {row.owner} {row.leader or ''}"))
+        rest = numerals_to_digits(normalize(row.progress)) if row.progress else ""
+        doc = _Doc("measure", code, None, f"{code} {row.problem[:60]}",
+                   own=f"{main}{rest}{compact(aliases)}".replace(" ", ""))
+        # Measures are indexed by bigrams only (no words, pinyin or synonyms: 100,000 of them must
+        # index in seconds, and bigrams recall them well); the re-ranking still matches candidates
+        # by sound and synonym. Aliases an admin added get the full analysis.
+        terms = _join(self.analyzer.doc_terms(main, 1.0, words=False, pinyin=False, synonyms=False, unigrams=False),
+                      self._weighted(aliases, 2.0),
+                      ([], [(f"a:{code_key(code).lower()}", 2.0)]))
         return doc, terms
 
-    def _weighted(self, text: str, weight: float, *, words: bool = True, pinyin: bool = True
-                  ) -> list[tuple[str, float]]:
-        if not text.strip():
-            return []
-        normal = numerals_to_digits(normalize(text))
-        return [(t, weight) for t in self.analyzer.terms(normal, words=words, pinyin=pinyin,
-                                                          already_normal=True)]
+    def _title_terms(self, title: str) -> DocTerms:
+        """The regulation title as weak context for each of its articles, analysed once per title."""
+        terms = self._title_cache.get(title)
+        if terms is None:
+            if len(self._title_cache) > 10000:
+                self._title_cache.clear()
+            terms = self._title_cache[title] = self._weighted(title, 0.3)
+        return terms
 
-    def _index(self, kind: Kind, docs: Sequence[tuple[_Doc, list[tuple[str, float]]]]) -> None:
+    def _weighted(self, text: str, weight: float, *, words: bool = True, pinyin: bool = True) -> DocTerms:
+        if not text.strip():
+            return [], []
+        return self.analyzer.doc_terms(numerals_to_digits(normalize(text)), weight, words=words, pinyin=pinyin)
+
+    def _index(self, kind: Kind, docs: Sequence[tuple[_Doc, DocTerms]]) -> None:
         index = _KindIndex()
         index.docs = [d for d, _ in docs]
         index.positions = {(d.key, d.no): i for i, d in enumerate(index.docs)}
@@ -507,11 +578,11 @@ class AnswerEngine:
         if len(changed_measures) > max(2000, len(self.measures) // 10):
             await self.rebuild(session)
             return -1
-        self.people = {c.name: Person(c.name, c.unit, c.position, c.role.value) for c in new_cadres}
+        self._set_people(new_cadres)
         for cadre in new_cadres:
             self.analyzer.add_word(cadre.name)
         self._learn_units([c.unit for c in new_cadres] + [m.unit for m in changed_measures])
-        updates: dict[Kind, list[tuple[_Doc, list[tuple[str, float]]]]] = defaultdict(list)
+        updates: dict[Kind, list[tuple[_Doc, DocTerms]]] = defaultdict(list)
         for regulation in changed_regs:
             doc, terms = self._regulation_doc(regulation)
             updates["regulation"].append((doc, terms))
@@ -534,7 +605,7 @@ class AnswerEngine:
                     index.dead[position] = True
         self.article_numbers[key] = set()
 
-    def _add_extra(self, kind: Kind, docs: list[tuple[_Doc, list[tuple[str, float]]]]) -> None:
+    def _add_extra(self, kind: Kind, docs: list[tuple[_Doc, DocTerms]]) -> None:
         index = self.kinds[kind]
         for doc, terms in docs:
             old = index.positions.get((doc.key, doc.no))
@@ -557,6 +628,7 @@ class AnswerEngine:
         if info is not None:
             info.status = status
             info.deadline = deadline
+            self._list_arrays = None
 
     # ---- statistics -----------------------------------------------------------------------------
 
@@ -684,22 +756,23 @@ class AnswerEngine:
 
     def _person_in(self, target: str) -> tuple[Person | None, str]:
         """A cadre named in the question: full name, surname + title (黄局长), or position (纪检组长)."""
-        for name in sorted(self.people, key=len, reverse=True):
-            if len(name) >= 2 and name in target:
-                return self.people[name], name
-        for match in re.finditer(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLES))})", target):
+        name = self._names.first(target)
+        if name is not None:
+            return self.people[name], name
+        for match in _SURNAME_TITLE.finditer(target):
             surname, title = match.group(1), match.group(2)
-            found = [p for p in self.people.values() if p.name.startswith(surname)
-                     and (title in p.position or (title in ("同志", "老师", "局") and _is_head(p, title)))]
+            found = [p for p in self._by_surname.get(surname, [])
+                     if title in p.position or (title in ("同志", "老师", "局") and _is_head(p, title))]
             if len(found) == 1:
                 return found[0], match.group(0)
-        return self._person_by_position(target)
+        if _ROLE_WORD.search(target):
+            return self._person_by_position(target)
+        return None, ""
 
     def _person_by_position(self, target: str) -> tuple[Person | None, str]:
         """纪检组长 / 分管财务的副局长: the one cadre whose position the question describes."""
         best: list[tuple[float, Person, str]] = []
-        for person in self.people.values():
-            parts = [p for p in re.split(r"[、，,（）()\s]+", compact(person.position)) if p]
+        for person, parts in self._with_roles:
             roles = [p for p in parts if p.endswith(_ROLE_ENDINGS) and p in target]
             if not roles:
                 continue
@@ -715,13 +788,13 @@ class AnswerEngine:
         return best[0][1], best[0][2]
 
     def _unit_in(self, target: str) -> tuple[str | None, str]:
-        for alias in sorted(self.units, key=len, reverse=True):
-            if alias in target:
-                return self.units[alias], alias
+        alias = self._unit_aliases.first(target)
+        if alias is not None:
+            return self.units[alias], alias
         # Abbreviations: 计财科 → 计划财务科, 职成科 → 职业与成人教育科 (same suffix, characters in order).
         for match in re.finditer(r"[\u4e00-\u9fff]{1,4}?(?:科|室|局|中心|所|队)", target):
             word = match.group(0)
-            found = {unit for unit in set(self.units.values())
+            found = {unit for unit in self._unit_names
                      if unit.endswith(word[-1]) and _is_subsequence(word, unit) and len(word) < len(unit)}
             if len(found) == 1:
                 return found.pop(), word
@@ -781,9 +854,36 @@ class AnswerEngine:
 
     def list_measures(self, listing: ListQuery, asker: str | None, today: dt.date) -> list[str]:
         """Codes matching a list question, most urgent first (overdue, then nearest deadline)."""
-        matching = [m for m in self.measures.values() if self._satisfies(m, listing, asker, today)]
+        if not (listing.owner or listing.leader or listing.unit or listing.mine):
+            return self._scan_by_status(listing, today)
+        matching = [m for m in self._list_candidates(listing, asker) if self._satisfies(m, listing, asker, today)]
         matching.sort(key=lambda m: (not m.status.is_open, m.deadline or dt.date.max, m.code))
         return [m.code for m in matching]
+
+    def _scan_by_status(self, listing: ListQuery, today: dt.date) -> list[str]:
+        """逾期的 / 未开始的 over every measure: vectorised, since there may be 100,000 of them."""
+        arrays = self._list_arrays
+        if arrays is None:
+            arrays = self._list_arrays = _ListArrays.of(list(self.measures.values()))
+        mask = np.ones(len(arrays.codes), dtype=bool)
+        if listing.statuses:
+            mask &= np.isin(arrays.status, [_STATUS_INDEX[s] for s in listing.statuses])
+        if listing.overdue:
+            mask &= arrays.open & (arrays.deadline < today.toordinal())
+        chosen = np.flatnonzero(mask)
+        order = np.lexsort((chosen, arrays.deadline[chosen], ~arrays.open[chosen]))
+        return [arrays.codes[i] for i in chosen[order]]
+
+    def _list_candidates(self, listing: ListQuery, asker: str | None) -> Iterable[MeasureInfo]:
+        """Narrow by person or unit through the indexes before checking every condition."""
+        person = listing.owner or (asker if listing.mine else None)
+        if person is not None:
+            return [self.measures[c] for c in self._by_owner.get(person, ())]
+        if listing.leader is not None:
+            return [self.measures[c] for c in self._by_leader.get(listing.leader, ())]
+        if listing.unit is not None:
+            return [self.measures[c] for c in self._by_unit.get(listing.unit, ())]
+        return self.measures.values()
 
     def _list_answer(self, query: str, listing: ListQuery, asker: str | None, today: dt.date) -> Answer:
         if listing.mine and asker is None:
@@ -905,13 +1005,14 @@ class AnswerEngine:
         return out[:k]
 
     def _title_fuzzy(self, index: _KindIndex, body: str) -> list[_Doc]:
-        from rapidfuzz import fuzz
+        from rapidfuzz import fuzz, process
 
         query = body.replace(" ", "")
         if not query or len(query) > 40:
             return []
-        return [doc for doc in index.docs
-                if doc.alive and doc.title_text and fuzz.partial_ratio(query, doc.title_text) >= 75]
+        titles = [doc.title_text if doc.alive else "" for doc in index.docs]
+        matches = process.extract(query, titles, scorer=fuzz.partial_ratio, score_cutoff=75, limit=10)
+        return [index.docs[position] for _, _, position in matches]
 
     def _confidence(self, doc: _Doc, content: list[QueryWord], total_weight: float
                     ) -> tuple[float, float]:
@@ -999,6 +1100,40 @@ def _is_head(person: Person, title: str) -> bool:
 def _is_subsequence(short: str, long: str) -> bool:
     remaining = iter(long)
     return all(char in remaining for char in short)
+
+
+_STATUS_INDEX = {status: index for index, status in enumerate(MeasureStatus)}
+_NO_DEADLINE = dt.date.max.toordinal()
+
+
+@dataclass(frozen=True)
+class _ListArrays:
+    """Statuses and deadlines of all measures as arrays, rebuilt lazily after a change."""
+
+    codes: list[str]
+    status: npt.NDArray[np.int8]
+    open: npt.NDArray[np.bool_]
+    deadline: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, infos: list[MeasureInfo]) -> _ListArrays:
+        infos = sorted(infos, key=lambda m: m.code)
+        return cls(
+            codes=[m.code for m in infos],
+            status=np.fromiter((_STATUS_INDEX[m.status] for m in infos), dtype=np.int8, count=len(infos)),
+            open=np.fromiter((m.status.is_open for m in infos), dtype=bool, count=len(infos)),
+            deadline=np.fromiter((m.deadline.toordinal() if m.deadline else _NO_DEADLINE for m in infos),
+                                 dtype=np.int64, count=len(infos)),
+        )
+
+
+def _join(*parts: DocTerms) -> DocTerms:
+    texts: list[tuple[str, float]] = []
+    terms: list[tuple[str, float]] = []
+    for part_texts, part_terms in parts:
+        texts.extend(part_texts)
+        terms.extend(part_terms)
+    return texts, terms
 
 
 def _cover_text(text: str, content: list[QueryWord], total_weight: float,
@@ -1181,5 +1316,3 @@ async def remove_alias(session: AsyncSession, alias_id: int) -> None:
     await session.flush()
 
 
-def default_analyzer(data_dir: Path) -> Analyzer:
-    return Analyzer(data_dir / "dict.txt", data_dir / "synonyms.yaml")

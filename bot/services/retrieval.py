@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -91,6 +91,10 @@ class Analyzer:
     def __init__(self, dictionary: Path | None = None, synonyms: Path | None = None) -> None:
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
+        # Per-instance caches (a functools.lru_cache on a method would keep every Analyzer alive):
+        # names, units, categories and titles repeat across thousands of documents.
+        self._short_words = lru_cache(maxsize=65536)(self._segment_short)
+        self._short_chunk_terms = lru_cache(maxsize=65536)(self._analyse_short_chunk)
         self._log_total = math.log(self._jieba.total)
         self.domain_words: set[str] = set()
         if dictionary is not None and dictionary.is_file():
@@ -100,6 +104,18 @@ class Analyzer:
         self.synonyms = SynonymTable.load(synonyms)
         for phrase in self.synonyms.groups:
             self.add_word(phrase)
+
+    _shared: dict[tuple[Path | None, Path | None], Analyzer] = {}  # noqa: RUF012 - a process-wide registry
+
+    @classmethod
+    def shared(cls, dictionary: Path | None = None, synonyms: Path | None = None) -> Analyzer:
+        """One analyzer per dictionary and synonym table per process: loading jieba takes a second
+        and a hundred megabytes, and words learnt from the data only ever add to it."""
+        key = (dictionary, synonyms)
+        analyzer = cls._shared.get(key)
+        if analyzer is None:
+            analyzer = cls._shared[key] = cls(dictionary, synonyms)
+        return analyzer
 
     def add_word(self, word: str) -> None:
         """Teach the segmenter a domain word (names, units, titles) so it is never split."""
@@ -116,7 +132,35 @@ class Analyzer:
         return self._log_total - math.log(self._jieba.FREQ.get(word, 0) + 1)
 
     def words(self, compact_text: str) -> list[str]:
+        if len(compact_text) <= 32:
+            return list(self._short_words(compact_text))
         return [w for w in self._jieba.lcut(compact_text, HMM=True) if w.strip()]
+
+    def _segment_short(self, compact_text: str) -> tuple[str, ...]:
+        return tuple(w for w in self._jieba.lcut(compact_text, HMM=True) if w.strip())
+
+    def doc_terms(
+        self, normal: str, weight: float, *, words: bool = True, pinyin: bool = True, synonyms: bool = True,
+        unigrams: bool = True,
+    ) -> DocTerms:
+        """A document field for `Segment`: bigrams counted from the text, the rest as terms."""
+        terms: list[tuple[str, float]] = []
+        for chunk in normal.split(" "):
+            if not chunk:
+                continue
+            if not unigrams and chunk.isalpha() and not chunk.isascii() and len(chunk) < 2:
+                continue  # a lone character between punctuation: noise in a long text
+            if len(chunk) <= 24:
+                # Units, names, categories and titles repeat across thousands of documents.
+                found: Sequence[str] = self._short_chunk_terms(chunk, words, pinyin, synonyms)
+            else:
+                found = self._chunk_terms(chunk, words=words, pinyin=pinyin, bigrams=False, synonyms=synonyms)
+            if found:
+                terms.extend(zip(found, [weight] * len(found), strict=True))
+        return [(normal, weight)], terms
+
+    def _analyse_short_chunk(self, chunk: str, words: bool, pinyin: bool, synonyms: bool) -> tuple[str, ...]:
+        return tuple(self._chunk_terms(chunk, words=words, pinyin=pinyin, bigrams=False, synonyms=synonyms))
 
     def terms(
         self, text: str, *, words: bool = True, pinyin: bool = True, already_normal: bool = False
@@ -127,7 +171,9 @@ class Analyzer:
             out.extend(self._chunk_terms(chunk, words=words, pinyin=pinyin))
         return out
 
-    def _chunk_terms(self, chunk: str, *, words: bool, pinyin: bool) -> list[str]:
+    def _chunk_terms(
+        self, chunk: str, *, words: bool, pinyin: bool, bigrams: bool = True, synonyms: bool = True
+    ) -> list[str]:
         if not chunk:
             return []
         out = [f"a:{w}" for w in _ASCII_WORD.findall(chunk)]
@@ -136,13 +182,15 @@ class Analyzer:
             if len(run) == 1:
                 out.append(f"u:{run}")
                 continue
-            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+            if bigrams:
+                out.extend(run[i : i + 2] for i in range(len(run) - 1))
             if pinyin:
                 syllables = pinyin_of(run)
                 out.extend(f"p:{syllables[i]} {syllables[i + 1]}" for i in range(len(run) - 1))
         if words:
             out.extend(f"w:{w}" for w in self.words(chunk) if len(w) >= 2 and _CJK.search(w))
-        out.extend(f"s:{gid}" for gid in self.synonyms.group_ids(chunk))
+        if synonyms:
+            out.extend(f"s:{gid}" for gid in self.synonyms.group_ids(chunk))
         return out
 
 
@@ -150,57 +198,104 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]
 
 
-class Segment:
-    """An immutable BM25 index over a list of documents, each a list of (term, weight) pairs.
+#: A document for indexing: texts whose CJK bigrams count with a weight, and other terms.
+DocTerms = tuple[list[tuple[str, float]], list[tuple[str, float]]]
 
-    Postings are numpy arrays, so a query touching a term present in 100,000 documents
-    costs one vectorised operation rather than a Python loop.
+_STRING_TERMS = 1 << 40  # term keys at or above this are string terms; below, bigram code points
+
+
+def bigram_key(pair: str) -> int | None:
+    """The integer key of a CJK character bigram ("请假"), or None for any other term."""
+    if len(pair) == 2 and _is_cjk(pair[0]) and _is_cjk(pair[1]):
+        return (ord(pair[0]) << 21) | ord(pair[1])
+    return None
+
+
+def _is_cjk(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff"
+
+
+class Segment:
+    """An immutable BM25 index over documents (see `DocTerms`).
+
+    Bigrams are extracted and counted with numpy straight from the text's code points, and
+    postings are numpy arrays: 100,000 measures index in seconds, and a query touching a
+    term present in all of them costs one vectorised operation rather than a Python loop.
     """
 
     K1 = 1.2
     B = 0.5  # mild length normalisation: measure texts vary a lot in length but not in topic
 
-    def __init__(self, documents: Sequence[Iterable[tuple[str, float]]]) -> None:
-        self.size = len(documents)
-        vocabulary: dict[str, int] = {}
+    def __init__(self, documents: Sequence[DocTerms]) -> None:
+        self.size = size = len(documents)
+        self.vocabulary: dict[str, int] = {}
+        keys: list[npt.NDArray[np.int64]] = []
+        docs: list[npt.NDArray[np.int64]] = []
+        weights: list[npt.NDArray[np.float32]] = []
+        by_weight: dict[float, tuple[list[str], list[int]]] = {}
         term_ids: list[int] = []
-        doc_ids: list[int] = []
-        weights: list[float] = []
-        lengths = np.zeros(self.size, dtype=np.float32)
-        for doc_id, terms in enumerate(documents):
-            for term, weight in terms:
-                term_ids.append(vocabulary.setdefault(term, len(vocabulary)))
-                doc_ids.append(doc_id)
-                weights.append(weight)
-                lengths[doc_id] += weight
-        self.vocabulary = vocabulary
-        self.terms = len(vocabulary)
-        if not term_ids:
+        term_docs: list[int] = []
+        term_weights: list[float] = []
+        vocabulary = self.vocabulary
+        for doc_id, (texts, terms) in enumerate(documents):
+            for text, weight in texts:
+                if text:
+                    bucket = by_weight.setdefault(weight, ([], []))
+                    bucket[0].append(text)
+                    bucket[1].append(doc_id)
+            if terms:
+                term_ids.extend([vocabulary.setdefault(term, len(vocabulary)) for term, _ in terms])
+                term_docs.extend([doc_id] * len(terms))
+                term_weights.extend([weight for _, weight in terms])
+        for weight, (bucket_texts, owners) in by_weight.items():
+            bigram_keys, bigram_docs = _bigrams(bucket_texts, owners)
+            keys.append(bigram_keys)
+            docs.append(bigram_docs)
+            weights.append(np.full(bigram_keys.size, weight, dtype=np.float32))
+        if term_ids:
+            keys.append(np.asarray(term_ids, dtype=np.int64) + _STRING_TERMS)
+            docs.append(np.asarray(term_docs, dtype=np.int64))
+            weights.append(np.asarray(term_weights, dtype=np.float32))
+        if not keys or size == 0:
             self._empty()
             return
-        keys = np.asarray(term_ids, dtype=np.int64) * max(self.size, 1) + np.asarray(doc_ids, dtype=np.int64)
-        unique, inverse = np.unique(keys, return_inverse=True)
-        tf = np.bincount(inverse, weights=np.asarray(weights, dtype=np.float64)).astype(np.float32)
-        posting_terms = (unique // max(self.size, 1)).astype(np.int64)
-        self.doc_ids: IntArray = (unique % max(self.size, 1)).astype(np.int32)
-        self.tf: FloatArray = tf
-        self.offsets = np.searchsorted(posting_terms, np.arange(self.terms + 1)).astype(np.int64)
-        self.df = np.diff(self.offsets).astype(np.float32)
-        average = float(lengths.mean()) if self.size else 1.0
-        self.norm: FloatArray = (self.K1 * (1 - self.B + self.B * lengths / max(average, 1e-6))).astype(
-            np.float32
-        )
+        all_keys = np.concatenate(keys)
+        all_docs = np.concatenate(docs)
+        all_weights = np.concatenate(weights)
+        lengths = np.bincount(all_docs, weights=all_weights, minlength=size).astype(np.float32)
+        unique, inverse = np.unique(all_keys * size + all_docs, return_inverse=True)
+        self.tf: FloatArray = np.bincount(inverse, weights=all_weights).astype(np.float32)
+        posting_terms = unique // size
+        self.doc_ids: IntArray = (unique % size).astype(np.int32)
+        starts = np.flatnonzero(np.diff(posting_terms)) + 1
+        starts = np.concatenate(([0], starts))
+        self.term_keys: npt.NDArray[np.int64] = posting_terms[starts]
+        self.offsets: npt.NDArray[np.int64] = np.concatenate((starts, [posting_terms.size])).astype(np.int64)
+        average = float(lengths.mean()) if size else 1.0
+        self.norm: FloatArray = (self.K1 * (1 - self.B + self.B * lengths / max(average, 1e-6))).astype(np.float32)
 
     def _empty(self) -> None:
         self.doc_ids = np.zeros(0, dtype=np.int32)
         self.tf = np.zeros(0, dtype=np.float32)
+        self.term_keys = np.zeros(0, dtype=np.int64)
         self.offsets = np.zeros(1, dtype=np.int64)
-        self.df = np.zeros(0, dtype=np.float32)
-        self.norm = np.zeros(self.size, dtype=np.float32)
+        self.norm = np.ones(self.size, dtype=np.float32)
+
+    def _slot(self, term: str) -> int | None:
+        key = bigram_key(term)
+        if key is None:
+            term_id = self.vocabulary.get(term)
+            if term_id is None:
+                return None
+            key = term_id + _STRING_TERMS
+        slot = int(np.searchsorted(self.term_keys, key))
+        if slot < self.term_keys.size and int(self.term_keys[slot]) == key:
+            return slot
+        return None
 
     def document_frequency(self, term: str) -> int:
-        term_id = self.vocabulary.get(term)
-        return 0 if term_id is None else int(self.df[term_id])
+        slot = self._slot(term)
+        return 0 if slot is None else int(self.offsets[slot + 1] - self.offsets[slot])
 
     def score(
         self, query: Sequence[tuple[str, float]], idf: dict[str, float], exclude: npt.NDArray[np.bool_] | None
@@ -208,10 +303,10 @@ class Segment:
         """BM25 scores of every document; `idf` comes from the caller (shared across segments)."""
         scores = np.zeros(self.size, dtype=np.float32)
         for term, query_weight in query:
-            term_id = self.vocabulary.get(term)
-            if term_id is None:
+            slot = self._slot(term)
+            if slot is None:
                 continue
-            start, end = self.offsets[term_id], self.offsets[term_id + 1]
+            start, end = self.offsets[slot], self.offsets[slot + 1]
             docs = self.doc_ids[start:end]
             tf = self.tf[start:end]
             scores[docs] += (query_weight * idf.get(term, 0.0)) * tf * (self.K1 + 1) / (tf + self.norm[docs])
@@ -220,8 +315,19 @@ class Segment:
         return scores
 
     def memory_bytes(self) -> int:
-        arrays = (self.doc_ids, self.tf, self.offsets, self.df, self.norm)
+        arrays = (self.doc_ids, self.tf, self.offsets, self.term_keys, self.norm)
         return sum(a.nbytes for a in arrays)
+
+
+def _bigrams(texts: list[str], owners: list[int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Keys and owning document of every CJK character bigram in the texts, vectorised."""
+    joined = "\x00".join(texts)
+    points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
+    owner = np.repeat(np.asarray(owners, dtype=np.int64), lengths)[: points.size]
+    cjk = (points >= 0x3400) & (points <= 0x9FFF)
+    pair = cjk[:-1] & cjk[1:]  # the NUL separator keeps pairs inside one text
+    return ((points[:-1] << 21) | points[1:])[pair], owner[:-1][pair]
 
 
 def bm25_idf(document_frequency: int, total: int) -> float:

@@ -10,10 +10,34 @@ import datetime as dt
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
+import opencc
 from opencc import OpenCC
 
 _T2S = OpenCC("t2s")
+
+
+def _traditional_characters() -> frozenset[str]:
+    """Every character OpenCC's t2s tables could change: text without one is left as is, which
+    spares the (pure Python) conversion for the simplified text that makes up our documents."""
+    chars: set[str] = set()
+    dictionary = Path(opencc.__file__).parent / "dictionary"
+    for name in ("TSCharacters.txt", "TSPhrases.txt"):
+        for line in (dictionary / name).read_text(encoding="utf-8").splitlines():
+            key, _, values = line.partition("\t")
+            first = values.split(" ")[0] if values else key
+            if len(first) != len(key):
+                chars.update(key)
+                continue
+            # Only characters that actually change: 于 maps to itself and must not force a conversion.
+            chars.update(k for k, v in zip(key, first, strict=True) if k != v)
+    return frozenset(chars)
+
+
+_TRADITIONAL = _traditional_characters()
+# Anything that is not a letter or digit (in any script) separates words: punctuation, symbols, emoji.
+_NOT_WORD = re.compile(r"[\W_]+")
 
 # Invisible characters people paste from Word or WeChat: zero-width, bidi controls, BOM.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
@@ -26,13 +50,9 @@ _CN_NUMBER = "零〇○一二两三四五六七八九十百千万"
 
 
 def to_simplified(text: str) -> str:
+    if _TRADITIONAL.isdisjoint(text):
+        return text
     return str(_T2S.convert(text))
-
-
-def _keep(char: str) -> bool:
-    """Letters (any script, CJK included) and digits survive; punctuation, symbols, emoji don't."""
-    category = unicodedata.category(char)
-    return category[0] in ("L", "N") or char == " "
 
 
 @lru_cache(maxsize=4096)
@@ -46,8 +66,7 @@ def normalize(text: str) -> str:
     # NFKC folds full-width ASCII and compatibility forms (①, ㎡) into plain ones.
     text = unicodedata.normalize("NFKC", text)
     text = to_simplified(text).lower()
-    text = "".join(c if _keep(c) else " " for c in text)
-    return _SPACES.sub(" ", text).strip()
+    return _NOT_WORD.sub(" ", text).strip()
 
 
 def compact(text: str) -> str:
