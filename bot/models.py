@@ -19,6 +19,7 @@ from sqlalchemy import (
     Dialect,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy import text as sql_text  # `text` is also a column name below
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -266,5 +268,63 @@ class Invite(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Who issued it, for the audit trail; None: an operator on the command line.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("cadres.id", ondelete="SET NULL"))
 
-    cadre: Mapped[Cadre] = relationship()
+    cadre: Mapped[Cadre] = relationship(foreign_keys=[cadre_id])
+
+
+class BindAttempt(Base):
+    """One try to bind a Telegram account with an invite code; failures are rate-limited."""
+
+    __tablename__ = "bind_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    success: Mapped[bool] = mapped_column(default=False)
+
+
+class ExtensionStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待审批", "approved": "已批准", "refused": "未批准"}[self.value]
+
+
+class ExtensionRequest(Base):
+    """A request to move a measure's deadline, decided by an admin."""
+
+    __tablename__ = "extension_requests"
+    __table_args__ = (
+        # At most one pending request per measure, enforced by the database too (partial unique index).
+        Index(
+            "uq_extension_requests_one_pending",
+            "measure_id",
+            unique=True,
+            sqlite_where=sql_text("status = 'pending'"),
+            postgresql_where=sql_text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="RESTRICT"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("cadres.id", ondelete="RESTRICT"))
+    # None: the measure was open-ended (长期坚持) when the request was made.
+    old_deadline: Mapped[dt.date | None] = mapped_column(Date)
+    new_deadline: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[ExtensionStatus] = mapped_column(
+        _enum(ExtensionStatus, "extension_status"), default=ExtensionStatus.PENDING, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("cadres.id", ondelete="RESTRICT"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    measure: Mapped[Measure] = relationship(lazy="joined")
+    requested_by: Mapped[Cadre] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    decided_by: Mapped[Cadre | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
