@@ -232,6 +232,83 @@ async def cmd_alias(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(settings: Settings) -> str:
+    if settings.telegram_bot_token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN 未设置：在 .env 中填写 @BotFather 给的令牌；"
+                          "想离线试用请运行 make demo（本地沙盒）")
+    return settings.telegram_bot_token.get_secret_value()
+
+
+def run_polling(settings: Settings) -> None:
+    """Long polling against TELEGRAM_API_BASE_URL (blocks; Ctrl-C or SIGTERM stops it cleanly)."""
+    from bot.app import allowed_updates, build_application
+
+    application = build_application(settings, _token(settings))
+    application.run_polling(allowed_updates=allowed_updates())
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.webhook_url:
+        from bot.webhook import run_webhook
+
+        run_webhook(settings, _token(settings), webhook_url=args.webhook_url, listen=args.listen, port=args.port)
+    else:
+        run_polling(settings)
+    return 0
+
+
+async def cmd_cadre(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import transaction
+    from bot.services import cadres
+
+    engine, factory = await _open_database(settings)
+    try:
+        async with transaction(factory) as session:
+            if args.cadre_command == "invite":
+                username = args.bot_username or await _bot_username(settings)
+                result = await cadres.create_invite(session, args.name, actor_id=None,
+                                                    ttl_days=settings.invite_ttl_days, bot_username=username)
+                if args.json:
+                    print(json.dumps({"name": result.name, "code": result.code, "link": result.link},
+                                     ensure_ascii=False))
+                else:
+                    print(f"{result.name} 的邀请码：{result.code}（{settings.invite_ttl_days} 天内有效，仅可使用一次）")
+                    print(f"链接：{result.link}")
+                    print(f"或在与机器人的私聊中发送：/start {result.code}")
+            elif args.cadre_command == "unbind":
+                cadre = await cadres.unbind(session, args.name, actor_id=None)
+                print(f"已解除 {cadre.name} 与 Telegram 账号的绑定，未使用的邀请码已作废。")
+            else:
+                rows = await cadres.list_cadres(session)
+                if args.json:
+                    print(json.dumps([{"name": c.name, "unit": c.unit, "position": c.position,
+                                       "role": c.role.value, "bound": c.is_bound} for c in rows],
+                                     ensure_ascii=False, indent=1))
+                else:
+                    for c in rows:
+                        state = "已绑定" if c.is_bound else "未绑定"
+                        print(f"{c.name:<6} {c.role.label:<5} {state:<4} {c.unit} {c.position}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _bot_username(settings: Settings) -> str:
+    """The bot's @username for invite links: asked from the Bot API when a token is set."""
+    if settings.telegram_bot_token is None:
+        return "zhenggai_demo_bot"
+    from telegram import Bot
+
+    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.bot_api_url,
+              base_file_url=settings.bot_file_url)
+    try:
+        async with bot:
+            return bot.username
+    except Exception as exc:
+        raise ZhenggaiError(f"无法连接 Telegram 获取机器人用户名（{type(exc).__name__}）；"
+                            "可用 --bot-username 指定") from None
+
+
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -248,8 +325,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
 
-    demo = sub.add_parser("demo", help="用示例数据启动演示（无令牌时使用本地沙盒聊天）")
+    demo = sub.add_parser("demo", help="用示例数据启动演示（无令牌时使用本地沙盒聊天）",
+                          description="导入示例数据并启动机器人：未设置 TELEGRAM_BOT_TOKEN 时在本地沙盒中运行，"
+                                      "并打开终端聊天窗口。")
+    demo.add_argument("--as", dest="as_name", metavar="姓名", help="以哪位干部的身份聊天（默认交互选择）")
     demo.set_defaults(func=cmd_demo)
+
+    run = sub.add_parser("run", help="运行机器人（长轮询；或 --webhook-url 使用 Webhook）")
+    run.add_argument("--webhook-url", help="Telegram 推送更新的公网地址，如 https://bot.example.cn/telegram")
+    run.add_argument("--listen", default="0.0.0.0", help="Webhook 监听地址（默认 0.0.0.0）")
+    run.add_argument("--port", type=int, default=8080, help="Webhook 监听端口（默认 8080）")
+    run.set_defaults(func=cmd_run, sync=True)
+
+    cadre = sub.add_parser("cadre", help="干部：生成邀请码、解除绑定、列表")
+    csub = cadre.add_subparsers(dest="cadre_command", required=True, metavar="操作")
+    inv = csub.add_parser("invite", help="生成一次性邀请码（默认 7 天有效）")
+    inv.add_argument("name", help="干部姓名")
+    inv.add_argument("--json", action="store_true", help='输出 {"name","code","link"}')
+    inv.add_argument("--bot-username", help="邀请链接中的机器人用户名（默认向 Bot API 查询）")
+    unb = csub.add_parser("unbind", help="解除 Telegram 绑定")
+    unb.add_argument("name", help="干部姓名")
+    lst = csub.add_parser("list", help="列出干部及绑定状态")
+    lst.add_argument("--json", action="store_true")
+    cadre.set_defaults(func=cmd_cadre)
 
     ask = sub.add_parser("ask", help="提问（规章制度、条款、整改措施）",
                          description="回答一个问题；不给出问题时从标准输入逐行读取。")
@@ -323,8 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     _setup_logging(settings)
-    func: Command = args.func
     try:
+        if getattr(args, "sync", False):
+            return int(args.func(settings, args))
+        func: Command = args.func
         return asyncio.run(func(settings, args))
     except ConfigError as exc:
         print(exc, file=sys.stderr)

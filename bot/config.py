@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     reminder_time: dt.time = dt.time(9, 0)
     data_dir: Path = PROJECT_ROOT / "data"
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
+    webhook_secret: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -328,3 +328,59 @@ class ExtensionRequest(Base):
     measure: Mapped[Measure] = relationship(lazy="joined")
     requested_by: Mapped[Cadre] = relationship(foreign_keys=[requested_by_id], lazy="joined")
     decided_by: Mapped[Cadre | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting to be sent (or to be retried after not_before)
+    SENDING = "sending"  # claimed by one process; reclaimable if that process died
+    SENT = "sent"  # Telegram accepted it; message_id recorded
+    FAILED = "failed"  # gave up: unreachable (403), or retries exhausted — visible to admins
+    SKIPPED = "skipped"  # nobody to send to (recipient not bound)
+
+
+class OutboxMessage(Base):
+    """A message the bot owes someone: written in the same transaction as the change that
+    causes it, delivered afterwards, marked sent with Telegram's message id.
+
+    `key` is unique, so the same notification or reminder can never be queued twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    cadre_id: Mapped[int | None] = mapped_column(ForeignKey("cadres.id", ondelete="SET NULL"), index=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[list[list[str]]] | None] = mapped_column(JSON)  # rows of [text, callback_data]
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class PendingInput(Base):
+    """A question the bot asked and is waiting for an answer to (退回原因, 进展, 延期日期).
+
+    Kept in the database, not in process memory, so the answer may reach any instance and
+    survives a restart; one per user per chat, a new prompt replaces the old.
+    """
+
+    __tablename__ = "pending_inputs"
+    __table_args__ = (UniqueConstraint("chat_id", "telegram_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(64))  # a measure code, or an extension request id
+    prompt_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

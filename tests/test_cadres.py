@@ -151,7 +151,7 @@ async def test_sixth_failed_code_within_an_hour_is_refused(seeded: SessionFactor
 async def test_account_bound_to_another_cadre_is_refused(seeded: SessionFactory) -> None:
     assert (await bind(seeded, (await invite(seeded, "张伟")).code, ALICE)).ok
     code = (await invite(seeded, "邓小燕")).code
-    with pytest.raises(InvalidTransition, match="你的 Telegram 账号已绑定为「张伟」"):
+    with pytest.raises(InvalidTransition, match="您的 Telegram 账号已绑定为「张伟」"):
         await bind(seeded, code, ALICE)
     assert (await cadre(seeded, "邓小燕")).telegram_user_id is None
     assert (await bind(seeded, code, BOB)).unwrap().name == "邓小燕"  # the code was not used up

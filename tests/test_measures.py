@@ -136,7 +136,7 @@ async def test_done_rejects_another_cadres_measure(seeded: SessionFactory) -> No
     deng, other_leader = await ids(seeded, "邓小燕", "李明德")
     before = await state(seeded, "ZG2025009")
     for actor in (deng, other_leader):
-        with pytest.raises(PermissionDenied, match="ZG2025009 的责任人是张伟，你不能报告完成"):
+        with pytest.raises(PermissionDenied, match="ZG2025009 的责任人是张伟，您不能报告完成"):
             async with transaction(seeded) as session:
                 await measures.mark_done(session, actor, "ZG2025009", None, None, TODAY)
     assert await state(seeded, "ZG2025009") == before
@@ -295,7 +295,7 @@ async def test_owner_cannot_verify_own_measure(seeded: SessionFactory) -> None:
     async with transaction(seeded) as session:
         await measures.mark_done(session, liu, "ZG2025023", "42件已全部办结", None, TODAY)
     reported = await state(seeded, "ZG2025023")
-    with pytest.raises(PermissionDenied, match="ZG2025023 由你负责，不能由你本人销号"):
+    with pytest.raises(PermissionDenied, match="ZG2025023 由您负责，不能由您本人销号"):
         async with transaction(seeded) as session:
             await measures.verify(session, liu, "ZG2025023", None, TODAY)
     assert await state(seeded, "ZG2025023") == reported
@@ -309,7 +309,7 @@ async def test_whoever_reported_done_cannot_verify_it(seeded: SessionFactory) ->
     zhang, leader, wei = await ids(seeded, "张伟", "陈建华", "韦丽萍")
     async with transaction(seeded) as session:
         await measures.mark_done(session, leader, "ZG2025009", None, None, TODAY)
-    with pytest.raises(PermissionDenied, match="ZG2025009 的完成情况是你报告的，不能由你本人销号"):
+    with pytest.raises(PermissionDenied, match="ZG2025009 的完成情况是您报告的，不能由您本人销号"):
         async with transaction(seeded) as session:
             await measures.verify(session, leader, "ZG2025009", None, TODAY)
     async with transaction(seeded) as session:

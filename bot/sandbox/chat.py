@@ -177,6 +177,11 @@ class TerminalChat:
 
     # ------------------------------------------------------------------ output
 
+    @property
+    def last_event_at(self) -> float:
+        """Event-loop time of the last bot message shown (0 before any)."""
+        return self._last_event_at
+
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()

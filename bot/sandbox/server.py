@@ -527,7 +527,7 @@ class Sandbox:
     def _bot_messages(self, chat_id: int) -> list[StoredMessage]:
         return [m for m in self._messages.get(chat_id, []) if m.from_bot]
 
-    async def wait_for_messages(self, chat_id: int, count: int = 1, timeout: float = 5.0) -> list[BotMessage]:  # noqa: ASYNC109
+    async def wait_for_messages(self, chat_id: int, count: int = 1, timeout: float = 5.0) -> list[BotMessage]:
         """Wait for the next ``count`` bot messages in ``chat_id`` that no earlier wait returned."""
         cursor = self._seen.get(chat_id, 0)
 
@@ -547,7 +547,7 @@ class Sandbox:
         self._seen[chat_id] = cursor + count
         return [m.view() for m in result]
 
-    async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 5.0) -> T:  # noqa: ASYNC109
+    async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 5.0) -> T:
         """Re-evaluate ``predicate`` on every sandbox change until it is truthy; return its value."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -564,7 +564,7 @@ class Sandbox:
             except TimeoutError:
                 continue
 
-    async def wait_for_call(self, method: str, timeout: float = 5.0) -> CallRecord:  # noqa: ASYNC109
+    async def wait_for_call(self, method: str, timeout: float = 5.0) -> CallRecord:
         """Wait for the next call of ``method`` after now (case-insensitive)."""
         start = len(self.calls)
 

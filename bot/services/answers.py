@@ -729,6 +729,10 @@ class AnswerEngine:
 
     # ---- codes, people, units, lists ------------------------------------------------------------
 
+    def find_codes(self, text: str) -> list[str]:
+        """Measure codes written anywhere in a text, in any spelling (for commands and replies)."""
+        return self._find_codes(text)[0]
+
     def _find_codes(self, text: str) -> tuple[list[str], str | None]:
         """Measure codes in the question; and a code-like word matching none (ZG2025031)."""
         found: list[str] = []

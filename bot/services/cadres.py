@@ -83,7 +83,7 @@ def hash_code(code: str) -> str:
 async def get_cadre(session: AsyncSession, cadre_id: int) -> Cadre:
     cadre = await session.get(Cadre, cadre_id)
     if cadre is None:
-        raise NotFound("找不到你的干部信息，请联系管理员重新绑定。")
+        raise NotFound("找不到您的干部信息，请联系管理员重新绑定。")
     return cadre
 
 
@@ -190,7 +190,7 @@ async def bind(session: AsyncSession, code: str, telegram_user_id: int, now: dt.
     cadre = await get_cadre(session, invite.cadre_id)
     current = await cadre_by_telegram(session, telegram_user_id)
     if current is not None and current.id != cadre.id:
-        raise InvalidTransition(f"你的 Telegram 账号已绑定为「{current.name}」，如需更换请联系管理员先解除绑定。")
+        raise InvalidTransition(f"您的 Telegram 账号已绑定为「{current.name}」，如需更换请联系管理员先解除绑定。")
 
     # Conditional update: of two people racing with one code, exactly one gets it.
     claimed = await session.execute(

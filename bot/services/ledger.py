@@ -449,7 +449,7 @@ async def export_measures(session: AsyncSession, path: Path, *, chinese_headers:
     """Write the 台账 as CSV or XLSX with the import's columns; returns the number of rows."""
     measures = list(await session.scalars(select(Measure).order_by(Measure.code)))
     header = [MEASURE_HEADERS_ZH[c] if chinese_headers else c for c in MEASURE_COLUMNS]
-    rows = [_export_row(m) for m in measures]
+    rows = [export_row(m) for m in measures]
     suffix = path.suffix.lower()
     if suffix == ".csv":
         data = measures_csv(header, rows)
@@ -471,7 +471,7 @@ def measures_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _export_row(measure: Measure) -> list[str]:
+def export_row(measure: Measure) -> list[str]:
     return [
         measure.code, measure.problem, measure.measure, measure.category, measure.unit,
         measure.owner.name, measure.leader.name if measure.leader else "",

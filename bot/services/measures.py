@@ -403,7 +403,7 @@ async def add_progress(session: AsyncSession, actor_id: int, code: str, text: st
     """Record the latest progress; the first report moves 未开始 to 进行中."""
     actor, measure = await _load(session, actor_id, code)
     if not may_work_on(actor, measure):
-        raise PermissionDenied(f"{measure.code} 的责任人是{measure.owner.name}，你不能填报进展")
+        raise PermissionDenied(f"{measure.code} 的责任人是{measure.owner.name}，您不能填报进展")
     if measure.status == MeasureStatus.DONE:
         raise InvalidTransition(f"{measure.code} 已报告完成，正在等待销号，不能再填报进展")
     if measure.status == MeasureStatus.CLOSED:
@@ -436,7 +436,7 @@ async def mark_done(
     someone else reported for them."""
     actor, measure = await _load(session, actor_id, code)
     if not may_work_on(actor, measure):
-        raise PermissionDenied(f"{measure.code} 的责任人是{measure.owner.name}，你不能报告完成")
+        raise PermissionDenied(f"{measure.code} 的责任人是{measure.owner.name}，您不能报告完成")
     if measure.status == MeasureStatus.DONE:
         raise InvalidTransition(f"{measure.code} 已报告完成，正在等待销号")
     if measure.status == MeasureStatus.CLOSED:
@@ -467,7 +467,7 @@ async def undo_done(session: AsyncSession, actor_id: int, code: str) -> Transiti
         raise InvalidTransition(f"{measure.code} 当前状态为{measure.status.label}，没有可撤回的完成报告")
     done = await _last_done_event(session, measure.id)
     if done is None or done.actor_id != actor.id:
-        raise PermissionDenied(f"{measure.code} 的完成报告不是你提交的，只有报告人可以撤回")
+        raise PermissionDenied(f"{measure.code} 的完成报告不是您提交的，只有报告人可以撤回")
     earlier = done.from_status
     back = earlier if earlier is not None and earlier in OPEN_STATUSES else MeasureStatus.IN_PROGRESS
     measure.status = back
@@ -486,7 +486,7 @@ async def add_evidence(
     verifiers (leader, admins) are told."""
     actor, measure = await _load(session, actor_id, code)
     if not may_work_on(actor, measure):
-        raise PermissionDenied(f"{measure.code} 的责任人是{measure.owner.name}，你不能补充佐证材料")
+        raise PermissionDenied(f"{measure.code} 的责任人是{measure.owner.name}，您不能补充佐证材料")
     if measure.status == MeasureStatus.CLOSED:
         raise InvalidTransition(f"{measure.code} 已销号，不能再补充佐证材料")
     checked = _check_evidence(evidence)
@@ -511,11 +511,11 @@ async def verify(session: AsyncSession, actor_id: int, code: str, note: str | No
     if measure.status != MeasureStatus.DONE:
         raise InvalidTransition(f"{measure.code} 尚未报告完成（当前状态：{measure.status.label}），不能销号")
     if _owns(actor, measure):
-        raise PermissionDenied(f"{measure.code} 由你负责，不能由你本人销号，请由分管领导或其他管理员审核")
+        raise PermissionDenied(f"{measure.code} 由您负责，不能由您本人销号，请由分管领导或其他管理员审核")
     done = await _last_done_event(session, measure.id)
     reporter_id = done.actor_id if done else None
     if reporter_id == actor.id:
-        raise PermissionDenied(f"{measure.code} 的完成情况是你报告的，不能由你本人销号，请由其他管理员或分管领导审核")
+        raise PermissionDenied(f"{measure.code} 的完成情况是您报告的，不能由您本人销号，请由其他管理员或分管领导审核")
     text = _text(note, "说明", required=False)
     measure.status = MeasureStatus.CLOSED
     event = _record(session, measure, actor, "verify", from_status=MeasureStatus.DONE,

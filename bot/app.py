@@ -1,0 +1,193 @@
+"""Building the python-telegram-bot Application: defaults, long-lived services, handlers, jobs.
+
+Long-lived services (database engine, session factory, answer index, outbox delivery) are
+built in `post_init` — after the Bot API is reachable, never at import — and reached from
+handlers through the typed context: `context.services`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, CallbackContext, ContextTypes, Defaults, ExtBot, JobQueue
+
+from bot import db
+from bot.config import Settings
+from bot.db import SessionFactory
+from bot.delivery import Delivery
+from bot.errors import ZhenggaiError
+from bot.services.answers import AnswerEngine
+
+log = logging.getLogger(__name__)
+
+#: The command menu (setMyCommands): what staff see when they type "/".
+COMMANDS = [
+    ("start", "开始 / 用邀请码绑定身份"),
+    ("help", "使用帮助"),
+    ("mine", "我的整改措施"),
+    ("status", "查询整改措施：/status 编号或关键词"),
+    ("overdue", "逾期的整改措施"),
+    ("todo", "待我处理（销号、延期审批）"),
+    ("done", "报告完成：/done 编号 说明"),
+    ("verify", "销号：/verify 编号"),
+    ("reject", "退回：/reject 编号 原因"),
+    ("extend", "申请延期：/extend 编号 日期 原因"),
+    ("regs", "浏览规章制度"),
+    ("report", "整改公示汇总"),
+    ("export", "导出整改台账（管理员）"),
+    ("invite", "生成邀请码（管理员）"),
+    ("cancel", "取消当前操作"),
+]
+
+INDEX_REFRESH_SECONDS = 30
+DELIVERY_SECONDS = 10
+
+
+@dataclass
+class Services:
+    """Everything a handler needs besides the update; built once per process in post_init."""
+
+    settings: Settings
+    engine: AsyncEngine
+    factory: SessionFactory
+    answers: AnswerEngine
+    delivery: Delivery
+    bot_username: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.settings.tz).date()
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+class BotData:
+    """`application.bot_data`: holds the services (typed, unlike PTB's default dict)."""
+
+    services: Services | None = None
+    settings: Settings
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """The callback context of every handler and job, with typed access to the services."""
+
+    @property
+    def services(self) -> Services:
+        services = self.bot_data.services
+        if services is None:
+            raise ZhenggaiError("机器人正在启动，请稍后再试。")
+        return services
+
+
+BotApplication = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[BotContext]]
+
+
+def build_application(settings: Settings, token: str, *, rate_limiter: bool = True) -> BotApplication:
+    """The application, pointed at `TELEGRAM_API_BASE_URL` (Telegram, a self-hosted Bot API, or the sandbox)."""
+    from handlers import register
+
+    context_types = ContextTypes(context=BotContext, bot_data=BotData)
+    builder = (
+        Application.builder()
+        .token(token)
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.bot_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .context_types(context_types)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        # Handlers keep no per-process conversation state, so updates may run concurrently.
+        .concurrent_updates(16)
+    )
+    if rate_limiter:
+        # 30 msg/s overall and 20/min per group, retrying once after a 429 (the outbox has its own pacing).
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=1))  # type: ignore[arg-type]
+    application: BotApplication = builder.build()  # type: ignore[assignment]
+    application.bot_data.settings = settings
+    register(application)
+    return application
+
+
+async def _post_init(application: BotApplication) -> None:
+    settings = application.bot_data.settings
+    engine = db.create_engine(settings.database_url)
+    await _check_schema(engine, settings)
+    factory = db.create_session_factory(engine)
+    answers = await AnswerEngine.load(factory, settings)
+    me = await application.bot.get_me()
+    delivery = Delivery(application.bot, factory)
+    application.bot_data.services = Services(settings, engine, factory, answers, delivery, me.username or "")
+    await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    jobs = application.job_queue
+    if jobs is not None:
+        jobs.run_repeating(_refresh_index, interval=INDEX_REFRESH_SECONDS, first=INDEX_REFRESH_SECONDS,
+                           name="refresh-answers")
+        jobs.run_repeating(_deliver, interval=DELIVERY_SECONDS, first=1, name="deliver-outbox")
+    log.info("bot @%s ready: %d documents indexed in %.1fs", me.username, answers.document_count(),
+             answers.build_seconds)
+
+
+async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
+    current, head = await db.current_revision(engine), db.head_revision()
+    if current == head:
+        return
+    if settings.is_sqlite:
+        await db.upgrade(engine)
+        return
+    await engine.dispose()
+    raise ZhenggaiError(f"数据库结构版本为 {current or '空'}，需要 {head}：请先运行 zhenggai db upgrade")
+
+
+async def _post_shutdown(application: BotApplication) -> None:
+    services = application.bot_data.services
+    if services is not None:
+        await services.engine.dispose()
+
+
+async def _refresh_index(context: BotContext) -> None:
+    """Pick up imports and aliases made by other processes (the CLI, other instances)."""
+    services = context.services
+    async with db.transaction(services.factory) as session:
+        changed = await services.answers.refresh(session)
+    if changed:
+        log.info("answer index refreshed: %s documents", "all" if changed < 0 else changed)
+
+
+async def _deliver(context: BotContext) -> None:
+    await context.services.delivery.deliver_due()
+
+
+async def start_application(application: BotApplication) -> None:
+    """Initialise and start without run_polling/run_webhook (which would own the event loop).
+
+    PTB calls post_init only from its run_* helpers, so it is called here explicitly.
+    """
+    await application.initialize()
+    if application.post_init is not None:
+        await application.post_init(application)
+    await application.start()
+
+
+async def stop_application(application: BotApplication) -> None:
+    if application.running:
+        await application.stop()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
+    await application.shutdown()
+
+
+def deliver_soon(context: BotContext) -> None:
+    """Send what a handler just queued without waiting for the next delivery tick."""
+    context.application.create_task(context.services.delivery.deliver_due(), update=None)
+
+
+def allowed_updates() -> list[str]:
+    return [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]

@@ -1,0 +1,174 @@
+"""Delivering the outbox through Telegram, within Telegram's limits.
+
+Pacing: at most `rate` messages per second overall (Telegram allows about 30) and one
+message per chat per `per_chat_interval` seconds (about 1/s per chat; groups 20/min).
+Outcomes:
+- accepted → marked sent with the message id;
+- 429 → put back unchanged for after `retry_after`, and all sending pauses that long;
+- 403 (blocked, never pressed Start) → failed for good, the cadre marked unreachable;
+- other 4xx → failed for good (a bug or a vanished chat), logged;
+- network errors, timeouts, 5xx → retried with exponential backoff, then failed visibly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bot.db import SessionFactory, transaction
+from bot.models import OutboxMessage, utcnow
+from bot.services import outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    sent_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.rate_limited += other.rate_limited
+        self.sent_ids += other.sent_ids
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Pacer:
+    """A token bucket for the overall rate plus a minimum interval per chat."""
+
+    def __init__(self, rate: float, per_chat_interval: float, group_interval: float = 3.1) -> None:
+        self.interval = 1.0 / rate
+        self.per_chat = per_chat_interval
+        self.group_interval = group_interval
+        self._next_slot = 0.0
+        self._next_for_chat: dict[int, float] = defaultdict(float)
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def wait(self, chat_id: int) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            gap = self.group_interval if chat_id < 0 else self.per_chat
+            start = max(now, self._next_slot, self._next_for_chat[chat_id], self._paused_until)
+            self._next_slot = start + self.interval
+            self._next_for_chat[chat_id] = start + gap
+        delay = start - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in buttons]
+    )
+
+
+class Delivery:
+    """Claims due outbox messages and sends them; safe to run in several processes at once."""
+
+    def __init__(self, bot: Bot, factory: SessionFactory, *, rate: float = 28.0,
+                 per_chat_interval: float = 1.05, concurrency: int = 24, batch: int = 100) -> None:
+        self.bot = bot
+        self.factory = factory
+        self.worker = worker_name()
+        self.pacer = Pacer(rate, per_chat_interval)
+        self.concurrency = concurrency
+        self.batch = batch
+        self._running = asyncio.Lock()
+
+    async def deliver_due(self, *, max_messages: int = 10_000) -> DeliveryReport:
+        """Send what is due now (in batches) until nothing is due or `max_messages` were handled."""
+        report = DeliveryReport()
+        if self._running.locked():
+            return report  # another task in this process is already delivering
+        async with self._running:
+            handled = 0
+            while handled < max_messages:
+                async with transaction(self.factory) as session:
+                    claimed = await outbox.claim(session, worker=self.worker, limit=min(self.batch,
+                                                                                        max_messages - handled))
+                if not claimed:
+                    break
+                handled += len(claimed)
+                report.add(await self._send_all(claimed))
+        if report.sent or report.failed or report.retried:
+            log.info("delivered %d, retrying %d, failed %d, rate-limited %d", report.sent, report.retried,
+                     report.failed, report.rate_limited)
+        return report
+
+    async def _send_all(self, messages: list[OutboxMessage]) -> DeliveryReport:
+        report = DeliveryReport()
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(message: OutboxMessage) -> None:
+            async with limit:
+                await self._send_one(message, report)
+
+        await asyncio.gather(*(one(m) for m in messages))
+        return report
+
+    async def _send_one(self, message: OutboxMessage, report: DeliveryReport) -> None:
+        assert message.chat_id is not None  # skipped messages are never claimed
+        await self.pacer.wait(message.chat_id)
+        try:
+            sent = await self.bot.send_message(message.chat_id, message.text, reply_markup=_markup(message.buttons))
+        except RetryAfter as exc:
+            seconds = exc.retry_after.total_seconds() if isinstance(exc.retry_after, dt.timedelta) else exc.retry_after
+            self.pacer.pause(float(seconds))
+            report.rate_limited += 1
+            async with transaction(self.factory) as session:
+                await outbox.release(session, message.id, utcnow() + dt.timedelta(seconds=float(seconds)),
+                                     worker=self.worker)
+            return
+        except Forbidden as exc:
+            report.failed += 1
+            async with transaction(self.factory) as session:
+                await outbox.mark_failed(session, message.id, f"无法送达（{exc.message}）", worker=self.worker)
+                await outbox.mark_unreachable(session, message.cadre_id)
+            log.warning("outbox %s: recipient unreachable: %s", message.id, exc.message)
+            return
+        except BadRequest as exc:
+            report.failed += 1
+            async with transaction(self.factory) as session:
+                await outbox.mark_failed(session, message.id, f"Telegram 拒绝：{exc.message}", worker=self.worker)
+            log.error("outbox %s (%s) rejected by Telegram: %s", message.id, message.key, exc.message)
+            return
+        except (TimedOut, NetworkError, TelegramError) as exc:
+            # A timeout may mean Telegram did accept it; retrying can then duplicate (documented).
+            delay = dt.timedelta(seconds=min(600, 10 * 2 ** max(0, message.attempts - 1)))
+            async with transaction(self.factory) as session:
+                again = await outbox.mark_retry(session, message.id, f"{type(exc).__name__}: {exc}",
+                                                utcnow() + delay, worker=self.worker)
+            if again:
+                report.retried += 1
+            else:
+                report.failed += 1
+            return
+        async with transaction(self.factory) as session:
+            await outbox.mark_sent(session, message.id, sent.message_id, worker=self.worker)
+        report.sent += 1
+        report.sent_ids.append(message.id)

@@ -1,0 +1,51 @@
+"""One router for every inline button: decode, check the presser, act, update the message."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from telegram import Update
+from telegram.error import BadRequest
+
+from bot.app import BotContext
+from bot.db import transaction
+from handlers import measures, questions
+from handlers.callbacks import EXPIRED, Action, decode
+from handlers.common import current_cadre, tell
+
+log = logging.getLogger(__name__)
+
+_QUESTION_ACTIONS = {Action.REGULATION, Action.ARTICLE, Action.REG_PAGE, Action.SUGGESTION}
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    callback = decode(query.data)
+    if callback is None or callback.action in (Action.NOOP, Action.LIST_PAGE):
+        # Old or malformed data (e.g. a button from an earlier version): say so, change nothing.
+        await query.answer(None if callback is not None else EXPIRED)
+        return
+    async with transaction(context.services.factory) as session:
+        cadre = await current_cadre(session, update)
+    if cadre is None:
+        await tell(update, measures.NOT_BOUND_PLAIN)
+        return
+    if callback.action in _QUESTION_ACTIONS:
+        reply = await questions.button(update, context, callback, cadre)
+    else:
+        reply = await measures.button(update, context, callback, cadre)
+    if reply is not None and query.message is not None:
+        try:
+            # A button changes the message it sits on; long content continues in new messages.
+            chunks = reply.messages()
+            await query.edit_message_text(chunks[0][0], reply_markup=chunks[0][1])
+            for text, keyboard in chunks[1:]:
+                await context.bot.send_message(query.message.chat.id, text, reply_markup=keyboard)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise
+    with contextlib.suppress(BadRequest):  # already answered with a toast, or too old
+        await query.answer()

@@ -1,0 +1,92 @@
+"""What every handler shares: who is asking, sending replies, and turning errors into words."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Message, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest
+
+from bot.app import BotContext
+from bot.errors import ZhenggaiError
+from bot.models import Cadre, Role
+from bot.services import cadres
+from handlers.render import Reply, esc
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = "暂时无法访问数据库，请稍后再试。"
+NOT_BOUND = ("您还没有绑定身份。请向管理员索取邀请码，然后发送 <code>/start 邀请码</code>。\n"
+             "发送 /help 查看说明。")
+
+Handler = Callable[[Update, BotContext], Awaitable[None]]
+_H = TypeVar("_H", bound=Handler)
+
+
+def is_private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+async def current_cadre(session: AsyncSession, update: Update) -> Cadre | None:
+    user = update.effective_user
+    if user is None:
+        return None
+    cadre = await cadres.cadre_by_telegram(session, user.id)
+    if cadre is not None and cadre.unreachable_since is not None:
+        cadre.unreachable_since = None  # they wrote to us: reachable again
+    return cadre
+
+
+def is_admin(cadre: Cadre | None) -> bool:
+    return cadre is not None and cadre.role is Role.ADMIN
+
+
+async def send(update: Update, reply: Reply | str, *, quote: bool = False) -> Message | None:
+    """Reply in the chat the update came from, split under Telegram's 4096-character limit."""
+    message = update.effective_message
+    if message is None:
+        return None
+    if isinstance(reply, str):
+        reply = Reply(reply)
+    last: Message | None = None
+    for text, keyboard in reply.messages():
+        last = await message.reply_text(text, reply_markup=keyboard, do_quote=quote)
+    return last
+
+
+async def tell(update: Update, text: str) -> None:
+    """A short answer: to a button press as a toast, otherwise as a message."""
+    query = update.callback_query
+    if query is not None:
+        try:
+            await query.answer(text[:200], show_alert=len(text) > 60)
+        except BadRequest:
+            log.debug("callback query too old to answer: %s", text)
+        return
+    await send(update, esc(text))
+
+
+def user_facing(handler: _H) -> _H:
+    """Domain errors become their Chinese message; a database outage becomes an apology.
+
+    Anything else propagates to the global error handler (logged with its traceback; the
+    user gets a short apology there).
+    """
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: BotContext) -> None:
+        try:
+            await handler(update, context)
+        except ZhenggaiError as error:
+            await tell(update, str(error))
+        except (OperationalError, DBAPIError, ConnectionError, TimeoutError) as error:
+            log.warning("database unavailable while handling an update: %s", error)
+            await tell(update, DATABASE_DOWN)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,53 @@
+"""The global error handler: log with the traceback, apologise briefly, tell the admins."""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, TelegramError
+
+from bot.app import BotContext
+from bot.db import transaction
+from bot.services import cadres
+from handlers.common import tell
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "抱歉，处理您的请求时出了点问题，已通知管理员。请稍后再试。"
+#: At most one alert to the admins per this many seconds: an outage must not flood their chats.
+ALERT_INTERVAL = 300.0
+_last_alert = 0.0
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    global _last_alert
+    error = context.error
+    if isinstance(error, NetworkError):
+        # Telegram unreachable for a moment: PTB retries polling itself; no alert, no apology.
+        log.warning("network trouble talking to Telegram: %s", error)
+        return
+    log.error("unhandled error while handling an update", exc_info=error)
+    if isinstance(update, Update):
+        try:
+            await tell(update, APOLOGY)
+        except TelegramError:
+            log.warning("could not send the apology")
+    now = time.monotonic()
+    if now - _last_alert < ALERT_INTERVAL or context.bot_data.services is None:
+        return
+    _last_alert = now
+    summary = f"⚠️ 整改助手出错：{html.escape(type(error).__name__)}: {html.escape(str(error))[:300]}\n详见服务器日志。"
+    try:
+        async with transaction(context.services.factory) as session:
+            admins = [a.telegram_user_id for a in await cadres.admins(session) if a.telegram_user_id]
+    except Exception:  # the database may be the very thing that failed
+        log.warning("could not look up admins to alert", exc_info=True)
+        return
+    for chat_id in admins:
+        try:
+            await context.bot.send_message(chat_id, summary)
+        except (Forbidden, TelegramError):
+            log.warning("could not alert admin chat %s", chat_id)

@@ -1,0 +1,404 @@
+"""Measures: /mine /status /overdue /todo /done /verify /reject /extend, done by reply or photo,
+answers to the bot's questions (退回原因, 进展, 延期), and the measure buttons."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+from bot.app import BotContext, deliver_soon
+from bot.db import transaction
+from bot.errors import InvalidInput, NotFound, PermissionDenied
+from bot.models import Cadre, Measure, Role
+from bot.services import measures as service
+from bot.services import pending
+from bot.services.measures import Evidence
+from bot.services.text import DateFormatError, parse_iso_date
+from handlers import notify, render
+from handlers.callbacks import Action, Callback, Ref, done_confirm_keyboard, encode
+from handlers.common import current_cadre, is_private, send
+from handlers.render import Reply, esc
+
+NOT_BOUND_PLAIN = "您还没有绑定身份：请向管理员索取邀请码，然后在私聊中发送 /start 邀请码。"
+#: A reply to a card or reminder that means "this is done".
+DONE_WORDS = re.compile(
+    r"^\s*(已经?|都)?(完成|办结|办完|做完|整改完|落实)(了|啦|啦啦)?[。！!.\s]*|^\s*(done|ok了?)\s*$", re.IGNORECASE
+)
+LIST_LIMIT = 30
+
+
+async def require_cadre(session: AsyncSession, update: Update) -> Cadre:
+    cadre = await current_cadre(session, update)
+    if cadre is None:
+        raise PermissionDenied(NOT_BOUND_PLAIN)
+    return cadre
+
+
+def resolve_code(context: BotContext, typed: str) -> str:
+    """The measure code a user typed, in any spelling (zg-2025-4 → ZG2025004)."""
+    codes = context.services.answers.find_codes(typed)
+    return codes[0] if codes else typed.strip()
+
+
+def card(context: BotContext, update: Update, measure: Measure, viewer: Cadre) -> Reply:
+    public = not is_private(update)
+    owner, verifier = render.viewer_rights(measure, viewer)
+    return render.measure_card(measure, context.services.today(), public=public,
+                               owner=owner and not public, verifier=verifier and not public)
+
+
+def _sync_index(context: BotContext, measure: Measure) -> None:
+    context.services.answers.update_measure(measure.code, status=measure.status, deadline=measure.deadline)
+
+
+# ---- lists ----------------------------------------------------------------------------------------
+
+async def mine(update: Update, context: BotContext) -> None:
+    services = context.services
+    today = services.today()
+    replies: list[Reply] = []
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        owned = await service.measures_of_owner(session, cadre.id)
+        replies.append(render.measure_list(owned[:LIST_LIMIT], today, title="您负责的整改措施", total=len(owned)))
+        if cadre.role in (Role.LEADER, Role.ADMIN):
+            led = [m for m in await service.measures_of_leader(session, cadre.id) if m.status.is_open]
+            if led:
+                replies.append(render.measure_list(led[:LIST_LIMIT], today, title="您分管的未完成整改措施",
+                                                   total=len(led), show_owner=True))
+            waiting = await service.awaiting_verification(session, cadre.id)
+            if waiting:
+                replies.append(Reply(f"另有 {len(waiting)} 项已完成、等待您审核销号：发送 /todo 处理。"))
+    for reply in replies:
+        await send(update, reply)
+
+
+async def overdue(update: Update, context: BotContext) -> None:
+    services = context.services
+    today = services.today()
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        if cadre.role is Role.ADMIN:
+            found, title = await service.overdue(session, today), "全部逾期整改措施"
+        elif cadre.role is Role.LEADER:
+            found, title = await service.overdue(session, today, leader_id=cadre.id), "您分管的逾期整改措施"
+        else:
+            found, title = await service.overdue(session, today, owner_id=cadre.id), "您负责的逾期整改措施"
+        reply = render.measure_list(found[:LIST_LIMIT], today, title=title, total=len(found),
+                                    public=not is_private(update), show_owner=cadre.role is not Role.CADRE)
+    await send(update, reply)
+
+
+async def todo(update: Update, context: BotContext) -> None:
+    """Leader/admin: measures awaiting sign-off (with buttons) and extension requests to decide."""
+    services = context.services
+    services.today()
+    replies: list[Reply] = []
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        if cadre.role is Role.CADRE:
+            raise PermissionDenied("/todo 供分管领导和管理员使用；您的整改措施请用 /mine 查看。")
+        for measure in (await service.awaiting_verification(session, cadre.id))[:LIST_LIMIT]:
+            replies.append(card(context, update, measure, cadre))
+        if cadre.role is Role.ADMIN:
+            for request in await service.pending_extensions(session):
+                text, buttons = notify.extension_message(request, request.measure)
+                replies.append(Reply(text, markup(buttons)))
+    if not replies:
+        await send(update, "没有待您处理的事项。")
+        return
+    await send(update, f"待您处理 {len(replies)} 项：")
+    for reply in replies:
+        await send(update, reply)
+
+
+def markup(buttons: notify.Buttons | None) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=data) for text, data in row]
+                                 for row in buttons])
+
+
+async def status(update: Update, context: BotContext) -> None:
+    from handlers.questions import answer_question
+
+    typed = " ".join(context.args or []).strip()
+    if not typed:
+        raise InvalidInput("用法：/status 编号或关键词，例如 /status ZG2025004 或 /status 港南区补贴")
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+        codes = context.services.answers.find_codes(typed)
+        if codes:
+            reply = card(context, update, await service.get_measure(session, codes[0]), cadre)
+        else:
+            reply = await answer_question(session, context, update, cadre, typed)
+    await send(update, reply)
+
+
+# ---- changes --------------------------------------------------------------------------------------
+
+async def done_command(update: Update, context: BotContext) -> None:
+    args = context.args or []
+    if not args:
+        raise InvalidInput("用法：/done 编号 说明，例如 /done ZG2025004 已全部补发到位（可同时附照片作为佐证）")
+    await mark_done(update, context, resolve_code(context, args[0]), " ".join(args[1:]), evidence=None)
+
+
+async def mark_done(update: Update, context: BotContext, code: str, note: str, evidence: Evidence | None) -> None:
+    """A typed 完成 acts at once; the card that comes back offers 撤回完成."""
+    services = context.services
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        transition = await service.mark_done(session, cadre.id, code, note or None, evidence, services.today())
+        await notify.queue_transition(session, "done", transition)
+        reply = card(context, update, transition.measure, cadre)
+    _sync_index(context, transition.measure)
+    deliver_soon(context)
+    proof = "，佐证材料已保存" if evidence else ""
+    await send(update, Reply(f"已报告完成{proof}，等待分管领导审核销号。如有误可点“撤回完成”。\n\n{reply.html}",
+                             reply.keyboard))
+
+
+async def verify_command(update: Update, context: BotContext) -> None:
+    args = context.args or []
+    if not args:
+        raise InvalidInput("用法：/verify 编号 [说明]，例如 /verify ZG2025004")
+    services = context.services
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        transition = await service.verify(session, cadre.id, resolve_code(context, args[0]), " ".join(args[1:]) or None,
+                                          services.today())
+        await notify.queue_transition(session, "verify", transition)
+        reply = card(context, update, transition.measure, cadre)
+    _sync_index(context, transition.measure)
+    deliver_soon(context)
+    await send(update, Reply("已销号。\n\n" + reply.html, reply.keyboard))
+
+
+async def reject_command(update: Update, context: BotContext) -> None:
+    args = context.args or []
+    if len(args) < 2:
+        raise InvalidInput("用法：/reject 编号 原因，例如 /reject ZG2025004 佐证材料不全")
+    await reject(update, context, resolve_code(context, args[0]), " ".join(args[1:]))
+
+
+async def reject(update: Update, context: BotContext, code: str, reason: str) -> None:
+    services = context.services
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        transition = await service.reject(session, cadre.id, code, reason)
+        await notify.queue_transition(session, "reject", transition)
+    _sync_index(context, transition.measure)
+    deliver_soon(context)
+    await send(update, f"已退回 <b>{esc(transition.measure.code)}</b>，已通知责任人。原因：{esc(reason)}")
+
+
+async def extend_command(update: Update, context: BotContext) -> None:
+    args = context.args or []
+    if len(args) < 3:
+        raise InvalidInput("用法：/extend 编号 新时限 理由，例如 /extend ZG2025004 2027-03-31 资金尚未到位")
+    await request_extension(update, context, resolve_code(context, args[0]), args[1], " ".join(args[2:]))
+
+
+async def request_extension(update: Update, context: BotContext, code: str, date_text: str, reason: str) -> None:
+    services = context.services
+    try:
+        new_deadline = parse_iso_date(date_text)
+    except DateFormatError as exc:
+        raise InvalidInput(str(exc)) from None
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        outcome = await service.request_extension(session, cadre.id, code, new_deadline, reason, services.today())
+        await notify.queue_extension(session, outcome)
+    deliver_soon(context)
+    await send(update, f"已提交 <b>{esc(outcome.measure.code)}</b> 的延期申请"
+               f"（→ {render.cn_date(new_deadline)}），等待管理员审批。")
+
+
+async def add_progress(update: Update, context: BotContext, code: str, text: str) -> None:
+    services = context.services
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        transition = await service.add_progress(session, cadre.id, code, text)
+        reply = card(context, update, transition.measure, cadre)
+    _sync_index(context, transition.measure)
+    await send(update, Reply("进展已更新。\n\n" + reply.html, reply.keyboard))
+
+
+# ---- messages: done by reply, evidence, answers to the bot's questions ---------------------------
+
+def codes_in_reply(context: BotContext, message: Message) -> list[str]:
+    """Measure codes in the bot message being replied to (a card or a reminder)."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+        return []
+    return context.services.answers.find_codes(replied.text or replied.caption or "")
+
+
+async def answer_pending(update: Update, context: BotContext, waiting: pending.Waiting, text: str) -> None:
+    """The user's answer to a question the bot asked (退回原因, 进展, 延期)."""
+    if waiting.kind == "reject":
+        await reject(update, context, waiting.target, text)
+    elif waiting.kind == "progress":
+        await add_progress(update, context, waiting.target, text)
+    elif waiting.kind == "extend":
+        date_text, _, reason = text.strip().partition(" ")
+        await request_extension(update, context, waiting.target, date_text, reason)
+    elif waiting.kind == "extension_refuse":
+        await decide_extension(update, context, int(waiting.target), approve=False, note=text)
+
+
+async def on_reply_text(update: Update, context: BotContext, text: str) -> bool:
+    """完成 as a reply to a card or reminder. Returns False when the message is not that."""
+    message = update.effective_message
+    if message is None or not DONE_WORDS.match(text):
+        return False
+    codes = codes_in_reply(context, message)
+    if not codes:
+        return False
+    if len(codes) > 1:
+        rows = [[InlineKeyboardButton(f"✅ {code} 完成", callback_data=encode(Action.DONE_ASK, Ref(key=code)))]
+                for code in codes[:8]]
+        await send(update, Reply("这条消息里有多项措施，请选择已完成的一项：", InlineKeyboardMarkup(rows)))
+        return True
+    await mark_done(update, context, codes[0], "", evidence=None)
+    return True
+
+
+async def on_media(update: Update, context: BotContext) -> None:
+    """A photo or document: evidence for the measure named in its caption or in the replied card."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.photo:
+        evidence = Evidence("photo", message.photo[-1].file_id, None)
+    elif message.document is not None:
+        evidence = Evidence("document", message.document.file_id, message.document.file_name)
+    else:
+        return
+    caption = (message.caption or "").strip()
+    codes = context.services.answers.find_codes(caption) or codes_in_reply(context, message)
+    if not codes:
+        if is_private(update):
+            await send(update, "收到文件。要作为佐证材料，请回复对应的措施卡片发送，或在说明中写明编号，"
+                               "例如 <code>/done ZG2025004 已完成</code>。")
+        return
+    code = codes[0]
+    wants_done = caption.startswith("/done") or bool(DONE_WORDS.match(re.sub(r"^/\w+(@\w+)?", "", caption)
+                                                                             .replace(code, "")))
+    note = re.sub(r"^/done(@\w+)?", "", caption).strip()
+    for typed in context.services.answers.find_codes(note):
+        note = note.replace(typed, "")
+    note = re.sub(r"(?i)zg[-\s]*\d[\d\s-]*", "", note).strip() if note else note
+    if wants_done:
+        await mark_done(update, context, code, note, evidence)
+        return
+    services = context.services
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        transition = await service.add_evidence(session, cadre.id, code, evidence, note or None)
+        await notify.queue_transition(session, "evidence", transition)
+    deliver_soon(context)
+    await send(update, f"已将{'照片' if evidence.kind == 'photo' else '文件'}作为 <b>{esc(code)}</b> 的佐证材料保存。"
+                       "完成后请发送 /done 编号，或回复卡片“已完成”。")
+
+
+async def decide_extension(update: Update, context: BotContext, request_id: int, *, approve: bool, note: str) -> None:
+    services = context.services
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        outcome = await service.decide_extension(session, cadre.id, request_id, approve, note or None,
+                                                 services.today())
+        await notify.queue_extension(session, outcome)
+    _sync_index(context, outcome.measure)
+    deliver_soon(context)
+    verdict = "已同意" if approve else "已拒绝"
+    await send(update, f"{verdict} <b>{esc(outcome.measure.code)}</b> 的延期申请。")
+
+
+# ---- buttons --------------------------------------------------------------------------------------
+
+async def ask_for(update: Update, context: BotContext, kind: str, target: str, prompt: str) -> None:
+    """Ask a question whose answer is the user's next message in this chat (kept in the database)."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return
+    async with transaction(context.services.factory) as session:
+        row = await pending.expect(session, chat.id, user.id, kind, target)
+        row_id = row.id
+    sent = await send(update, prompt + "\n（发送 /cancel 取消）")
+    if sent is not None:
+        async with transaction(context.services.factory) as session:
+            await pending.set_prompt(session, row_id, sent.message_id)
+
+
+async def button(update: Update, context: BotContext, callback: Callback, cadre: Cadre) -> Reply | None:
+    """Measure buttons. Returns the new content of the pressed message (None: leave it)."""
+    services = context.services
+    query = update.callback_query
+    if callback.action in (Action.EXTEND_APPROVE, Action.EXTEND_REFUSE):
+        if callback.request_id is None:
+            raise NotFound("按钮已过期，请重新查询")
+        if callback.action is Action.EXTEND_REFUSE:
+            await ask_for(update, context, "extension_refuse", str(callback.request_id), "请输入不同意延期的理由：")
+            return None
+        await decide_extension(update, context, callback.request_id, approve=True, note="")
+        return None
+    async with transaction(services.factory) as session:
+        measure = await _measure(session, callback.ref)
+        code = measure.code
+        if callback.action in (Action.MEASURE, Action.DONE_NO):
+            return card(context, update, measure, cadre)
+        if callback.action is Action.DONE_ASK:
+            if not service.may_work_on(cadre, measure):
+                raise PermissionDenied(f"{code} 不是您负责的整改措施。")
+            if not measure.status.is_open:
+                return card(context, update, measure, cadre)
+            base = card(context, update, measure, cadre)
+            return Reply(f"确认 <b>{esc(code)}</b> 已完成吗？确认后将通知分管领导审核销号。\n\n{base.html}",
+                         done_confirm_keyboard(measure))
+        if callback.action is Action.DONE_YES:
+            transition = await service.mark_done(session, cadre.id, code, None, None, services.today())
+            await notify.queue_transition(session, "done", transition)
+            reply = card(context, update, transition.measure, cadre)
+            what, result = "done", transition
+        elif callback.action is Action.DONE_UNDO:
+            transition = await service.undo_done(session, cadre.id, code)
+            await notify.queue_transition(session, "undo", transition)
+            reply, what, result = card(context, update, transition.measure, cadre), "undo", transition
+        elif callback.action is Action.VERIFY:
+            transition = await service.verify(session, cadre.id, code, None, services.today())
+            await notify.queue_transition(session, "verify", transition)
+            reply, what, result = card(context, update, transition.measure, cadre), "verify", transition
+        else:
+            result = None
+            what = ""
+            reply = card(context, update, measure, cadre)
+    if result is not None:
+        _sync_index(context, result.measure)
+        deliver_soon(context)
+        if query is not None:
+            toast = {"done": "已报告完成，等待审核销号", "undo": "已撤回完成报告", "verify": "已销号"}[what]
+            await query.answer(toast)
+        return reply
+    if callback.action is Action.REJECT:
+        await ask_for(update, context, "reject", code, f"请输入退回 <b>{esc(code)}</b> 的原因：")
+    elif callback.action is Action.PROGRESS:
+        await ask_for(update, context, "progress", code, f"请输入 <b>{esc(code)}</b> 的最新进展：")
+    elif callback.action is Action.EXTEND:
+        await ask_for(update, context, "extend", code,
+                      f"请输入 <b>{esc(code)}</b> 的新完成时限和理由，例如：\n<code>2027-03-31 资金尚未到位</code>")
+    return None
+
+
+async def _measure(session: AsyncSession, ref: Ref | None) -> Measure:
+    if ref is None:
+        raise NotFound("按钮已过期，请重新查询")
+    if ref.id is not None:
+        measure = await session.get(Measure, ref.id)
+        if measure is None:
+            raise NotFound("找不到这条整改措施，请重新查询。")
+        return measure
+    return await service.get_measure(session, ref.key or "")

@@ -1,0 +1,30 @@
+"""Routing plain messages: an answer to the bot's question, 完成 as a reply, a file, or a question."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.app import BotContext
+from bot.db import transaction
+from bot.services import pending
+from handlers import measures, questions
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    if message is None or chat is None or user is None or not message.text:
+        return
+    text = message.text.strip()
+    reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+    async with transaction(context.services.factory) as session:
+        waiting = await pending.take(session, chat.id, user.id, reply_to=reply_to)
+    if waiting is not None:
+        await measures.answer_pending(update, context, waiting, text)
+        return
+    if await measures.on_reply_text(update, context, text):
+        return
+    await questions.ask(update, context)
+
+
+async def on_media(update: Update, context: BotContext) -> None:
+    await measures.on_media(update, context)

@@ -1,0 +1,113 @@
+"""/start CODE (binding), /help, /invite NAME, /cancel."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.app import BotContext
+from bot.db import transaction
+from bot.errors import InvalidInput, PermissionDenied
+from bot.models import Cadre, Role
+from bot.services import cadres, pending
+from handlers.common import NOT_BOUND, current_cadre, is_admin, is_private, send
+from handlers.render import esc
+
+HELP_COMMON = """<b>整改助手</b>：规章制度问答、整改措施查询与催办。
+
+<b>直接提问</b>，例如：
+• 请假超过三天要谁批？
+• 教师工作纪律第四条
+• ZG2025004 进展　• 港南区的整改　• 逾期的有哪些
+
+<b>命令</b>
+/mine 我的整改　/status 编号或关键词　/overdue 逾期的整改
+/done 编号 说明 — 报告完成（可附照片或文件作为佐证）
+/extend 编号 日期 原因 — 申请延期
+/regs 浏览规章制度　/report 整改公示　/cancel 取消当前操作
+也可以直接回复措施卡片或催办消息“已完成”。"""
+
+HELP_LEADER = """
+<b>分管领导</b>
+/todo 待我处理　/verify 编号 — 销号　/reject 编号 原因 — 退回"""
+
+HELP_ADMIN = """
+<b>管理员</b>
+/invite 姓名 — 生成邀请码　/export 导出台账　延期申请在 /todo 中审批"""
+
+
+def help_text(cadre: Cadre | None) -> str:
+    if cadre is None:
+        return NOT_BOUND
+    text = HELP_COMMON
+    if cadre.role in (Role.LEADER, Role.ADMIN):
+        text += HELP_LEADER
+    if cadre.role is Role.ADMIN:
+        text += HELP_ADMIN
+    return text
+
+
+async def start(update: Update, context: BotContext) -> None:
+    services = context.services
+    user = update.effective_user
+    if user is None:
+        return
+    code = context.args[0] if context.args else None
+    if code and not is_private(update):
+        await send(update, "为保护邀请码，请在与机器人的<b>私聊</b>中发送 /start 邀请码。")
+        return
+    async with transaction(services.factory) as session:
+        existing = await current_cadre(session, update)
+        if code is None:
+            if existing is None:
+                await send(update, "您好！我是整改助手。\n" + NOT_BOUND)
+            else:
+                await send(update, f"{esc(existing.name)}，您好！\n\n" + help_text(existing))
+            return
+        result = await cadres.bind(session, code, user.id, services.now())
+    # Committed first: a failed attempt must stay recorded for the brute-force limit.
+    cadre = result.unwrap()
+    await send(update, f"绑定成功！您好，<b>{esc(cadre.name)}</b>（{esc(cadre.unit)} {esc(cadre.position)}）。\n\n"
+               + help_text(cadre))
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    async with transaction(context.services.factory) as session:
+        cadre = await current_cadre(session, update)
+    await send(update, help_text(cadre))
+
+
+async def invite(update: Update, context: BotContext) -> None:
+    services = context.services
+    name = " ".join(context.args or []).strip()
+    if not is_private(update):
+        await send(update, "邀请码须保密：请在与机器人的私聊中使用 /invite 姓名。")
+        return
+    async with transaction(services.factory) as session:
+        actor = await current_cadre(session, update)
+        if actor is None:
+            await send(update, NOT_BOUND)
+            return
+        if not is_admin(actor):
+            raise PermissionDenied("只有管理员可以生成邀请码。")
+        if not name:
+            raise InvalidInput("用法：/invite 姓名，例如 /invite 张伟")
+        result = await cadres.create_invite(session, name, actor_id=actor.id,
+                                            ttl_days=services.settings.invite_ttl_days,
+                                            bot_username=services.bot_username)
+    days = services.settings.invite_ttl_days
+    await send(update, f"已为 <b>{esc(result.name)}</b> 生成邀请码（{days} 天内有效，只能使用一次）：\n"
+               f"<code>{esc(result.code)}</code>\n\n请转发给本人，在私聊中打开链接或发送 "
+               f"<code>/start {esc(result.code)}</code>：\n{esc(result.link)}")
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return
+    async with transaction(context.services.factory) as session:
+        dropped = await pending.clear(session, chat.id, user.id)
+    await send(update, "已取消。" if dropped else "当前没有进行中的操作。")
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    await send(update, "没有这个命令。发送 /help 查看可用的命令，或直接用文字提问。")

@@ -1,0 +1,143 @@
+"""Free-text questions, /regs, and the regulation/article/suggestion buttons."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from telegram import Update
+
+from bot.app import BotContext
+from bot.db import transaction
+from bot.errors import NotFound
+from bot.models import Cadre, Measure, Regulation
+from bot.services import measures as measure_service
+from bot.services.answers import Answer, Hit, record_miss
+from bot.services.phrasing import AnswerFacts, ArticleFacts, load_answer_facts
+from handlers import render
+from handlers.callbacks import Action, Callback, Ref
+from handlers.common import NOT_BOUND, current_cadre, is_private, send
+from handlers.render import Reply
+
+#: Longest question taken as is; beyond it the start is answered and the user told.
+MAX_QUESTION = 500
+_MENTION = re.compile(r"@\w+")
+
+
+def addressed_to_bot(update: Update, username: str) -> bool:
+    """In a group the bot answers only messages that mention it or reply to it."""
+    message = update.effective_message
+    if message is None:
+        return False
+    if is_private(update):
+        return True
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.username == username:
+        return True
+    return bool(username) and f"@{username}".lower() in (message.text or message.caption or "").lower()
+
+
+async def answer_question(session: AsyncSession, context: BotContext, update: Update, cadre: Cadre, text: str) -> Reply:
+    services = context.services
+    today = services.today()
+    answer = services.answers.ask(text, asker=cadre.name, today=today)
+    if not answer.answered and answer.listing is None and answer.unknown_code is None:
+        await record_miss(session, text)
+    facts = await load_answer_facts(session, answer)
+    return render.render_facts(facts, today, public=not is_private(update), viewer=cadre)
+
+
+async def ask(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    services = context.services
+    if not addressed_to_bot(update, services.bot_username):
+        return
+    text = _MENTION.sub(" ", message.text).strip()
+    if not text:
+        return
+    note = ""
+    if len(text) > MAX_QUESTION:
+        text = text[:MAX_QUESTION]
+        note = f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>"
+    async with transaction(services.factory) as session:
+        cadre = await current_cadre(session, update)
+        if cadre is None:
+            await send(update, NOT_BOUND)
+            return
+        reply = await answer_question(session, context, update, cadre, text)
+    await send(update, Reply(reply.html + note, reply.keyboard) if note else reply)
+
+
+async def _regulations(session: AsyncSession) -> list[Regulation]:
+    return list(await session.scalars(select(Regulation).order_by(Regulation.key)))
+
+
+async def regs(update: Update, context: BotContext) -> None:
+    async with transaction(context.services.factory) as session:
+        if await current_cadre(session, update) is None:
+            await send(update, NOT_BOUND)
+            return
+        reply = render.regulation_index(await _regulations(session), 0)
+    await send(update, reply)
+
+
+async def _regulation(session: AsyncSession, ref: Ref | None) -> Regulation:
+    if ref is None:
+        raise NotFound("找不到这部规章制度，请重新查询。")
+    condition = Regulation.id == ref.id if ref.id is not None else Regulation.key == ref.key
+    regulation = await session.scalar(select(Regulation).where(condition).options(selectinload(Regulation.articles)))
+    if regulation is None:
+        raise NotFound("找不到这部规章制度（可能已被删除），请重新查询。")
+    return regulation
+
+
+async def button(update: Update, context: BotContext, callback: Callback, cadre: Cadre) -> Reply | None:
+    """Regulation, article, /regs page and suggestion buttons: returns the new message content."""
+    async with transaction(context.services.factory) as session:
+        if callback.action is Action.REG_PAGE:
+            return render.regulation_index(await _regulations(session), callback.page or 0)
+        if callback.action is Action.REGULATION:
+            return render.regulation_card(await _regulation(session, callback.ref))
+        if callback.action is Action.ARTICLE:
+            regulation = await _regulation(session, callback.ref)
+            article = next((a for a in regulation.articles if a.no == callback.no), None)
+            if article is None:
+                return render.regulation_card(regulation, missing_article=callback.no)
+            return render.article_answer(regulation, article)
+        if callback.action is Action.SUGGESTION:
+            return await _suggestion(session, context, update, callback, cadre)
+    return None
+
+
+async def _suggestion(session: AsyncSession, context: BotContext, update: Update, callback: Callback,
+                      cadre: Cadre) -> Reply:
+    kind = callback.hit_kind
+    today = context.services.today()
+    if kind == "measure":
+        measure = await _measure(session, callback.ref)
+        owner, verifier = render.viewer_rights(measure, cadre)
+        public = not is_private(update)
+        return render.measure_card(measure, today, public=public, owner=owner and not public,
+                                   verifier=verifier and not public)
+    regulation = await _regulation(session, callback.ref)
+    if kind == "article" and callback.no:
+        article = next((a for a in regulation.articles if a.no == callback.no), None)
+        facts = AnswerFacts(Answer("", True, [Hit("article", regulation.key, callback.no, "", 1.0)]),
+                            article=ArticleFacts(regulation, article))
+        return render.render_facts(facts, today)
+    return render.regulation_card(regulation)
+
+
+async def _measure(session: AsyncSession, ref: Ref | None) -> Measure:
+    if ref is None:
+        raise NotFound("找不到这条整改措施，请重新查询。")
+    if ref.id is not None:
+        measure = await session.get(Measure, ref.id)
+        if measure is None:
+            raise NotFound("找不到这条整改措施，请重新查询。")
+        return measure
+    return await measure_service.get_measure(session, ref.key or "")

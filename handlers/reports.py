@@ -1,0 +1,55 @@
+"""/report (公示 summary and chart) and /export (the 台账 as XLSX, admins only)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from sqlalchemy import select
+from telegram import Update
+
+from bot.app import BotContext
+from bot.db import transaction
+from bot.errors import PermissionDenied
+from bot.models import Measure
+from bot.services import ledger, reports
+from handlers.common import is_admin, is_private, send
+from handlers.measures import require_cadre
+from handlers.render import esc, truncate
+
+
+async def report(update: Update, context: BotContext) -> None:
+    services = context.services
+    message = update.effective_message
+    if message is None:
+        return
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        summary = await reports.build_report(session, services.today(), tz=services.settings.tz)
+    public = not is_private(update) or not (is_admin(cadre) or cadre.role.value == "leader")
+    text = reports.report_text(summary, public=public)
+    await send(update, f"<pre>{esc(text)}</pre>")
+    chart = await asyncio.to_thread(reports.report_chart_png, summary, font_dir=services.settings.data_dir / "fonts")
+    caption = text.splitlines()[0] if text else "整改落实情况"
+    await message.reply_photo(io.BytesIO(chart), caption=truncate(esc(caption), 1024),
+                              filename="zhenggai-report.png")
+
+
+async def export(update: Update, context: BotContext) -> None:
+    services = context.services
+    message = update.effective_message
+    if message is None:
+        return
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        if not is_admin(cadre):
+            raise PermissionDenied("只有管理员可以导出整改台账。")
+        if not is_private(update):
+            raise PermissionDenied("台账含个人信息，请在与机器人的私聊中使用 /export。")
+        measures = list(await session.scalars(select(Measure).order_by(Measure.code)))
+        rows = [ledger.export_row(m) for m in measures]
+    header = [ledger.MEASURE_HEADERS_ZH[c] for c in ledger.MEASURE_COLUMNS]
+    data = await asyncio.to_thread(ledger.measures_xlsx, header, rows)
+    today = services.today()
+    await message.reply_document(io.BytesIO(data), filename=f"整改台账-{today:%Y%m%d}.xlsx",
+                                 caption=f"整改台账（{len(rows)} 项，截至 {today:%Y-%m-%d}）")
