@@ -47,6 +47,7 @@ COMMANDS = [
 
 INDEX_REFRESH_SECONDS = 30
 DELIVERY_SECONDS = 10
+REMINDER_CATCH_UP_SECONDS = 1800
 
 
 @dataclass
@@ -123,7 +124,7 @@ async def _post_init(application: BotApplication) -> None:
     factory = db.create_session_factory(engine)
     answers = await AnswerEngine.load(factory, settings)
     me = await application.bot.get_me()
-    delivery = Delivery(application.bot, factory)
+    delivery = Delivery(application.bot, factory, stale_after=dt.timedelta(seconds=settings.outbox_stale_seconds))
     application.bot_data.services = Services(settings, engine, factory, answers, delivery, me.username or "")
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
     jobs = application.job_queue
@@ -131,6 +132,10 @@ async def _post_init(application: BotApplication) -> None:
         jobs.run_repeating(_refresh_index, interval=INDEX_REFRESH_SECONDS, first=INDEX_REFRESH_SECONDS,
                            name="refresh-answers")
         jobs.run_repeating(_deliver, interval=DELIVERY_SECONDS, first=1, name="deliver-outbox")
+        # The daily sweep at REMINDER_TIME, plus a catch-up every half hour within the allowed hours
+        # (after downtime or a database outage); both are idempotent.
+        jobs.run_daily(_remind, time=settings.reminder_time, name="reminders-daily")
+        jobs.run_repeating(_remind, interval=REMINDER_CATCH_UP_SECONDS, first=20, name="reminders-catch-up")
     log.info("bot @%s ready: %d documents indexed in %.1fs", me.username, answers.document_count(),
              answers.build_seconds)
 
@@ -182,6 +187,20 @@ async def stop_application(application: BotApplication) -> None:
     if application.post_shutdown is not None:
         await application.post_shutdown(application)
     await application.shutdown()
+
+
+async def _remind(context: BotContext) -> None:
+    """A reminder sweep, only between REMINDER_TIME and REMINDER_LATEST local time (never at night)."""
+    from handlers.reminders import run_sweep
+
+    services = context.services
+    settings = services.settings
+    now = dt.datetime.now(settings.tz)
+    if not settings.reminder_time <= now.time().replace(tzinfo=None) < settings.reminder_latest:
+        return
+    result = await run_sweep(services.factory, settings, services.today())
+    if result.digests:
+        await services.delivery.deliver_due()
 
 
 def deliver_soon(context: BotContext) -> None:

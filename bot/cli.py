@@ -309,6 +309,72 @@ async def _bot_username(settings: Settings) -> str:
                             "可用 --bot-username 指定") from None
 
 
+async def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
+    """One reminder sweep (for cron, operations and tests), then delivery if a token is set."""
+    import datetime as dt
+
+    from handlers.reminders import run_sweep
+
+    now = dt.datetime.now(settings.tz)
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now)
+        except ValueError:
+            raise ZhenggaiError(f"--now 应为 ISO-8601 时间，如 2026-12-01T09:00+08:00，收到「{args.now}」") from None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=settings.tz)
+    today = now.astimezone(settings.tz).date()
+    engine, factory = await _open_database(settings)
+    try:
+        result = await run_sweep(factory, settings, today, dry_run=args.dry_run)
+        delivered = None
+        if not args.dry_run and settings.telegram_bot_token is not None:
+            delivered = await _deliver_now(settings, factory)
+    finally:
+        await engine.dispose()
+    if args.json:
+        out = result.to_json()
+        if delivered is not None:
+            out["delivery"] = {"sent": delivered.sent, "retried": delivered.retried, "failed": delivered.failed,
+                               "rate_limited": delivered.rate_limited}
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    if not result.workday:
+        print(f"{today} 不是工作日，不发送催办。")
+        return 0
+    verb = "将发送（演练，未记录）" if args.dry_run else "新记录"
+    print(f"{today}：到期提醒 {len(result.due)} 项，其中{verb} {len(result.new)} 项，消息 {result.digests} 条。")
+    for item in result.new[:50]:
+        when = f"剩 {item.days_left} 天" if item.days_left >= 0 else f"逾期 {-item.days_left} 天"
+        label = KIND_LABELS.get(item.kind, f"提前 {item.kind.removeprefix('before')} 天提醒")
+        print(f"  {item.candidate.code} → {result.names.get(item.cadre_id, item.cadre_id)}：{label}（{when}）")
+    if result.unbound:
+        print(f"未绑定 Telegram、无法送达：{'、'.join(sorted(set(result.unbound)))}")
+    if delivered is not None:
+        print(f"已发送 {delivered.sent} 条，稍后重试 {delivered.retried} 条，失败 {delivered.failed} 条。")
+    elif not args.dry_run:
+        print("未配置 TELEGRAM_BOT_TOKEN：消息已记录在待发送队列，运行中的机器人会发送。")
+    return 0
+
+
+KIND_LABELS = {"overdue": "逾期催办", "escalate": "逾期升级督办（分管领导）", "due": "今日到期"}
+
+
+async def _deliver_now(settings: Settings, factory: Any) -> Any:
+    import datetime as dt
+
+    from telegram import Bot
+
+    from bot.delivery import Delivery
+
+    assert settings.telegram_bot_token is not None
+    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.bot_api_url,
+              base_file_url=settings.bot_file_url)
+    async with bot:
+        delivery = Delivery(bot, factory, stale_after=dt.timedelta(seconds=settings.outbox_stale_seconds))
+        return await delivery.deliver_due()
+
+
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -378,6 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
     seed = dbsub.add_parser("seed", help="导入 data/ 下的示例数据（数据库为空时）")
     seed.add_argument("--force", action="store_true", help="即使已有数据也导入（按编号更新）")
     dbp.set_defaults(func=cmd_db)
+
+    remind = sub.add_parser("remind", help="执行一次催办扫描（供 cron、运维和测试使用）",
+                            description="计算今天到期的催办，记录并发送（已发送的不会重复）。")
+    remind.add_argument("--now", help="以此时间为“现在”（ISO-8601，如 2026-12-01T09:00+08:00）")
+    remind.add_argument("--dry-run", action="store_true", help="只列出将发送的内容，不记录、不发送")
+    remind.add_argument("--json", action="store_true", help="输出 JSON")
+    remind.set_defaults(func=cmd_remind)
 
     misses = sub.add_parser("misses", help="列出机器人未能回答的问题")
     misses.add_argument("--all", action="store_true", help="包括已处理的")

@@ -10,11 +10,11 @@ import datetime as dt
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
 
@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = TELEGRAM_API
     timezone: str = "Asia/Shanghai"
     reminder_time: dt.time = dt.time(9, 0)
+    reminder_days_before: Annotated[tuple[int, ...], NoDecode] = (7, 3, 1)
+    escalate_after_days: int = Field(default=3, ge=1, le=60)
+    skip_non_workdays: bool = True
+    reminder_latest: dt.time = dt.time(20, 0)
+    outbox_stale_seconds: int = Field(default=120, ge=1, le=3600)
     data_dir: Path = PROJECT_ROOT / "data"
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
     webhook_secret: SecretStr | None = None
@@ -103,7 +108,21 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
         return value
 
-    @field_validator("reminder_time", mode="before")
+    @field_validator("reminder_days_before", mode="before")
+    @classmethod
+    def _split_days(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                days = sorted({int(part) for part in value.replace("，", ",").split(",") if part.strip()},
+                              reverse=True)
+            except ValueError as exc:
+                raise ValueError(f"expected comma-separated whole days such as 7,3,1, got {value!r}") from exc
+            if any(d <= 0 or d > 60 for d in days):
+                raise ValueError("each day must be between 1 and 60")
+            return tuple(days)
+        return value
+
+    @field_validator("reminder_time", "reminder_latest", mode="before")
     @classmethod
     def _check_reminder_time(cls, value: object) -> object:
         if isinstance(value, str):

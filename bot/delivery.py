@@ -91,8 +91,10 @@ class Delivery:
     """Claims due outbox messages and sends them; safe to run in several processes at once."""
 
     def __init__(self, bot: Bot, factory: SessionFactory, *, rate: float = 28.0,
-                 per_chat_interval: float = 1.05, concurrency: int = 24, batch: int = 100) -> None:
+                 per_chat_interval: float = 1.05, concurrency: int = 24, batch: int = 100,
+                 stale_after: dt.timedelta = outbox.STALE_CLAIM) -> None:
         self.bot = bot
+        self.stale_after = stale_after
         self.factory = factory
         self.worker = worker_name()
         self.pacer = Pacer(rate, per_chat_interval)
@@ -109,8 +111,9 @@ class Delivery:
             handled = 0
             while handled < max_messages:
                 async with transaction(self.factory) as session:
-                    claimed = await outbox.claim(session, worker=self.worker, limit=min(self.batch,
-                                                                                        max_messages - handled))
+                    claimed = await outbox.claim(session, worker=self.worker,
+                                                 limit=min(self.batch, max_messages - handled),
+                                                 stale_after=self.stale_after)
                 if not claimed:
                     break
                 handled += len(claimed)

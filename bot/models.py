@@ -384,3 +384,25 @@ class PendingInput(Base):
     prompt_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ReminderItem(Base):
+    """One reminder owed to one person about one measure: the unit of "never twice".
+
+    The unique key (measure, recipient, kind, due_key) is the guarantee: due_key is the
+    deadline for the before-deadline stages (so a moved deadline starts them afresh) and the
+    sweep date for the daily ones (overdue, escalation). Items of one sweep for one person go
+    out as a single digest message (`outbox_id`).
+    """
+
+    __tablename__ = "reminder_items"
+    __table_args__ = (UniqueConstraint("measure_id", "cadre_id", "kind", "due_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"), index=True)
+    cadre_id: Mapped[int] = mapped_column(ForeignKey("cadres.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    due_key: Mapped[dt.date] = mapped_column(Date)
+    sweep_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -73,7 +73,8 @@ async def enqueue(
 
 
 async def claim(
-    session: AsyncSession, *, worker: str, limit: int, now: dt.datetime | None = None
+    session: AsyncSession, *, worker: str, limit: int, now: dt.datetime | None = None,
+    stale_after: dt.timedelta = STALE_CLAIM,
 ) -> list[OutboxMessage]:
     """Mark up to `limit` due messages as being sent by `worker` and return them.
 
@@ -83,7 +84,7 @@ async def claim(
     now = now or utcnow()
     due = or_(
         and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now),
-        and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - STALE_CLAIM),
+        and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - stale_after),
     )
     candidates = (
         select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
