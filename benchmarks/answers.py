@@ -53,25 +53,26 @@ def sentences() -> list[str]:
     return out
 
 
-async def add_synthetic(factory: db.SessionFactory, regulations: int, measures: int, seed: int = 7) -> None:
+async def add_synthetic(factory: db.SessionFactory, regulations: int, measures: int, seed: int = 7, *,
+                        cadres: int = 10_000) -> None:
     rng = random.Random(seed)
     pool = sentences()
     topics = ["校车安全", "食堂管理", "课后服务", "教材征订", "学籍管理", "校园欺凌", "营养改善", "控辍保学",
               "教师培训", "学前教育", "特殊教育", "职业培训", "校舍维修", "档案管理", "信息化建设", "安全生产"]
     async with db.transaction(factory) as session:
-        cadres = list(await session.scalars(select(Cadre)))
+        existing = list(await session.scalars(select(Cadre)))
         units = [f"{place}{kind}" for place in ("港北区", "港南区", "覃塘区", "平南县", "桂平市", "市直")
                  for kind in ("教育局", "第一中学", "第二中学", "实验小学", "职业学校", "幼儿园")]
         extra = [{"name": f"干部{i:05d}", "unit": rng.choice(units), "position": "科员", "role": Role.CADRE}
-                 for i in range(10_000)]
+                 for i in range(cadres)]
         await session.execute(insert(Cadre), extra)
-        cadre_ids = [c.id for c in cadres] + list(await session.scalars(
+        cadre_ids = [c.id for c in existing] + list(await session.scalars(
             select(Cadre.id).where(Cadre.name.like("干部%"))))
         reg_rows = [{"key": f"synthetic-{i:04d}", "title": f"{rng.choice(units)}{rng.choice(topics)}管理办法（{i}）",
                      "issuer": "贵港市教育局", "summary": rng.choice(pool), "keywords": rng.sample(topics, 3),
                      "updated_at": dt.datetime.now(dt.UTC)} for i in range(regulations)]
         ids = list(await session.scalars(insert(Regulation).returning(Regulation.id, sort_by_parameter_order=True),
-                                         reg_rows))
+                                         reg_rows)) if reg_rows else []
         for start in range(0, len(ids), 500):
             await session.execute(insert(Article), [
                 {"regulation_id": rid, "no": no, "text": "".join(rng.sample(pool, 2))}

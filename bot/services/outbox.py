@@ -37,6 +37,20 @@ class Queued:
     created: bool  # False: a message with this key was already queued (nothing new written)
 
 
+def new_message(*, key: str, kind: str, text: str, cadre: Cadre | None = None, chat_id: int | None = None,
+                buttons: Sequence[Sequence[Button]] | None = None,
+                not_before: dt.datetime | None = None) -> OutboxMessage:
+    """An outbox row (not yet added to a session); without a Telegram chat it is recorded as skipped."""
+    target = chat_id if chat_id is not None else (cadre.telegram_user_id if cadre is not None else None)
+    return OutboxMessage(
+        key=key, kind=kind, cadre_id=cadre.id if cadre is not None else None, chat_id=target, text=text,
+        buttons=[[list(b) for b in row] for row in buttons] if buttons else None,
+        status=OutboxStatus.PENDING if target is not None else OutboxStatus.SKIPPED,
+        last_error="" if target is not None else "未绑定 Telegram",
+        not_before=not_before or utcnow(), attempts=0,
+    )
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -52,14 +66,8 @@ async def enqueue(
     existing = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == key))
     if existing is not None:
         return Queued(existing, created=False)
-    target = chat_id if chat_id is not None else (cadre.telegram_user_id if cadre is not None else None)
-    message = OutboxMessage(
-        key=key, kind=kind, cadre_id=cadre.id if cadre is not None else None, chat_id=target, text=text,
-        buttons=[[list(b) for b in row] for row in buttons] if buttons else None,
-        status=OutboxStatus.PENDING if target is not None else OutboxStatus.SKIPPED,
-        last_error="" if target is not None else "未绑定 Telegram",
-        not_before=not_before or utcnow(),
-    )
+    message = new_message(key=key, kind=kind, text=text, cadre=cadre, chat_id=chat_id, buttons=buttons,
+                          not_before=not_before)
     try:
         # A savepoint: a concurrent writer of the same key must not spoil the caller's transaction.
         async with session.begin_nested():

@@ -234,6 +234,11 @@ async def sweep(
     for admin in admins_due:
         people.setdefault(admin.id, admin)
         by_person.setdefault(admin.id, [])
+    # Everything queued here is new (the lock, then _not_yet_recorded), so it is written in bulk:
+    # one flush for the digests, one INSERT for the items. A racing writer still trips the unique
+    # keys and the whole sweep is retried by the caller.
+    earlier = await _digests_today(session, today)
+    digests: list[tuple[OutboxMessage, list[DueItem]]] = []
     for cadre_id, items in by_person.items():
         cadre = people[cadre_id]
         with_overview = overview if cadre in admins_due else None
@@ -241,23 +246,27 @@ async def sweep(
             text_html, buttons = render(cadre, items, today)
             if with_overview:
                 text_html += "\n\n" + with_overview
-            key = await _digest_key(session, cadre_id, today)
+            count = earlier.get(cadre_id, 0)
+            key = f"reminder:{cadre_id}:{today.isoformat()}" + (f":{count + 1}" if count else "")
         else:
             assert with_overview is not None
             text_html, buttons, key = with_overview, [], _overview_key(cadre_id, today)
-        queued = await outbox.enqueue(session, key=key, kind="reminder" if items else "digest",
-                                      text=text_html, cadre=cadre, buttons=buttons)
-        result.digests += queued.created
+        message = outbox.new_message(key=key, kind="reminder" if items else "digest", text=text_html, cadre=cadre,
+                                     buttons=buttons)
+        digests.append((message, items))
         if with_overview and items:
             # Remember that today's overview went out inside the digest.
-            await outbox.enqueue(session, key=_overview_key(cadre_id, today), kind="digest",
-                                 text="（已并入当日催办消息）", chat_id=None)
+            digests.append((outbox.new_message(key=_overview_key(cadre_id, today), kind="digest",
+                                               text="（已并入当日催办消息）", cadre=None), []))
         if cadre.telegram_user_id is None:
             result.unbound.append(cadre.name)
-        if items:
-            await session.execute(insert(ReminderItem), [
-                {"measure_id": i.candidate.measure_id, "cadre_id": i.cadre_id, "kind": i.kind, "due_key": i.due_key,
-                 "sweep_date": today, "outbox_id": queued.message.id} for i in items])
+    session.add_all([message for message, _ in digests])
+    await session.flush()
+    result.digests = sum(1 for message, items in digests if items or message.cadre_id is not None)
+    rows = [{"measure_id": i.candidate.measure_id, "cadre_id": i.cadre_id, "kind": i.kind, "due_key": i.due_key,
+             "sweep_date": today, "outbox_id": message.id} for message, items in digests for i in items]
+    for start in range(0, len(rows), 5000):
+        await session.execute(insert(ReminderItem), rows[start:start + 5000])
     log.info("reminder sweep %s: %d due, %d new, %d messages queued", today, len(result.due), len(result.new),
              result.digests)
     return result
@@ -288,12 +297,13 @@ async def _cadres(session: AsyncSession, ids: Iterable[int]) -> dict[int, Cadre]
     return found
 
 
-async def _digest_key(session: AsyncSession, cadre_id: int, today: dt.date) -> str:
-    """One digest per person per sweep; a later catch-up sweep the same day gets its own key."""
-    prefix = f"reminder:{cadre_id}:{today.isoformat()}"
-    earlier = await session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.key.like(f"{prefix}%")))
-    return prefix if not earlier else f"{prefix}:{earlier + 1}"
+async def _digests_today(session: AsyncSession, today: dt.date) -> dict[int, int]:
+    """How many digests each person already got today: a later catch-up sweep gets its own key."""
+    rows = await session.execute(
+        select(OutboxMessage.cadre_id, func.count())
+        .where(OutboxMessage.kind == "reminder", OutboxMessage.key.like(f"reminder:%:{today.isoformat()}%"))
+        .group_by(OutboxMessage.cadre_id))
+    return {int(cadre_id): int(n) for cadre_id, n in rows.all() if cadre_id is not None}
 
 
 def _overview_key(cadre_id: int, today: dt.date) -> str:
