@@ -7,8 +7,11 @@ handlers through the typed context: `context.services`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
+import signal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +50,6 @@ COMMANDS = [
 
 INDEX_REFRESH_SECONDS = 30
 DELIVERY_SECONDS = 10
-REMINDER_CATCH_UP_SECONDS = 1800
 
 
 @dataclass
@@ -74,6 +76,7 @@ class BotData:
 
     services: Services | None = None
     settings: Settings
+    own_signals: bool = False  # run_polling owns the process: install the graceful SIGTERM handler
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
@@ -126,6 +129,8 @@ async def _post_init(application: BotApplication) -> None:
     me = await application.bot.get_me()
     delivery = Delivery(application.bot, factory, stale_after=dt.timedelta(seconds=settings.outbox_stale_seconds))
     application.bot_data.services = Services(settings, engine, factory, answers, delivery, me.username or "")
+    if application.bot_data.own_signals:
+        _graceful_signals(delivery)
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
     jobs = application.job_queue
     if jobs is not None:
@@ -135,9 +140,24 @@ async def _post_init(application: BotApplication) -> None:
         # The daily sweep at REMINDER_TIME, plus a catch-up every half hour within the allowed hours
         # (after downtime or a database outage); both are idempotent.
         jobs.run_daily(_remind, time=settings.reminder_time, name="reminders-daily")
-        jobs.run_repeating(_remind, interval=REMINDER_CATCH_UP_SECONDS, first=20, name="reminders-catch-up")
+        check = settings.reminder_check_seconds
+        jobs.run_repeating(_remind, interval=check, first=min(20, check), name="reminders-catch-up")
     log.info("bot @%s ready: %d documents indexed in %.1fs", me.username, answers.document_count(),
              answers.build_seconds)
+
+
+def _graceful_signals(delivery: Delivery) -> None:
+    """On SIGTERM/SIGINT stop starting deliveries before PTB shuts down, so that a fan-out in
+    progress ends with every message either sent and recorded or handed back as pending."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        delivery.request_stop()
+        raise SystemExit(0)  # what PTB's own handler does: run_polling then stops cleanly
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
 
 
 async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
@@ -154,6 +174,7 @@ async def _check_schema(engine: AsyncEngine, settings: Settings) -> None:
 async def _post_shutdown(application: BotApplication) -> None:
     services = application.bot_data.services
     if services is not None:
+        await services.delivery.stop()
         await services.engine.dispose()
 
 

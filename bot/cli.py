@@ -244,6 +244,7 @@ def run_polling(settings: Settings) -> None:
     from bot.app import allowed_updates, build_application
 
     application = build_application(settings, _token(settings))
+    application.bot_data.own_signals = True
     application.run_polling(allowed_updates=allowed_updates())
 
 

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     skip_non_workdays: bool = True
     reminder_latest: dt.time = dt.time(20, 0)
     outbox_stale_seconds: int = Field(default=120, ge=1, le=3600)
+    reminder_check_seconds: int = Field(default=1800, ge=1, le=86400)
     data_dir: Path = PROJECT_ROOT / "data"
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
     webhook_secret: SecretStr | None = None

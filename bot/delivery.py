@@ -101,6 +101,7 @@ class Delivery:
         self.concurrency = concurrency
         self.batch = batch
         self._running = asyncio.Lock()
+        self._stopping = False
 
     async def deliver_due(self, *, max_messages: int = 10_000) -> DeliveryReport:
         """Send what is due now (in batches) until nothing is due or `max_messages` were handled."""
@@ -109,7 +110,7 @@ class Delivery:
             return report  # another task in this process is already delivering
         async with self._running:
             handled = 0
-            while handled < max_messages:
+            while handled < max_messages and not self._stopping:
                 async with transaction(self.factory) as session:
                     claimed = await outbox.claim(session, worker=self.worker,
                                                  limit=min(self.batch, max_messages - handled),
@@ -123,12 +124,31 @@ class Delivery:
                      report.failed, report.rate_limited)
         return report
 
+    def request_stop(self) -> None:
+        """From a signal handler: no new sends from now on (in-flight ones complete)."""
+        self._stopping = True
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Graceful shutdown (SIGTERM): start no new sends, give back claimed-but-unsent messages,
+        and let sends already under way finish (up to `grace` seconds) so their outcome is recorded."""
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._running.acquire(), timeout=grace)
+            self._running.release()
+        except TimeoutError:
+            log.warning("delivery still busy after %.0fs at shutdown; its claims will be retried later", grace)
+
     async def _send_all(self, messages: list[OutboxMessage]) -> DeliveryReport:
         report = DeliveryReport()
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(message: OutboxMessage) -> None:
             async with limit:
+                if self._stopping:
+                    # Shutting down: hand the message back untouched rather than start a send.
+                    async with transaction(self.factory) as session:
+                        await outbox.release(session, message.id, utcnow(), worker=self.worker)
+                    return
                 await self._send_one(message, report)
 
         await asyncio.gather(*(one(m) for m in messages))

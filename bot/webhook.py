@@ -41,8 +41,8 @@ def webhook_secret(settings: Settings, token: str) -> str:
 
 
 class _UpdateHandler(RequestHandler):
-    def initialize(self, application: BotApplication, secret: str) -> None:
-        self.application_ = application
+    def initialize(self, bot_app: BotApplication, secret: str) -> None:
+        self.bot_app = bot_app
         self.secret = secret
 
     async def post(self) -> None:
@@ -53,12 +53,12 @@ class _UpdateHandler(RequestHandler):
             return
         try:
             data = json.loads(self.request.body)
-            update = Update.de_json(data, self.application_.bot)
+            update = Update.de_json(data, self.bot_app.bot)
         except (ValueError, TypeError, KeyError):
             self.set_status(400)
             return
         if update is not None:
-            await self.application_.update_queue.put(update)
+            await self.bot_app.update_queue.put(update)
         self.set_status(200)
 
     def data_received(self, chunk: bytes) -> None:  # pragma: no cover - not streaming
@@ -66,11 +66,11 @@ class _UpdateHandler(RequestHandler):
 
 
 class _HealthHandler(RequestHandler):
-    def initialize(self, application: BotApplication) -> None:
-        self.application_ = application
+    def initialize(self, bot_app: BotApplication) -> None:
+        self.bot_app = bot_app
 
     async def get(self) -> None:
-        services = self.application_.bot_data.services
+        services = self.bot_app.bot_data.services
         healthy = False
         if services is not None:
             try:
@@ -89,8 +89,8 @@ class _HealthHandler(RequestHandler):
 
 def make_web_app(application: BotApplication, secret: str) -> WebApplication:
     return WebApplication([
-        (WEBHOOK_PATH, _UpdateHandler, {"application": application, "secret": secret}),
-        ("/healthz", _HealthHandler, {"application": application}),
+        (WEBHOOK_PATH, _UpdateHandler, {"bot_app": application, "secret": secret}),
+        ("/healthz", _HealthHandler, {"bot_app": application}),
     ])
 
 
@@ -106,6 +106,17 @@ async def serve(settings: Settings, token: str, *, webhook_url: str | None, list
             loop.add_signal_handler(sig, stop.set)
     server = HTTPServer(make_web_app(application, secret), max_body_size=MAX_BODY)
     await start_application(application)
+    services = application.bot_data.services
+
+    def terminate() -> None:
+        # SIGTERM: stop starting deliveries at once, then leave the wait below and shut down.
+        if services is not None:
+            services.delivery.request_stop()
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, terminate)
     try:
         server.listen(port, address=listen)
         if set_webhook and webhook_url:

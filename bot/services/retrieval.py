@@ -89,6 +89,8 @@ class Analyzer:
     """Turns text into weighted terms; one instance per process (jieba's dictionary is large)."""
 
     def __init__(self, dictionary: Path | None = None, synonyms: Path | None = None) -> None:
+        # jieba sets its own logger to DEBUG with a console handler when imported: quieten it.
+        jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
         # Per-instance caches (a functools.lru_cache on a method would keep every Analyzer alive):
