@@ -93,11 +93,23 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", action="store_true", help="2,000 regulations × 10 articles, 100,000 measures")
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
+    parser.add_argument("--postgres", action="store_true", help="use a throwaway PostgreSQL server instead")
     parser.add_argument("--rounds", type=int, default=5, help="passes over the question set")
     parser.add_argument("--measures", type=int, default=100_000, help="synthetic measures with --scale")
     parser.add_argument("--regulations", type=int, default=2000, help="synthetic regulations with --scale")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the index build")
     args = parser.parse_args()
+    if args.postgres:
+        from benchmarks.pg import postgres_database
+
+        async with postgres_database() as url:
+            args.database_url = url
+            await run(args)
+    else:
+        await run(args)
+
+
+async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
         engine = db.create_engine(url)

@@ -107,8 +107,17 @@ async def main() -> None:
     parser.add_argument("--fan-out", type=int, default=1000, help="digests to deliver through the sandbox")
     parser.add_argument("--database-url", help="database for the sweep (default: a fresh SQLite file)")
     parser.add_argument("--fan-out-database-url", help="an EMPTY database for the fan-out (default: fresh SQLite)")
+    parser.add_argument("--postgres", action="store_true", help="run both parts on throwaway PostgreSQL databases")
     args = parser.parse_args()
     print(f"command: {Path(sys.executable).name} -m benchmarks.reminders {' '.join(sys.argv[1:])}")
+    if args.postgres:
+        from benchmarks.pg import postgres_database
+
+        async with postgres_database("zg_sweep") as sweep_url, postgres_database("zg_fanout") as fan_out_url:
+            await sweep_benchmark(sweep_url, args.measures, args.cadres)
+            if args.fan_out:
+                await fan_out_benchmark(fan_out_url, args.fan_out)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         await sweep_benchmark(args.database_url or f"sqlite+aiosqlite:///{tmp}/sweep.db", args.measures,
                               args.cadres)
