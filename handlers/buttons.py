@@ -12,7 +12,7 @@ from bot.app import BotContext
 from bot.db import transaction
 from handlers import measures, questions
 from handlers.callbacks import EXPIRED, Action, decode
-from handlers.common import current_cadre, tell
+from handlers.common import Pressed, current_cadre, tell
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,12 @@ async def on_button(update: Update, context: BotContext) -> None:
     if query is None:
         return
     callback = decode(query.data)
-    if callback is None or callback.action in (Action.NOOP, Action.LIST_PAGE):
+    if callback is None or callback.action is Action.LIST_PAGE:
         # Old or malformed data (e.g. a button from an earlier version): say so, change nothing.
-        await query.answer(None if callback is not None else EXPIRED)
+        await tell(update, EXPIRED)
+        return
+    if callback.action is Action.NOOP:
+        await query.answer()
         return
     async with transaction(context.services.factory) as session:
         cadre = await current_cadre(session, update)
@@ -34,18 +37,22 @@ async def on_button(update: Update, context: BotContext) -> None:
         await tell(update, measures.NOT_BOUND_PLAIN)
         return
     if callback.action in _QUESTION_ACTIONS:
-        reply = await questions.button(update, context, callback, cadre)
+        pressed = Pressed(await questions.button(update, context, callback, cadre))
     else:
-        reply = await measures.button(update, context, callback, cadre)
-    if reply is not None and query.message is not None:
+        pressed = await measures.button(update, context, callback, cadre)
+    if pressed.reply is not None and query.message is not None:
         try:
             # A button changes the message it sits on; long content continues in new messages.
-            chunks = reply.messages()
+            chunks = pressed.reply.messages()
             await query.edit_message_text(chunks[0][0], reply_markup=chunks[0][1])
             for text, keyboard in chunks[1:]:
                 await context.bot.send_message(query.message.chat.id, text, reply_markup=keyboard)
         except BadRequest as exc:
             if "not modified" not in exc.message.lower():
                 raise
-    with contextlib.suppress(BadRequest):  # already answered with a toast, or too old
+    # Answered last: the spinner stops once the message shows the outcome.
+    if pressed.toast:
+        await tell(update, pressed.toast)
+        return
+    with contextlib.suppress(BadRequest):  # already answered, or too old
         await query.answer()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -29,8 +31,32 @@ Handler = Callable[[Update, BotContext], Awaitable[None]]
 _H = TypeVar("_H", bound=Handler)
 
 
+@dataclass(frozen=True)
+class Pressed:
+    """What a button press comes to: the new content of the pressed message (None: leave it)
+    and a short answer shown as a toast (None: none). The toast is sent last, after the edit."""
+
+    reply: Reply | None = None
+    toast: str | None = None
+
+
 def is_private(update: Update) -> bool:
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+def addressed_to_bot(update: Update, username: str) -> bool:
+    """In a group the bot acts only on messages that mention it or reply to it (commands have
+    their own handlers); in a private chat on everything."""
+    message = update.effective_message
+    if message is None:
+        return False
+    if is_private(update):
+        return True
+    replied = message.reply_to_message
+    if (replied is not None and replied.from_user is not None and bool(username)
+            and replied.from_user.username == username):
+        return True
+    return bool(username) and f"@{username}".lower() in (message.text or message.caption or "").lower()
 
 
 async def current_cadre(session: AsyncSession, update: Update) -> Cadre | None:
@@ -72,6 +98,15 @@ async def tell(update: Update, text: str) -> None:
     await send(update, esc(text))
 
 
+_OWNER_NAMED = re.compile(r"的责任人是[^，,。]+[，,]")
+_REQUESTER_NAMED = re.compile(r"（[^（）\s]+ 申请延至")
+
+
+def public_wording(text: str) -> str:
+    """A refusal fit for a group: the services name the people concerned, 公示 level does not."""
+    return _REQUESTER_NAMED.sub("（申请延至", _OWNER_NAMED.sub("不是您负责的整改措施，", text))
+
+
 def user_facing(handler: _H) -> _H:
     """Domain errors become their Chinese message; a database outage becomes an apology.
 
@@ -84,7 +119,7 @@ def user_facing(handler: _H) -> _H:
         try:
             await handler(update, context)
         except ZhenggaiError as error:
-            await tell(update, str(error))
+            await tell(update, str(error) if is_private(update) else public_wording(str(error)))
         except (OperationalError, DBAPIError, ConnectionError, TimeoutError) as error:
             log.warning("database unavailable while handling an update: %s", error)
             await tell(update, DATABASE_DOWN)

@@ -11,6 +11,7 @@ from telegram.error import Forbidden, NetworkError, TelegramError
 
 from bot.app import BotContext
 from bot.db import transaction
+from bot.logging_setup import redact
 from bot.services import cadres
 from handlers.common import tell
 
@@ -39,7 +40,9 @@ async def on_error(update: object, context: BotContext) -> None:
     if now - _last_alert < ALERT_INTERVAL or context.bot_data.services is None:
         return
     _last_alert = now
-    summary = f"⚠️ 整改助手出错：{html.escape(type(error).__name__)}: {html.escape(str(error))[:300]}\n详见服务器日志。"
+    # An exception's text may hold a Bot API URL, and with it the token: never send that to a chat.
+    described = redact(str(error)).replace(context.bot.token, "<token>")
+    summary = f"⚠️ 整改助手出错：{html.escape(type(error).__name__)}: {html.escape(described)[:300]}\n详见服务器日志。"
     try:
         async with transaction(context.services.factory) as session:
             admins = [a.telegram_user_id for a in await cadres.admins(session) if a.telegram_user_id]

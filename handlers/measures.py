@@ -10,21 +10,25 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.app import BotContext, deliver_soon
 from bot.db import transaction
-from bot.errors import InvalidInput, NotFound, PermissionDenied
-from bot.models import Cadre, Measure, Role
+from bot.errors import ConflictError, InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from bot.models import Cadre, ExtensionRequest, ExtensionStatus, Measure, MeasureStatus, Role
 from bot.services import measures as service
 from bot.services import pending
-from bot.services.measures import Evidence
+from bot.services.measures import Evidence, ExtensionOutcome
 from bot.services.text import DateFormatError, parse_iso_date
 from handlers import notify, render
 from handlers.callbacks import Action, Callback, Ref, done_confirm_keyboard, encode
-from handlers.common import current_cadre, is_private, send
+from handlers.common import Pressed, addressed_to_bot, current_cadre, is_private, send
 from handlers.render import Reply, esc
 
 NOT_BOUND_PLAIN = "您还没有绑定身份：请向管理员索取邀请码，然后在私聊中发送 /start 邀请码。"
-#: A reply to a card or reminder that means "this is done".
+#: A reply to a card or reminder that means "this is done": the words alone, or followed by
+#: punctuation and a note ("已完成，材料已上报"); never a question that merely starts with one of
+#: them ("完成时限是哪天？", "落实情况如何").
 DONE_WORDS = re.compile(
-    r"^\s*(已经?|都)?(完成|办结|办完|做完|整改完|落实)(了|啦|啦啦)?[。！!.\s]*|^\s*(done|ok了?)\s*$", re.IGNORECASE
+    r"^\s*(?:(?:已经?|都|均)?(?:完成|办结|办完|做完|整改完|落实)(?:了|啦|啦啦)?|done|ok了?)"
+    r"(?:[。！!.，,；;：:\s]+(?P<note>.*?))?[。！!.\s]*$",
+    re.IGNORECASE | re.DOTALL,
 )
 LIST_LIMIT = 30
 
@@ -58,16 +62,18 @@ def _sync_index(context: BotContext, measure: Measure) -> None:
 async def mine(update: Update, context: BotContext) -> None:
     services = context.services
     today = services.today()
+    public = not is_private(update)
     replies: list[Reply] = []
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
         owned = await service.measures_of_owner(session, cadre.id)
-        replies.append(render.measure_list(owned[:LIST_LIMIT], today, title="您负责的整改措施", total=len(owned)))
+        replies.append(render.measure_list(owned[:LIST_LIMIT], today, title="您负责的整改措施", total=len(owned),
+                                           public=public))
         if cadre.role in (Role.LEADER, Role.ADMIN):
             led = [m for m in await service.measures_of_leader(session, cadre.id) if m.status.is_open]
             if led:
                 replies.append(render.measure_list(led[:LIST_LIMIT], today, title="您分管的未完成整改措施",
-                                                   total=len(led), show_owner=True))
+                                                   total=len(led), show_owner=True, public=public))
             waiting = await service.awaiting_verification(session, cadre.id)
             if waiting:
                 replies.append(Reply(f"另有 {len(waiting)} 项已完成、等待您审核销号：发送 /todo 处理。"))
@@ -94,12 +100,14 @@ async def overdue(update: Update, context: BotContext) -> None:
 async def todo(update: Update, context: BotContext) -> None:
     """Leader/admin: measures awaiting sign-off (with buttons) and extension requests to decide."""
     services = context.services
-    services.today()
     replies: list[Reply] = []
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
         if cadre.role is Role.CADRE:
             raise PermissionDenied("/todo 供分管领导和管理员使用；您的整改措施请用 /mine 查看。")
+        if not is_private(update):
+            # Sign-off buttons and who asked for what are not for a group.
+            raise PermissionDenied("请在与机器人的私聊中使用 /todo。")
         for measure in (await service.awaiting_verification(session, cadre.id))[:LIST_LIMIT]:
             replies.append(card(context, update, measure, cadre))
         if cadre.role is Role.ADMIN:
@@ -125,10 +133,10 @@ async def status(update: Update, context: BotContext) -> None:
     from handlers.questions import answer_question
 
     typed = " ".join(context.args or []).strip()
-    if not typed:
-        raise InvalidInput("用法：/status 编号或关键词，例如 /status ZG2025004 或 /status 港南区补贴")
     async with transaction(context.services.factory) as session:
         cadre = await require_cadre(session, update)
+        if not typed:
+            raise InvalidInput("用法：/status 编号或关键词，例如 /status ZG2025004 或 /status 港南区补贴")
         codes = context.services.answers.find_codes(typed)
         if codes:
             reply = card(context, update, await service.get_measure(session, codes[0]), cadre)
@@ -142,6 +150,8 @@ async def status(update: Update, context: BotContext) -> None:
 async def done_command(update: Update, context: BotContext) -> None:
     args = context.args or []
     if not args:
+        async with transaction(context.services.factory) as session:
+            await require_cadre(session, update)
         raise InvalidInput("用法：/done 编号 说明，例如 /done ZG2025004 已全部补发到位（可同时附照片作为佐证）")
     await mark_done(update, context, resolve_code(context, args[0]), " ".join(args[1:]), evidence=None)
 
@@ -157,17 +167,17 @@ async def mark_done(update: Update, context: BotContext, code: str, note: str, e
     _sync_index(context, transition.measure)
     deliver_soon(context)
     proof = "，佐证材料已保存" if evidence else ""
-    await send(update, Reply(f"已报告完成{proof}，等待分管领导审核销号。如有误可点“撤回完成”。\n\n{reply.html}",
-                             reply.keyboard))
+    undo = "如有误可点“撤回完成”。" if reply.keyboard is not None else ""
+    await send(update, Reply(f"已报告完成{proof}，等待分管领导审核销号。{undo}\n\n{reply.html}", reply.keyboard))
 
 
 async def verify_command(update: Update, context: BotContext) -> None:
     args = context.args or []
-    if not args:
-        raise InvalidInput("用法：/verify 编号 [说明]，例如 /verify ZG2025004")
     services = context.services
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
+        if not args:
+            raise InvalidInput("用法：/verify 编号 [说明]，例如 /verify ZG2025004")
         transition = await service.verify(session, cadre.id, resolve_code(context, args[0]), " ".join(args[1:]) or None,
                                           services.today())
         await notify.queue_transition(session, "verify", transition)
@@ -180,6 +190,8 @@ async def verify_command(update: Update, context: BotContext) -> None:
 async def reject_command(update: Update, context: BotContext) -> None:
     args = context.args or []
     if len(args) < 2:
+        async with transaction(context.services.factory) as session:
+            await require_cadre(session, update)
         raise InvalidInput("用法：/reject 编号 原因，例如 /reject ZG2025004 佐证材料不全")
     await reject(update, context, resolve_code(context, args[0]), " ".join(args[1:]))
 
@@ -198,18 +210,21 @@ async def reject(update: Update, context: BotContext, code: str, reason: str) ->
 async def extend_command(update: Update, context: BotContext) -> None:
     args = context.args or []
     if len(args) < 3:
+        async with transaction(context.services.factory) as session:
+            await require_cadre(session, update)
         raise InvalidInput("用法：/extend 编号 新时限 理由，例如 /extend ZG2025004 2027-03-31 资金尚未到位")
     await request_extension(update, context, resolve_code(context, args[0]), args[1], " ".join(args[2:]))
 
 
 async def request_extension(update: Update, context: BotContext, code: str, date_text: str, reason: str) -> None:
     services = context.services
-    try:
-        new_deadline = parse_iso_date(date_text)
-    except DateFormatError as exc:
-        raise InvalidInput(str(exc)) from None
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
+        try:
+            new_deadline = parse_iso_date(date_text)
+        except DateFormatError as exc:
+            raise InvalidInput(f"{exc}。用法：/extend 编号 新时限 理由，例如 /extend {code} 2027-03-31 资金尚未到位") \
+                from None
         outcome = await service.request_extension(session, cadre.id, code, new_deadline, reason, services.today())
         await notify.queue_extension(session, outcome)
     deliver_soon(context)
@@ -230,9 +245,9 @@ async def add_progress(update: Update, context: BotContext, code: str, text: str
 # ---- messages: done by reply, evidence, answers to the bot's questions ---------------------------
 
 def codes_in_reply(context: BotContext, message: Message) -> list[str]:
-    """Measure codes in the bot message being replied to (a card or a reminder)."""
+    """Measure codes in this bot's message being replied to (a card, a list or a reminder)."""
     replied = message.reply_to_message
-    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
         return []
     return context.services.answers.find_codes(replied.text or replied.caption or "")
 
@@ -245,25 +260,32 @@ async def answer_pending(update: Update, context: BotContext, waiting: pending.W
         await add_progress(update, context, waiting.target, text)
     elif waiting.kind == "extend":
         date_text, _, reason = text.strip().partition(" ")
-        await request_extension(update, context, waiting.target, date_text, reason)
+        await request_extension(update, context, waiting.target, date_text, reason.strip())
     elif waiting.kind == "extension_refuse":
-        await decide_extension(update, context, int(waiting.target), approve=False, note=text)
+        outcome = await decide_extension(update, context, int(waiting.target), approve=False, note=text)
+        await send(update, f"已拒绝 <b>{esc(outcome.measure.code)}</b> 的延期申请，已通知申请人。")
 
 
 async def on_reply_text(update: Update, context: BotContext, text: str) -> bool:
     """完成 as a reply to a card or reminder. Returns False when the message is not that."""
     message = update.effective_message
-    if message is None or not DONE_WORDS.match(text):
+    if message is None:
+        return False
+    said = DONE_WORDS.match(text)
+    if said is None:
         return False
     codes = codes_in_reply(context, message)
     if not codes:
         return False
     if len(codes) > 1:
+        if not is_private(update):
+            await send(update, "这条消息里有多项措施，请发送 <code>/done 编号</code> 报告其中一项完成。")
+            return True
         rows = [[InlineKeyboardButton(f"✅ {code} 完成", callback_data=encode(Action.DONE_ASK, Ref(key=code)))]
                 for code in codes[:8]]
         await send(update, Reply("这条消息里有多项措施，请选择已完成的一项：", InlineKeyboardMarkup(rows)))
         return True
-    await mark_done(update, context, codes[0], "", evidence=None)
+    await mark_done(update, context, codes[0], (said.group("note") or "").strip(), evidence=None)
     return True
 
 
@@ -272,13 +294,19 @@ async def on_media(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
+    caption = (message.caption or "").strip()
+    if not addressed_to_bot(update, context.services.bot_username) and not caption.startswith("/done"):
+        return  # a group's own pictures and files
     if message.photo:
         evidence = Evidence("photo", message.photo[-1].file_id, None)
     elif message.document is not None:
         evidence = Evidence("document", message.document.file_id, message.document.file_name)
     else:
         return
-    caption = (message.caption or "").strip()
+    async with transaction(context.services.factory) as session:
+        await require_cadre(session, update)
+    caption = re.sub(rf"@{re.escape(context.services.bot_username)}\b", " ", caption).strip() \
+        if context.services.bot_username else caption
     codes = context.services.answers.find_codes(caption) or codes_in_reply(context, message)
     if not codes:
         if is_private(update):
@@ -286,12 +314,15 @@ async def on_media(update: Update, context: BotContext) -> None:
                                "例如 <code>/done ZG2025004 已完成</code>。")
         return
     code = codes[0]
-    wants_done = caption.startswith("/done") or bool(DONE_WORDS.match(re.sub(r"^/\w+(@\w+)?", "", caption)
-                                                                             .replace(code, "")))
-    note = re.sub(r"^/done(@\w+)?", "", caption).strip()
+    command = re.match(r"/done(@\w+)?(\s|$)", caption)
+    note = caption[command.end():] if command else caption
     for typed in context.services.answers.find_codes(note):
         note = note.replace(typed, "")
-    note = re.sub(r"(?i)zg[-\s]*\d[\d\s-]*", "", note).strip() if note else note
+    note = re.sub(r"(?i)zg[-\s]*\d[\d\s-]*", "", note).strip()
+    said = DONE_WORDS.match(note)
+    wants_done = command is not None or said is not None
+    if command is None and said is not None:
+        note = (said.group("note") or "").strip()  # "ZG2025004 已完成，见照片" → 见照片
     if wants_done:
         await mark_done(update, context, code, note, evidence)
         return
@@ -305,7 +336,9 @@ async def on_media(update: Update, context: BotContext) -> None:
                        "完成后请发送 /done 编号，或回复卡片“已完成”。")
 
 
-async def decide_extension(update: Update, context: BotContext, request_id: int, *, approve: bool, note: str) -> None:
+async def decide_extension(update: Update, context: BotContext, request_id: int, *, approve: bool,
+                           note: str) -> ExtensionOutcome:
+    """An admin's decision on an extension request; the requester (and owner) are told."""
     services = context.services
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
@@ -314,8 +347,7 @@ async def decide_extension(update: Update, context: BotContext, request_id: int,
         await notify.queue_extension(session, outcome)
     _sync_index(context, outcome.measure)
     deliver_soon(context)
-    verdict = "已同意" if approve else "已拒绝"
-    await send(update, f"{verdict} <b>{esc(outcome.measure.code)}</b> 的延期申请。")
+    return outcome
 
 
 # ---- buttons --------------------------------------------------------------------------------------
@@ -334,55 +366,69 @@ async def ask_for(update: Update, context: BotContext, kind: str, target: str, p
             await pending.set_prompt(session, row_id, sent.message_id)
 
 
-async def button(update: Update, context: BotContext, callback: Callback, cadre: Cadre) -> Reply | None:
-    """Measure buttons. Returns the new content of the pressed message (None: leave it)."""
+#: What each button that starts a change needs to be allowed now (the services decide it).
+_NEEDS = {
+    Action.DONE_ASK: service.Action.DONE,
+    Action.PROGRESS: service.Action.PROGRESS,
+    Action.EXTEND: service.Action.EXTEND,
+    Action.REJECT: service.Action.REJECT,
+}
+
+
+async def button(update: Update, context: BotContext, callback: Callback, cadre: Cadre) -> Pressed:
+    """Measure and extension buttons: the new content of the pressed message and a toast.
+
+    A button that no longer fits the measure (closed meanwhile, pressed twice) changes nothing:
+    the message is refreshed to show how things stand and the toast says why.
+    """
+    try:
+        try:
+            return await _button(update, context, callback, cadre)
+        except ConflictError:
+            # Changed at this very moment (a double tap): once more, against the state that won.
+            return await _button(update, context, callback, cadre)
+    except InvalidTransition as error:
+        return await _as_it_stands(update, context, callback, cadre, str(error))
+
+
+async def _button(update: Update, context: BotContext, callback: Callback, cadre: Cadre) -> Pressed:
     services = context.services
-    query = update.callback_query
     if callback.action in (Action.EXTEND_APPROVE, Action.EXTEND_REFUSE):
-        if callback.request_id is None:
-            raise NotFound("按钮已过期，请重新查询")
-        if callback.action is Action.EXTEND_REFUSE:
-            await ask_for(update, context, "extension_refuse", str(callback.request_id), "请输入不同意延期的理由：")
-            return None
-        await decide_extension(update, context, callback.request_id, approve=True, note="")
-        return None
+        return await _extension_button(update, context, callback, cadre)
     async with transaction(services.factory) as session:
         measure = await _measure(session, callback.ref)
         code = measure.code
-        if callback.action in (Action.MEASURE, Action.DONE_NO):
-            return card(context, update, measure, cadre)
+        if callback.action is Action.MEASURE:
+            return Pressed(card(context, update, measure, cadre))
+        if callback.action is Action.DONE_NO:
+            return Pressed(card(context, update, measure, cadre), "已取消")
+        needed = _NEEDS.get(callback.action)
+        if needed is not None:
+            view = await service.view_measure(session, cadre.id, code)
+            if needed not in view.actions:
+                raise _refusal(needed, view, cadre)
         if callback.action is Action.DONE_ASK:
-            if not service.may_work_on(cadre, measure):
-                raise PermissionDenied(f"{code} 不是您负责的整改措施。")
-            if not measure.status.is_open:
-                return card(context, update, measure, cadre)
             base = card(context, update, measure, cadre)
-            return Reply(f"确认 <b>{esc(code)}</b> 已完成吗？确认后将通知分管领导审核销号。\n\n{base.html}",
-                         done_confirm_keyboard(measure))
+            return Pressed(Reply(f"确认 <b>{esc(code)}</b> 已完成吗？确认后将通知分管领导审核销号。\n\n{base.html}",
+                                 done_confirm_keyboard(measure)))
         if callback.action is Action.DONE_YES:
             transition = await service.mark_done(session, cadre.id, code, None, None, services.today())
-            await notify.queue_transition(session, "done", transition)
-            reply = card(context, update, transition.measure, cadre)
-            what, result = "done", transition
+            what, toast = "done", "已报告完成，等待审核销号"
         elif callback.action is Action.DONE_UNDO:
             transition = await service.undo_done(session, cadre.id, code)
-            await notify.queue_transition(session, "undo", transition)
-            reply, what, result = card(context, update, transition.measure, cadre), "undo", transition
+            what, toast = "undo", "已撤回完成报告"
         elif callback.action is Action.VERIFY:
             transition = await service.verify(session, cadre.id, code, None, services.today())
-            await notify.queue_transition(session, "verify", transition)
-            reply, what, result = card(context, update, transition.measure, cadre), "verify", transition
+            what, toast = "verify", "已销号"
         else:
-            result = None
-            what = ""
-            reply = card(context, update, measure, cadre)
-    if result is not None:
-        _sync_index(context, result.measure)
+            transition = None
+        if transition is not None:
+            await notify.queue_transition(session, what, transition)
+            reply = card(context, update, transition.measure, cadre)
+    if transition is not None:
+        _sync_index(context, transition.measure)
         deliver_soon(context)
-        if query is not None:
-            toast = {"done": "已报告完成，等待审核销号", "undo": "已撤回完成报告", "verify": "已销号"}[what]
-            await query.answer(toast)
-        return reply
+        return Pressed(reply, toast)
     if callback.action is Action.REJECT:
         await ask_for(update, context, "reject", code, f"请输入退回 <b>{esc(code)}</b> 的原因：")
     elif callback.action is Action.PROGRESS:
@@ -390,7 +436,74 @@ async def button(update: Update, context: BotContext, callback: Callback, cadre:
     elif callback.action is Action.EXTEND:
         await ask_for(update, context, "extend", code,
                       f"请输入 <b>{esc(code)}</b> 的新完成时限和理由，例如：\n<code>2027-03-31 资金尚未到位</code>")
-    return None
+    return Pressed()
+
+
+def _refusal(needed: service.Action, view: service.MeasureView, cadre: Cadre) -> PermissionDenied | InvalidTransition:
+    """Why a button that starts a change may not be used now (worded as the services word it)."""
+    measure, code, status = view.measure, view.measure.code, view.measure.status
+    if needed is service.Action.REJECT:
+        if not service.may_judge(cadre, measure):
+            return PermissionDenied(f"只有 {code} 的分管领导或管理员可以退回")
+        if status is MeasureStatus.CLOSED:
+            return InvalidTransition(f"{code} 已销号，不能退回")
+        return InvalidTransition(f"{code} 尚未报告完成（当前状态：{status.label}），无需退回")
+    if needed is service.Action.EXTEND:
+        if not service.may_request_extension(cadre, measure):
+            return PermissionDenied(f"只有 {code} 的责任人或分管领导可以申请延期")
+        if status is MeasureStatus.CLOSED:
+            return InvalidTransition(f"{code} 已销号，无需申请延期")
+        if status is MeasureStatus.DONE:
+            return InvalidTransition(f"{code} 已报告完成，无需申请延期")
+        request = view.pending_extension
+        until = f"（申请延至 {request.new_deadline.isoformat()}）" if request is not None else ""
+        return InvalidTransition(f"{code} 已有一条待审批的延期申请{until}，请等待管理员处理")
+    progress = needed is service.Action.PROGRESS
+    if not service.may_work_on(cadre, measure):
+        what = "填报进展" if progress else "报告完成"
+        return PermissionDenied(f"{code} 的责任人是{measure.owner.name}，您不能{what}")
+    if status is MeasureStatus.CLOSED:
+        return InvalidTransition(f"{code} 已销号，{'不能再填报进展' if progress else '无需重复操作'}")
+    return InvalidTransition(f"{code} 已报告完成，正在等待销号{'，不能再填报进展' if progress else ''}")
+
+
+async def _extension_button(update: Update, context: BotContext, callback: Callback, cadre: Cadre) -> Pressed:
+    if callback.request_id is None:
+        raise NotFound("按钮已过期，请重新查询")
+    if callback.action is Action.EXTEND_APPROVE:
+        outcome = await decide_extension(update, context, callback.request_id, approve=True, note="")
+        text, _ = notify.extension_message(outcome.request, outcome.measure)
+        return Pressed(Reply(text), "已同意延期")
+    async with transaction(context.services.factory) as session:
+        # The same checks as the decision itself, before asking for a reason.
+        if cadre.role is not Role.ADMIN:
+            raise PermissionDenied("只有管理员可以审批延期申请")
+        request = await service.get_extension(session, callback.request_id)
+        if request.status is not ExtensionStatus.PENDING:
+            raise InvalidTransition(f"该延期申请已处理（{request.status.label}），无需重复操作")
+        if request.requested_by_id == cadre.id:
+            raise PermissionDenied("不能审批自己提出的延期申请，请由其他管理员处理")
+        code = request.measure.code
+    await ask_for(update, context, "extension_refuse", str(callback.request_id),
+                  f"请输入不同意 <b>{esc(code)}</b> 延期的理由：")
+    return Pressed()
+
+
+async def _as_it_stands(update: Update, context: BotContext, callback: Callback, cadre: Cadre,
+                        why: str) -> Pressed:
+    """The pressed message refreshed to the current state, and why nothing was done."""
+    async with transaction(context.services.factory) as session:
+        if callback.request_id is not None:
+            request = await session.get(ExtensionRequest, callback.request_id)
+            if request is None:
+                return Pressed(None, why)
+            text, buttons = notify.extension_message(request, request.measure)
+            return Pressed(Reply(text, markup(buttons)), why)
+        try:
+            measure = await _measure(session, callback.ref)
+        except NotFound:
+            return Pressed(None, why)
+        return Pressed(card(context, update, measure, cadre), why)
 
 
 async def _measure(session: AsyncSession, ref: Ref | None) -> Measure:

@@ -35,9 +35,14 @@ HELP_ADMIN = """
 /invite 姓名 — 生成邀请码　/export 导出台账　延期申请在 /todo 中审批"""
 
 
+HELP_UNBOUND = """<b>整改助手</b>：市教育局规章制度问答、整改措施查询与催办，供局机关和各县市区干部使用。
+
+使用前须绑定身份：请向管理员索取邀请码，然后在与机器人的<b>私聊</b>中发送 <code>/start 邀请码</code>。"""
+
+
 def help_text(cadre: Cadre | None) -> str:
     if cadre is None:
-        return NOT_BOUND
+        return HELP_UNBOUND
     text = HELP_COMMON
     if cadre.role in (Role.LEADER, Role.ADMIN):
         text += HELP_LEADER

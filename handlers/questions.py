@@ -18,25 +18,12 @@ from bot.services.answers import Answer, Hit, record_miss
 from bot.services.phrasing import AnswerFacts, ArticleFacts, load_answer_facts
 from handlers import render
 from handlers.callbacks import Action, Callback, Ref
-from handlers.common import NOT_BOUND, current_cadre, is_private, send
+from handlers.common import NOT_BOUND, addressed_to_bot, current_cadre, is_private, send
 from handlers.render import Reply
 
 #: Longest question taken as is; beyond it the start is answered and the user told.
 MAX_QUESTION = 500
 _MENTION = re.compile(r"@\w+")
-
-
-def addressed_to_bot(update: Update, username: str) -> bool:
-    """In a group the bot answers only messages that mention it or reply to it."""
-    message = update.effective_message
-    if message is None:
-        return False
-    if is_private(update):
-        return True
-    replied = message.reply_to_message
-    if replied is not None and replied.from_user is not None and replied.from_user.username == username:
-        return True
-    return bool(username) and f"@{username}".lower() in (message.text or message.caption or "").lower()
 
 
 async def answer_question(session: AsyncSession, context: BotContext, update: Update, cadre: Cadre, text: str) -> Reply:

@@ -822,6 +822,7 @@ class Sandbox:
             log = logger.info if status >= 400 else logger.debug
             log("%s -> %s %s", method, status, error)
         self.calls.append(CallRecord(method, params, time.time(), status, error, body.get("result")))
+        self._notify()  # wake wait_until/wait_for_call waiters that watch the call log
         return status, body
 
 

@@ -1,0 +1,475 @@
+"""The life of a measure through the real bot — reported done (typed, by reply, with a photo or
+file, by button), signed off or returned, deadlines extended — checking both what people see
+and what the database holds afterwards (status, version, events, outbox, pending inputs)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import json
+
+import httpx
+
+from bot.models import ExtensionStatus, MeasureStatus, OutboxStatus
+from tests.bot.conftest import Harness
+
+# ---- done by message ------------------------------------------------------------------------------
+
+
+async def test_typed_done_acts_at_once_and_tells_leader_and_admins(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    before = await harness.measure("ZG2025009")
+    reply = await harness.one(owner, "/done ZG2025009 港北区新建小学已投入使用")
+    assert reply.body.startswith("已报告完成，等待分管领导审核销号")
+    assert "☑️ 已完成，待销号" in reply.body and "↩️ 撤回完成" in reply.button_texts
+    after = await harness.measure("ZG2025009")
+    assert after.status is MeasureStatus.DONE and after.version == before.version + 1
+    event = (await harness.events("ZG2025009"))[-1]
+    zhang = await harness.cadre("张伟")
+    assert (event.action, event.actor_id, event.from_status, event.to_status, event.note) == (
+        "done", zhang.id, MeasureStatus.IN_PROGRESS, MeasureStatus.DONE, "港北区新建小学已投入使用")
+    assert event.evidence_kind is None
+    queued = {m.key: m for m in await harness.outbox()}
+    recipients = {name: await harness.cadre(name) for name in ("陈建华", "韦丽萍", "刘洋")}
+    assert set(queued) == {f"done:{event.id}:{c.id}" for c in recipients.values()}
+    # Unbound admins cannot be reached: recorded as skipped, not lost and not retried.
+    assert queued[f"done:{event.id}:{recipients['韦丽萍'].id}"].status is OutboxStatus.SKIPPED
+    await harness.deliver()
+    [note] = await harness.sandbox.wait_for_messages(leader.id)
+    assert "ZG2025009" in note.body and "张伟 报告完成" in note.body and "港北区新建小学已投入使用" in note.body
+    assert note.button_texts == ["✔️ 销号", "↩️ 退回", "查看详情"]
+    sent = [m for m in await harness.outbox("陈建华") if m.key.startswith("done:")]
+    assert sent[0].status is OutboxStatus.SENT and sent[0].message_id == note.message_id
+
+
+async def test_undo_puts_it_back_as_it_was(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    reply = await harness.one(owner, "/done zg-2025-8 已经完成调整方案")
+    assert (await harness.measure("ZG2025008")).status is MeasureStatus.DONE
+    copy = await harness.one(owner, "/status ZG2025008")  # a second card, also offering 撤回完成
+    assert "↩️ 撤回完成" in copy.button_texts
+    undone, toast = await harness.tap(owner, reply, "撤回完成")
+    assert toast == "已撤回完成报告"
+    assert "未开始" in undone.body and "✅ 完成" in undone.button_texts
+    measure = await harness.measure("ZG2025008")
+    assert measure.status is MeasureStatus.NOT_STARTED
+    event = (await harness.events("ZG2025008"))[-1]
+    assert (event.action, event.from_status, event.to_status) == ("undo", MeasureStatus.DONE,
+                                                                  MeasureStatus.NOT_STARTED)
+    # Pressed on the other card: nothing left to undo, nothing changes, the card catches up.
+    again, toast = await harness.unchanged_by(lambda: harness.tap(owner, copy, "撤回完成"))
+    assert "没有可撤回的完成报告" in toast and "↩️ 撤回完成" not in again.button_texts
+
+
+async def test_replying_done_to_a_card(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    card = await harness.one(owner, "/status ZG2025009")
+    reply = await harness.one(owner, "已完成，材料已报送", reply_to=card.message_id)
+    assert reply.body.startswith("已报告完成")
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
+    event = (await harness.events("ZG2025009"))[-1]
+    assert event.action == "done" and event.note == "材料已报送"
+
+
+async def test_a_question_replying_to_a_card_is_not_a_done_report(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    card = await harness.one(owner, "/status ZG2025009")
+
+    async def ask() -> str:
+        return (await harness.one(owner, "完成时限是哪天？", reply_to=card.message_id)).body
+
+    answer = await harness.unchanged_by(ask)
+    assert not answer.startswith("已报告完成")
+
+
+async def test_replying_done_to_a_list_asks_which_one(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    listing = await harness.one(owner, "/mine")
+    choice = await harness.unchanged_by(lambda: harness.one(owner, "完成了", reply_to=listing.message_id))
+    assert "请选择已完成的一项" in choice.body
+    assert {"✅ ZG2025008 完成", "✅ ZG2025009 完成"} <= set(choice.button_texts)
+    confirm = await harness.press(owner, choice, "ZG2025009")
+    assert "确认 ZG2025009 已完成吗" in confirm.body
+    done = await harness.press(owner, confirm, "确认完成")
+    assert "已完成，待销号" in done.body
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
+    assert (await harness.measure("ZG2025008")).status is MeasureStatus.NOT_STARTED
+
+
+async def test_a_photo_captioned_done_reports_done_with_evidence(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    sent = await harness.sandbox.send_photo(owner.id, b"\x89PNG site photo", caption="/done ZG2025009 新校舍已启用")
+    [reply] = await harness.sandbox.wait_for_messages(owner.id)
+    assert reply.body.startswith("已报告完成，佐证材料已保存")
+    event = (await harness.events("ZG2025009"))[-1]
+    assert (event.action, event.to_status, event.evidence_kind) == ("done", MeasureStatus.DONE, "photo")
+    assert event.evidence_file_id == sent["photo"][-1]["file_id"]
+    assert event.note == "新校舍已启用"
+
+
+async def test_a_photo_captioned_with_code_and_done_words_reports_done(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    await harness.sandbox.send_photo(owner.id, b"\x89PNG", caption="zg-2025-9 已完成，见照片")
+    [reply] = await harness.sandbox.wait_for_messages(owner.id)
+    assert reply.body.startswith("已报告完成，佐证材料已保存")
+    event = (await harness.events("ZG2025009"))[-1]
+    assert (event.action, event.evidence_kind, event.note) == ("done", "photo", "见照片")
+
+
+async def test_a_photo_replying_to_a_card_is_evidence_only(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    card = await harness.one(owner, "/status ZG2025009")
+    before = await harness.measure("ZG2025009")
+    sent = await harness.sandbox.send_photo(owner.id, b"\x89PNG progress", reply_to=card.message_id)
+    [reply] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "已将照片作为 ZG2025009 的佐证材料保存" in reply.body
+    after = await harness.measure("ZG2025009")
+    assert after.status is before.status and after.version == before.version + 1
+    event = (await harness.events("ZG2025009"))[-1]
+    assert (event.action, event.from_status, event.to_status) == ("evidence", None, None)
+    assert event.evidence_kind == "photo" and event.evidence_file_id == sent["photo"][-1]["file_id"]
+
+
+async def test_a_document_works_the_same(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    card = await harness.one(owner, "/status ZG2025008")
+    sent = await harness.sandbox.send_document(owner.id, b"%PDF-1.4 plan", filename="布局调整规划.pdf",
+                                               mime_type="application/pdf", reply_to=card.message_id)
+    [reply] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "已将文件作为 ZG2025008 的佐证材料保存" in reply.body
+    event = (await harness.events("ZG2025008"))[-1]
+    assert event.action == "evidence" and event.evidence_kind == "document"
+    assert event.evidence_file_id == sent["document"]["file_id"]
+    assert event.details == {"file_name": "布局调整规划.pdf"}
+    assert (await harness.measure("ZG2025008")).status is MeasureStatus.NOT_STARTED
+    await harness.sandbox.send_document(owner.id, b"%PDF-1.4 done", filename="验收.pdf", caption="/done ZG2025008")
+    [reply] = await harness.sandbox.wait_for_messages(owner.id)
+    assert reply.body.startswith("已报告完成，佐证材料已保存")
+    event = (await harness.events("ZG2025008"))[-1]
+    assert (event.action, event.evidence_kind, event.details) == ("done", "document", {"file_name": "验收.pdf"})
+    # A file naming no measure is kept out of the record, with a hint.
+    await harness.unchanged_by(lambda: harness.sandbox.send_document(owner.id, b"x", filename="杂项.txt"))
+    [hint] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "在说明中写明编号" in hint.body
+
+
+async def test_done_button_asks_for_confirmation_and_cancel_changes_nothing(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    card = await harness.one(owner, "ZG2025009")
+    asking = await harness.unchanged_by(lambda: harness.press(owner, card, "完成"))
+    assert "确认 ZG2025009 已完成吗" in asking.body
+    assert asking.button_texts == ["✅ 确认完成", "✖️ 取消"]
+    cancelled, toast = await harness.unchanged_by(lambda: harness.tap(owner, asking, "取消"))
+    assert toast == "已取消" and "✅ 完成" in cancelled.button_texts
+    asking = await harness.press(owner, cancelled, "完成")
+    done, toast = await harness.tap(owner, asking, "确认完成")
+    assert toast == "已报告完成，等待审核销号" and "已完成，待销号" in done.body
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
+
+
+async def test_a_double_tap_on_confirm_reports_once(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    card = await harness.one(owner, "ZG2025009")
+    asking = await harness.press(owner, card, "完成")
+    [yes] = [d for d in asking.callback_data if d and d.startswith("v1|dy|")]
+    first = await harness.sandbox.press(owner.id, asking.message_id, data=yes)
+    second = await harness.sandbox.press(owner.id, asking.message_id, data=yes)
+    answers = harness.sandbox.callback_answers
+    await harness.sandbox.wait_until(lambda: first in answers and second in answers)
+    toasts = sorted([harness.toast(first), harness.toast(second)])
+    assert toasts == sorted(["已报告完成，等待审核销号", "ZG2025009 已报告完成，正在等待销号"]), toasts
+    assert [e.action for e in await harness.events("ZG2025009")].count("done") == 1
+    measure = await harness.measure("ZG2025009")
+    assert measure.status is MeasureStatus.DONE
+    assert len([m for m in await harness.outbox() if m.key.startswith("done:")]) == 3  # one per recipient
+
+
+async def test_a_stale_button_on_a_closed_measure_changes_nothing(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    # Old cards in the chat still offer ✅ 完成 · 📝 进展 · ⏰ 申请延期.
+    cards = [await harness.one(owner, "ZG2025009") for _ in range(3)]
+    await harness.one(owner, "/done ZG2025009")
+    await harness.notified(leader)
+    await harness.one(leader, "/verify ZG2025009")
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.CLOSED
+    whys = ("已销号，无需重复操作", "已销号，不能再填报进展", "已销号，无需申请延期")
+    for card, label, why in zip(cards, ("完成", "进展", "申请延期"), whys, strict=True):
+        after, toast = await harness.unchanged_by(functools.partial(harness.tap, owner, card, label))
+        assert why in toast, (label, toast)
+        assert "✅ 已销号" in after.body and after.button_texts == []  # the card shows how things stand
+    assert await harness.pending_inputs() == []
+
+
+async def test_buttons_from_another_version_or_garbage_say_expired(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    keyboard = {"inline_keyboard": [[{"text": "旧版完成", "callback_data": "v0|done|ZG2025009"},
+                                     {"text": "乱码", "callback_data": "v1|dy|ZG|2025"},
+                                     {"text": "无此动作", "callback_data": "v1|zz|ZG2025009"},
+                                     {"text": "坏编号", "callback_data": "v1|m|#abc"},
+                                     {"text": "列表翻页", "callback_data": "v1|lp|od|1"}]]}
+    async with httpx.AsyncClient(trust_env=False) as client:  # a message sent by an earlier version of the bot
+        response = await client.post(f"{harness.sandbox.base_url}{harness.sandbox.token}/sendMessage",
+                                     json={"chat_id": owner.id, "text": "旧消息", "reply_markup": json.dumps(keyboard)})
+    assert response.json()["ok"]
+    [old] = await harness.sandbox.wait_for_messages(owner.id)
+
+    async def press_all() -> list[str]:
+        return [(await harness.tap(owner, old, data=data))[1] for data in old.callback_data if data]
+
+    assert await harness.unchanged_by(press_all) == ["按钮已过期，请重新查询"] * 5
+    assert harness.sandbox.message(owner.id, old.message_id).edit_count == 0
+
+
+# ---- sign-off ----------------------------------------------------------------------------------------
+
+
+async def test_leader_signs_off_from_the_notification(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    await harness.one(owner, "/done ZG2025009 已完工")
+    await harness.deliver()
+    [note] = await harness.sandbox.wait_for_messages(leader.id)
+    detail = await harness.press(leader, note, "查看详情")
+    assert detail.body.startswith("📋 ZG2025009") and detail.button_texts == ["✔️ 销号", "↩️ 退回"]
+    verified, toast = await harness.tap(leader, detail, "销号")
+    assert toast == "已销号" and "✅ 已销号" in verified.body and verified.button_texts == []
+    event = (await harness.events("ZG2025009"))[-1]
+    assert (event.action, event.actor_id, event.from_status, event.to_status) == (
+        "verify", (await harness.cadre("陈建华")).id, MeasureStatus.DONE, MeasureStatus.CLOSED)
+    await harness.deliver()
+    [told] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "ZG2025009" in told.body and "陈建华 审核销号" in told.body
+
+
+async def test_verify_command_and_who_may_not(harness: Harness) -> None:
+    owner, other_leader = await harness.bind("张伟"), await harness.bind("李明德")
+    admin, leader = await harness.bind("刘洋"), await harness.bind("陈建华")
+    # ZG2025013 is 张伟's, 已完成, led by 陈建华.
+
+    async def refused() -> list[str]:
+        return [(await harness.one(other_leader, "/verify ZG2025013")).body,
+                (await harness.one(owner, "/verify ZG2025013")).body,
+                (await harness.one(leader, "/verify ZG2025009")).body,  # not reported done
+                (await harness.one(leader, "/verify")).body]
+
+    by_other_leader, by_owner, not_done, usage = await harness.unchanged_by(refused)
+    assert "只有 ZG2025013 的分管领导或管理员可以销号" in by_other_leader
+    assert "只有 ZG2025013 的分管领导或管理员可以销号" in by_owner
+    assert "尚未报告完成" in not_done and "用法：/verify" in usage
+    reply = await harness.one(leader, "/verify ZG2025013 材料齐全")
+    assert reply.body.startswith("已销号") and "✅ 已销号" in reply.body
+    event = (await harness.events("ZG2025013"))[-1]
+    assert (event.action, event.note) == ("verify", "材料齐全")
+    # An admin may sign off what they did not report; not a second time.
+    assert "已销号" in (await harness.one(admin, "/verify ZG2025012")).body
+    assert (await harness.measure("ZG2025012")).status is MeasureStatus.CLOSED
+    again = await harness.unchanged_by(lambda: harness.one(admin, "/verify ZG2025012"))
+    assert "已销号，无需重复操作" in again.body
+
+
+async def test_an_admin_cannot_sign_off_their_own_measure(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")  # owns ZG2025023
+    await harness.one(admin, "/done ZG2025023 已全部办结")
+    refused = await harness.unchanged_by(lambda: harness.one(admin, "/verify ZG2025023"))
+    assert "由您负责，不能由您本人销号" in refused.body
+    other_admin = await harness.bind("韦丽萍")
+    assert "已销号" in (await harness.one(other_admin, "/verify ZG2025023")).body
+
+
+async def test_return_button_asks_for_a_reason_kept_in_the_database(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    card = await harness.one(leader, "/status ZG2025013")
+    assert card.button_texts == ["✔️ 销号", "↩️ 退回"]
+    before = await harness.snapshot()
+    after, toast = await harness.tap(leader, card, "退回")
+    assert after.edit_count == 0 and toast == ""
+    changed = await harness.snapshot()
+    assert changed["measures"] == before["measures"] and changed["counts"]["events"] == before["counts"]["events"]
+    [prompt] = await harness.sandbox.wait_for_messages(leader.id)
+    assert "请输入退回 ZG2025013 的原因" in prompt.body and "/cancel" in prompt.body
+    [waiting] = await harness.pending_inputs(leader)
+    assert (waiting.kind, waiting.target, waiting.chat_id, waiting.prompt_message_id) == (
+        "reject", "ZG2025013", leader.id, prompt.message_id)
+    assert (await harness.measure("ZG2025013")).status is MeasureStatus.DONE  # nothing yet
+    reply = await harness.one(leader, "佐证材料不全，请补充发放花名册")
+    assert "已退回 ZG2025013" in reply.body and "佐证材料不全" in reply.body
+    assert await harness.pending_inputs(leader) == []
+    measure = await harness.measure("ZG2025013")
+    assert measure.status is MeasureStatus.IN_PROGRESS
+    event = (await harness.events("ZG2025013"))[-1]
+    assert (event.action, event.actor_id, event.from_status, event.to_status, event.note) == (
+        "reject", (await harness.cadre("陈建华")).id, MeasureStatus.DONE, MeasureStatus.IN_PROGRESS,
+        "佐证材料不全，请补充发放花名册")
+    await harness.deliver()
+    [told] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "被 陈建华 退回" in told.body and "退回原因：佐证材料不全，请补充发放花名册" in told.body
+    assert told.button_texts == ["✅ 完成", "📝 进展"]
+    # The next message is a question again.
+    assert "《市教育局工作规程》第3条" in (await harness.one(leader, "请假超过三天要谁批")).body
+
+
+async def test_a_pending_question_can_be_cancelled(harness: Harness) -> None:
+    leader = await harness.bind("陈建华")
+    card = await harness.one(leader, "/status ZG2025013")
+    await harness.tap(leader, card, "退回")
+    await harness.sandbox.wait_for_messages(leader.id)
+    assert len(await harness.pending_inputs(leader)) == 1
+    assert (await harness.one(leader, "/cancel")).body == "已取消。"
+    assert await harness.pending_inputs(leader) == []
+    assert (await harness.one(leader, "/cancel")).body == "当前没有进行中的操作。"
+    assert (await harness.measure("ZG2025013")).status is MeasureStatus.DONE
+
+
+async def test_reject_command(harness: Harness) -> None:
+    leader = await harness.bind("陈建华")
+    usage = await harness.unchanged_by(lambda: harness.one(leader, "/reject ZG2025013"))
+    assert "用法：/reject 编号 原因" in usage.body
+    reply = await harness.one(leader, "/reject ZG2025013 花名册缺少签字")
+    assert "已退回 ZG2025013" in reply.body and "花名册缺少签字" in reply.body
+    event = (await harness.events("ZG2025013"))[-1]
+    assert (event.action, event.note, event.to_status) == ("reject", "花名册缺少签字", MeasureStatus.IN_PROGRESS)
+    owner_id = (await harness.cadre("张伟")).id
+    [queued] = [m for m in await harness.outbox() if m.key.startswith("reject:")]
+    assert queued.key == f"reject:{event.id}:{owner_id}" and "花名册缺少签字" in queued.text
+    assert queued.status is OutboxStatus.SKIPPED  # 张伟 has no Telegram account bound in this test
+    again = await harness.unchanged_by(lambda: harness.one(leader, "/reject ZG2025013 再退一次"))
+    assert "尚未报告完成" in again.body
+
+
+# ---- deadline extensions -----------------------------------------------------------------------------
+
+
+async def test_extension_request_approved_by_an_admin_moves_the_deadline(harness: Harness) -> None:
+    owner, admin = await harness.bind("张伟"), await harness.bind("韦丽萍")
+    reply = await harness.one(owner, "/extend ZG2025009 2027-01-31 二期工程资金未到位")
+    assert "已提交 ZG2025009 的延期申请（→ 2027年1月31日）" in reply.body
+    [request] = await harness.extension_requests("ZG2025009")
+    assert (request.status, request.old_deadline, request.new_deadline, request.reason) == (
+        ExtensionStatus.PENDING, dt.date(2026, 12, 5), dt.date(2027, 1, 31), "二期工程资金未到位")
+    event = (await harness.events("ZG2025009"))[-1]
+    assert event.action == "extend_request" and event.details is not None
+    assert event.details["request_id"] == request.id
+    assert (await harness.measure("ZG2025009")).deadline == dt.date(2026, 12, 5)  # not yet
+    await harness.deliver()
+    [asked] = await harness.sandbox.wait_for_messages(admin.id)
+    assert "延期申请" in asked.body and "申请人：张伟" in asked.body and "2026年12月5日 → 2027年1月31日" in asked.body
+    assert asked.button_texts == ["✅ 同意延期", "❌ 不同意"]
+    # /todo shows it to admins too.
+    head = await harness.one(admin, "/todo")
+    items = int(head.body.removeprefix("待您处理 ").split(" ")[0])
+    todo = await harness.sandbox.wait_for_messages(admin.id, count=items)
+    request_card = todo[-1]  # the measures awaiting sign-off first, then the requests
+    assert "申请人：张伟" in request_card.body and "2027年1月31日" in request_card.body
+    assert request_card.button_texts == ["✅ 同意延期", "❌ 不同意"]
+    decided, toast = await harness.tap(admin, asked, "同意延期")
+    assert toast == "已同意延期" and "已同意" in decided.body and decided.button_texts == []
+    measure = await harness.measure("ZG2025009")
+    assert measure.deadline == dt.date(2027, 1, 31)
+    [request] = await harness.extension_requests("ZG2025009")
+    assert request.status is ExtensionStatus.APPROVED and request.decided_by_id == (await harness.cadre("韦丽萍")).id
+    event = (await harness.events("ZG2025009"))[-1]
+    assert (event.action, event.actor_id) == ("extend_approve", (await harness.cadre("韦丽萍")).id)
+    [told] = await harness.notified(owner)
+    assert "延期申请" in told.body and "已同意" in told.body
+    card = await harness.one(owner, "ZG2025009")
+    assert "完成时限：2027年1月31日" in card.body
+    # The other copy of the request (from /todo) is now stale: pressing it changes nothing.
+    stale, toast = await harness.unchanged_by(lambda: harness.tap(admin, request_card, "不同意"))
+    assert "该延期申请已处理" in toast and stale.button_texts == []
+
+
+async def test_refusing_an_extension_asks_for_a_reason(harness: Harness) -> None:
+    owner, admin = await harness.bind("张伟"), await harness.bind("刘洋")
+    await harness.one(owner, "/extend ZG2025009 2027-01-31 资金未到位")
+    await harness.deliver()
+    [asked] = await harness.sandbox.wait_for_messages(admin.id)
+    await harness.tap(admin, asked, "不同意")
+    [prompt] = await harness.sandbox.wait_for_messages(admin.id)
+    assert "请输入不同意 ZG2025009 延期的理由" in prompt.body
+    [request] = await harness.extension_requests("ZG2025009")
+    [waiting] = await harness.pending_inputs(admin)
+    assert (waiting.kind, waiting.target) == ("extension_refuse", str(request.id))
+    reply = await harness.one(admin, "年底前必须完成", reply_to=prompt.message_id)
+    assert "已拒绝 ZG2025009 的延期申请" in reply.body
+    [request] = await harness.extension_requests("ZG2025009")
+    assert request.status is ExtensionStatus.REFUSED and request.decision_note == "年底前必须完成"
+    assert (await harness.measure("ZG2025009")).deadline == dt.date(2026, 12, 5)
+    await harness.deliver()
+    [told] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "未同意" in told.body and "年底前必须完成" in told.body
+
+
+async def test_extension_mistakes_get_clear_answers_and_change_nothing(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+
+    async def mistakes() -> list[str]:
+        return [(await harness.one(owner, text)).body for text in (
+            "/extend ZG2025009 明年春天 资金未到位",
+            "/extend ZG2025009 2027-02-30 资金未到位",
+            "/extend ZG2025009 2026-11-01 资金未到位",
+            "/extend ZG2025009 2027-01-31",
+            "/extend ZG2025001 2027-01-31 不是我的",
+            "/extend ZG2025013 2027-01-31 已完成的")]
+
+    bad, impossible, earlier, no_reason, not_mine, done = await harness.unchanged_by(mistakes)
+    assert "无法识别的日期「明年春天」" in bad and "YYYY-MM-DD" in bad
+    assert "不存在的日期「2027-02-30」" in impossible
+    assert "必须晚于今天" in earlier
+    assert "用法：/extend 编号 新时限 理由" in no_reason
+    assert "只有 ZG2025001 的责任人或分管领导可以申请延期" in not_mine
+    assert "已报告完成，无需申请延期" in done
+    await harness.one(owner, "/extend ZG2025009 2027-01-31 资金未到位")
+    second = await harness.unchanged_by(lambda: harness.one(owner, "/extend ZG2025009 2027-03-31 再延一次"))
+    assert "已有一条待审批的延期申请" in second.body
+
+
+async def test_extension_by_button_then_typed_date_and_reason(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    card = await harness.one(owner, "ZG2025009")
+    await harness.tap(owner, card, "申请延期")
+    [prompt] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "新完成时限和理由" in prompt.body
+    bad = await harness.one(owner, "下个月 资金未到位")
+    assert "无法识别的日期「下个月」" in bad.body
+    assert await harness.extension_requests("ZG2025009") == []
+    await harness.tap(owner, card, "申请延期")
+    await harness.sandbox.wait_for_messages(owner.id)
+    reply = await harness.one(owner, "2027-02-28 资金未到位")
+    assert "已提交 ZG2025009 的延期申请（→ 2027年2月28日）" in reply.body
+    [request] = await harness.extension_requests("ZG2025009")
+    assert request.reason == "资金未到位"
+
+
+async def test_progress_by_button(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    card = await harness.one(owner, "ZG2025008")
+    await harness.tap(owner, card, "进展")
+    [prompt] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "请输入 ZG2025008 的最新进展" in prompt.body
+    reply = await harness.one(owner, "规划初稿已完成，正在征求意见")
+    assert reply.body.startswith("进展已更新") and "最新进展：规划初稿已完成，正在征求意见" in reply.body
+    measure = await harness.measure("ZG2025008")
+    assert measure.status is MeasureStatus.IN_PROGRESS and measure.progress == "规划初稿已完成，正在征求意见"
+    event = (await harness.events("ZG2025008"))[-1]
+    assert (event.action, event.from_status, event.to_status) == (
+        "progress", MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS)
+
+
+async def test_concurrent_presses_by_owner_and_leader_leave_one_consistent_outcome(harness: Harness) -> None:
+    """The owner undoes while the leader signs off: exactly one wins, the other is told."""
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    mine = await harness.one(owner, "/done ZG2025009")
+    theirs = await harness.one(leader, "/status ZG2025009")
+    undo = next(d for d in mine.callback_data if d and d.startswith("v1|du|"))
+    verify = next(d for d in theirs.callback_data if d and d.startswith("v1|vf|"))
+    first = await harness.sandbox.press(owner.id, mine.message_id, data=undo)
+    second = await harness.sandbox.press(leader.id, theirs.message_id, data=verify)
+    answers = harness.sandbox.callback_answers
+    await harness.sandbox.wait_until(lambda: first in answers and second in answers)
+    await asyncio.sleep(0)
+    measure = await harness.measure("ZG2025009")
+    actions = [e.action for e in await harness.events("ZG2025009")]
+    assert actions[-2] == "done" and actions[-1] in ("undo", "verify")
+    assert measure.status is (MeasureStatus.CLOSED if actions[-1] == "verify" else MeasureStatus.IN_PROGRESS)
+    loser = harness.toast(second if actions[-1] == "undo" else first)
+    assert "ZG2025009" in loser, loser  # 已销号，不能撤回 / 尚未报告完成 … never a database error

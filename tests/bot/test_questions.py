@@ -1,0 +1,130 @@
+"""Asking: cited articles, regulation and measure cards, lists, no answer, suggestions, /regs,
+long and hostile input — through the real bot, checking what the user sees."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.db import transaction
+from bot.models import Miss
+from tests.bot.conftest import Harness
+
+
+async def test_an_article_answer_cites_title_article_and_effective_date(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    reply = await harness.one(user, "请假超过三天要谁批？")
+    assert reply.body.startswith("《市教育局工作规程》第3条（2025年9月1日起施行）")
+    assert reply.entities and reply.entities[0]["type"] == "bold"  # the citation is bold
+    assert any("全文目录" in text for text in reply.button_texts)
+    whole = await harness.press(user, reply, "全文目录")
+    assert whole.body.startswith("📘 《市教育局工作规程》") and "施行日期：2025年9月1日" in whole.body
+
+
+async def test_a_regulation_card_lists_its_articles_with_buttons(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    reply = await harness.one(user, "教师工作纪律")
+    assert reply.body.startswith("📘 《贵港市教师工作纪律》")
+    assert "施行日期：2025年9月1日" in reply.body and "条款目录" in reply.body
+    assert "第1条" in reply.button_texts
+    article = await harness.press(user, reply, "第2条")
+    assert article.body.startswith("《贵港市教师工作纪律》第2条")
+
+
+async def test_measure_cards_carry_a_deadline_badge(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    # today is 2026-11-27: ZG2025009 is due 2026-12-05, ZG2025023 2026-12-01, ZG2025001 2026-11-20.
+    expected = {"ZG2025009": "🟢 剩 8 天", "ZG2025023": "🟡 剩 4 天", "ZG2025001": "🔴 已逾期 7 天",
+                "ZG2025006": "✅ 已销号", "ZG2025013": "☑️ 已完成，待销号"}
+    for code, badge in expected.items():
+        card = await harness.one(user, code)
+        assert card.body.startswith(f"📋 {code}"), card.body
+        assert badge in card.body.splitlines()[0], (code, card.body)
+        assert "完成时限：" in card.body and "责任人：" in card.body
+    own = await harness.one(user, "ZG2025009 进展怎么样")
+    assert own.button_texts[:3] == ["✅ 完成", "📝 进展", "⏰ 申请延期"]
+    other = await harness.one(user, "ZG2025001")
+    assert other.button_texts == []  # not his: nothing to press
+
+
+async def test_list_questions(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    mine = await harness.one(user, "我的整改")
+    assert all(code in mine.body for code in ("ZG2025006", "ZG2025008", "ZG2025009", "ZG2025013"))
+    assert "共 4 项" in mine.body
+    overdue = await harness.one(user, "逾期的有哪些")
+    for code in ("ZG2025001", "ZG2025002", "ZG2025010", "ZG2025024", "ZG2025030"):
+        assert code in overdue.body
+    assert "🔴" in overdue.body and "ZG2025009" not in overdue.body
+    unit = await harness.one(user, "港南区的")
+    assert "ZG2025001" in unit.body and "共 1 项" in unit.body
+    person = await harness.one(user, "张伟负责的")
+    assert "共 4 项" in person.body and "ZG2025009" in person.body and "ZG2025001" not in person.body
+
+
+async def test_no_answer_says_so_offers_regs_and_is_counted(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    reply = await harness.one(user, "火星探测器的燃料配比")
+    assert "没有找到相关的规章制度或整改措施" in reply.body and "/regs" in reply.body
+    index = await harness.press(user, reply, "浏览制度目录")
+    assert index.body.startswith("📚 规章制度目录（共 14 部")
+    async with transaction(harness.factory) as session:
+        miss = await session.scalar(select(Miss))
+    assert miss is not None and miss.count == 1 and "火星" in miss.query
+    unknown = await harness.one(user, "ZG2025099 进展")
+    assert "没有找到编号为 ZG2025099 的整改措施" in unknown.body
+
+
+async def test_suggestions_are_numbered_and_a_press_shows_the_one_picked(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    reply = await harness.one(user, "整改到期完不成能不能延期")
+    assert "您是不是要问" in reply.body and "1. 《整改措施销号制度》第8条" in reply.body
+    assert reply.button_texts[0].startswith("1. ")
+    picked = await harness.press(user, reply, "1. ")
+    assert picked.body.startswith("《整改措施销号制度》第8条（2025年7月28日起施行）")
+    assert "延期" in picked.body
+
+
+async def test_regs_pages_and_opens_a_regulation_and_an_article(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    first = await harness.one(user, "/regs")
+    assert "共 14 部，第 1/2 页" in first.body
+    assert "第 1/2 页" in first.button_texts and "下一页 »" in first.button_texts
+    assert "« 上一页" not in first.button_texts
+    second = await harness.press(user, first, "下一页")
+    assert "第 2/2 页" in second.body and "9. " in second.body and "« 上一页" in second.button_texts
+    counter, toast = await harness.tap(user, second, "第 2/2 页")  # the inert page counter
+    assert counter.edit_count == second.edit_count and toast == ""
+    back = await harness.press(user, second, "上一页")
+    assert "第 1/2 页" in back.body
+    regulation = await harness.press(user, back, "1. ")
+    assert regulation.body.startswith("📘 《")
+    title = regulation.body.split("》")[0].removeprefix("📘 《")
+    article = await harness.press(user, regulation, "第1条")
+    assert article.body.startswith(f"《{title}》第1条")
+
+
+async def test_a_ten_thousand_character_message_is_answered_from_its_start(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    question = "请假超过三天要谁批？" + "麻烦您了" * 2500
+    assert len(question) > 10_000
+    reply = await harness.one(user, question)
+    assert reply.body.startswith("《市教育局工作规程》第3条")
+    assert "只按前 500 个字回答" in reply.body
+    assert all(call.ok for call in harness.sandbox.calls_to("sendMessage"))
+
+
+async def test_html_and_script_text_is_escaped(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    hostile = ['<script>alert(1)</script> 请假', '<b>请假</b> & <i>', 'ZG2025009 <a href="x">进展</a>',
+               "&lt;&amp; 未闭合 <b", "/status <b>ZG2025009</b>"]
+    for text in hostile:
+        reply = await harness.one(user, text)
+        assert reply.body
+    assert all(call.ok for call in harness.sandbox.calls), [c.error for c in harness.sandbox.calls if not c.ok]
+    # What the user typed never comes back as markup.
+    progress = await harness.one(user, "/done ZG2025009 <b>全部</b>完成 & 已验收")
+    assert "已报告完成" in progress.body
+    [event] = [e for e in await harness.events("ZG2025009") if e.action == "done"]
+    assert event.note == "<b>全部</b>完成 & 已验收"
+    card = await harness.one(user, "ZG2025009")
+    assert card.entities == [e for e in card.entities if e["type"] in ("bold", "code", "italic")]
