@@ -146,6 +146,7 @@ _BOT_META = re.compile(
     r"陪我聊|聊聊天|唱首歌|写首诗|写一首"
 )
 _LETTERS = re.compile(r"[A-Z]*")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 _SURNAME_TITLE = re.compile(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLES))})")
 _ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
@@ -174,7 +175,8 @@ def numerals_to_digits(text: str) -> str:
         value = float(match.group(1)) * (10000 if match.group(2) == "万" else 1000)
         return str(int(value)) if value.is_integer() else match.group(0)
 
-    return _DIGIT_MAGNITUDE.sub(magnitude, _NUMERAL_UNIT.sub(replace, text))
+    text = _NUMERAL_UNIT.sub(replace, text)
+    return _DIGIT_MAGNITUDE.sub(magnitude, text) if ("万" in text or "千" in text) else text
 
 
 def matchable(text: str) -> str:
@@ -527,9 +529,9 @@ class AnswerEngine:
         # Measures are indexed by bigrams only (no words, pinyin or synonyms: 100,000 of them must
         # index in seconds, and bigrams recall them well); the re-ranking still matches candidates
         # by sound and synonym. Aliases an admin added get the full analysis.
-        terms = _join(self.analyzer.doc_terms(main, 1.0, words=False, pinyin=False, synonyms=False, unigrams=False),
-                      self._weighted(aliases, 2.0),
-                      ([], [(f"a:{code_key(code).lower()}", 2.0)]))
+        ascii_terms = [(f"a:{word}", 1.0) for word in _ASCII_WORD.findall(main)]
+        ascii_terms.append((f"a:{code_key(code).lower()}", 2.0))
+        terms = _join(([(main, 1.0)], ascii_terms), self._weighted(aliases, 2.0))
         return doc, terms
 
     def _title_terms(self, title: str) -> DocTerms:

@@ -63,8 +63,10 @@ def normalize(text: str) -> str:
     '请假超过3天要谁批'
     """
     text = _INVISIBLE.sub("", text)
-    # NFKC folds full-width ASCII and compatibility forms (①, ㎡) into plain ones.
-    text = unicodedata.normalize("NFKC", text)
+    # NFKC folds full-width ASCII and compatibility forms (①, ㎡) into plain ones; the quick check
+    # spares the full pass for the (usual) text that has none.
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
     text = to_simplified(text).lower()
     return _NOT_WORD.sub(" ", text).strip()
 
