@@ -61,6 +61,7 @@ MAX_HITS = 5
 # Coverage thresholds, calibrated on two labelled question sets (ours and a held-out bureau's).
 ANSWER_AT = 0.4  # the best candidate covers at least this much of the question's meaning
 SUGGEST_AT = 0.25  # below ANSWER_AT but above this: offer candidates, don't answer
+MEASURE_PRIOR = 0.1  # a question with nothing pointing at measures is more likely about the rules
 OWN_WEIGHT = 0.2  # ranking weight of what an article itself says (vs its regulation)
 PARTIAL = 0.5  # credit for a long word sharing only some bigrams with a document
 COMPOUND = 0.3  # base credit for a compound word with only some parts in a synonym group
@@ -86,6 +87,7 @@ _STATUS_CUES = re.compile(
     r"办了没|发了没|发了吗|发放了|还完|还清|什么时候完成|什么时候能完成|谁负责|谁在管|谁在抓|谁牵头|销号了|搞定|弄完|"
     r"推进得|做到哪|干得|整改得"
 )
+_MEASURE_WORDS = re.compile(r"整改|问题|措施|落实|情况|台账|任务|项目|工程|编号")
 _RULE_CUES = re.compile(
     r"能不能|可不可以|可以吗|能否|允许|允不允许|要不要|需不需要|是否需要|需要.{0,6}吗|谁批|谁审批|谁签|要谁|找谁|"
     r"多少钱|标准|规定|怎么报|流程|程序|手续|多久|几天内|多少天|几次|最多|最少|至少|不超过|违规|违反|会怎么样|"
@@ -151,9 +153,14 @@ _SURNAME_TITLE = re.compile(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLE
 _ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
 _DOCUMENT_CUES = re.compile(
-    r"哪个文件|什么文件|哪份文件|哪个制度|什么制度|有没有.{0,12}(制度|规定|办法|文件)|是哪个|施行|生效|实施日期|"
+    r"(哪个|哪份|哪部|哪项|什么|哪些)(文件|制度|规定|办法|规程|方案|准则|规范|细则|条例)|"
+    r"(制度|规定|办法|规程|方案|准则|规范|细则|条例|纪律).{0,6}(讲什么|讲的是什么|哪些内容|什么内容|主要内容|叫什么|是什么)|"
+    r"有没有.{0,12}(制度|规定|办法|文件)|是哪个|施行|生效|实施日期|"
     r"印发|发布|出台|制定的|谁制定|哪个单位发|发文|文号|全文|原文|在哪里看|在哪看|在哪儿看|哪里能看|找不到"
 )
+# A question about something (怎么销号, 要写哪些内容) wants the article that says it, even when every
+# word of it is in a regulation's title.
+_INTERROGATIVE = re.compile(r"怎么|怎样|如何|哪些|哪个|什么|多少|几|吗|呢|能不能|可不可以|可以|是否|谁|要不要|咋|啥|为何|为什么")
 _DOCUMENT_ENDING = re.compile(r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则)(吗|呢|吧)?$|有(什么|哪些)规定")
 _ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
 _NUMERAL_UNIT = re.compile(r"([零〇一二两三四五六七八九十百千万]+)(?=[天日个次年月元条人时周项名分岁倍间所块%])")
@@ -969,8 +976,8 @@ class AnswerEngine:
         weights = list(query_terms.items())
         total_weight = self._content_weight(content)
         # How the question is asked hints at what it is about: progress → a measure, rules → an article.
-        bonus = {"measure": 0.1 if _STATUS_CUES.search(body) else 0.0,
-                 "article": 0.1 if _RULE_CUES.search(body) else 0.0, "regulation": 0.0}
+        measure_hint = 0.1 if _STATUS_CUES.search(body) else (0.0 if self._mentions_measure(body) else -MEASURE_PRIOR)
+        bonus = {"measure": measure_hint, "article": 0.1 if _RULE_CUES.search(body) else 0.0, "regulation": 0.0}
         scored: list[_Scored] = []
         for kind, index in self.kinds.items():
             recalled = self._recall(index, weights, idf, 30)
@@ -995,6 +1002,11 @@ class AnswerEngine:
                 scored.append(_Scored(doc, confidence, rank, title_cover))
         scored.sort(key=lambda s: -s.rank)
         return self._settle_regulation_or_article(scored, body)
+
+    def _mentions_measure(self, body: str) -> bool:
+        """Does the question point at measures at all (a unit, a person, 整改/问题 words)?"""
+        return bool(_MEASURE_WORDS.search(body)) or self._unit_aliases.first(body) is not None \
+            or self._names.first(body) is not None
 
     def _recall(
         self, index: _KindIndex, weights: list[tuple[str, float]], idf: dict[str, float], k: int
@@ -1064,7 +1076,8 @@ class AnswerEngine:
             return scored
         about_document = (bool(_DOCUMENT_CUES.search(body) or _DOCUMENT_ENDING.search(body))
                           and regulation.confidence >= article.confidence - 0.1)
-        if about_document or regulation.title_cover >= article.confidence - 0.01:
+        all_in_title = regulation.title_cover >= article.confidence - 0.01 and not _INTERROGATIVE.search(body)
+        if about_document or all_in_title:
             winner = regulation
             winner.rank = max(s.rank for s in scored) + 0.001
         else:
