@@ -160,7 +160,9 @@ _DOCUMENT_CUES = re.compile(
 )
 # A question about something (怎么销号, 要写哪些内容) wants the article that says it, even when every
 # word of it is in a regulation's title.
-_INTERROGATIVE = re.compile(r"怎么|怎样|如何|哪些|哪个|什么|多少|几|吗|呢|能不能|可不可以|可以|是否|谁|要不要|咋|啥|为何|为什么")
+_INTERROGATIVE = re.compile(
+    r"怎么|怎样|如何|哪些|哪个|什么|多少|几|吗|呢|能不能|可不可以|可以|是否|谁|要不要|咋|啥|为何|为什么"
+)
 _DOCUMENT_ENDING = re.compile(r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则)(吗|呢|吧)?$|有(什么|哪些)规定")
 _ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
 _NUMERAL_UNIT = re.compile(r"([零〇一二两三四五六七八九十百千万]+)(?=[天日个次年月元条人时周项名分岁倍间所块%])")
