@@ -34,6 +34,7 @@ class ProgressPrinter:
         self.stream = stream
         self.tty = stream.isatty()
         self._last_decile = -1
+        self._open = False
 
     def __call__(self, done: int, total: int) -> None:
         if total < 200:  # small files finish before a bar is worth drawing
@@ -49,7 +50,15 @@ class ProgressPrinter:
             if decile != self._last_decile:
                 self._last_decile = decile
                 self.stream.write(f"{self.label}：{fraction:.0%}\n")
+        self._open = self.tty and done < total
         self.stream.flush()
+
+    def close(self) -> None:
+        """End a bar left unfinished (the import failed) so the message after it has its own line."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -110,6 +119,8 @@ async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.db import transaction
     from bot.services import ledger
 
@@ -121,14 +132,32 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not await asyncio.to_thread(path.is_file):
         raise ZhenggaiError(f"找不到文件：{path}")
-    engine, factory = await _open_database(settings)
+    progress = ProgressPrinter(f"导入 {path.name}")
     try:
-        async with transaction(factory) as session:
-            report = await importer(session, path, ProgressPrinter(f"导入 {path.name}"))
+        engine, factory = await _open_database(settings)
+        try:
+            async with transaction(factory) as session:
+                report = await importer(session, path, progress)
+        finally:
+            await engine.dispose()
+    except (SQLAlchemyError, OSError) as exc:
+        # The transaction was rolled back: say so in one line rather than with a traceback.
+        log.debug("import of %s failed", path, exc_info=True)
+        raise ZhenggaiError(f"{path.name}：{_database_failure(exc)}，文件中的数据均未导入") from None
     finally:
-        await engine.dispose()
+        progress.close()
     print(f"{path.name} 导入成功。{report.summary()}")
     return 0
+
+
+def _database_failure(exc: Exception) -> str:
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    if isinstance(exc, IntegrityError):
+        return "写入数据库时发生冲突（可能有人同时在导入或修改同一数据）"
+    if isinstance(exc, OperationalError | OSError):
+        return "无法连接数据库或数据库繁忙"
+    return "写入数据库失败"
 
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -245,6 +274,7 @@ def run_polling(settings: Settings) -> None:
 
     application = build_application(settings, _token(settings))
     application.bot_data.own_signals = True
+    application.bot_data.whole_process = True
     application.run_polling(allowed_updates=allowed_updates())
 
 

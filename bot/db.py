@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+#: SQLSTATE classes of an unreachable server: 08 connection exception, 57P operator intervention
+#: (shutting down, starting up, connection terminated by an administrator).
+_UNAVAILABLE_STATES = ("08", "57P")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Does `error` mean the database cannot be reached right now (down, restarting, locked
+    beyond the busy timeout, network trouble) rather than a bug or bad data? Such an error
+    passes: pool_pre_ping replaces dead connections once the server is back."""
+    if isinstance(error, OperationalError | InterfaceError | DisconnectionError | TimeoutError | OSError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    # The driver's own error (asyncpg raises some while connecting) or the one SQLAlchemy wraps.
+    for source in (error, getattr(error, "orig", None)):
+        state = getattr(source, "sqlstate", None) or getattr(source, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
+            return True
+    return False
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -21,15 +21,19 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.db import SessionFactory, transaction
+from bot.db import SessionFactory, is_unavailable, transaction
 from bot.models import OutboxMessage, utcnow
 from bot.services import outbox
 
 log = logging.getLogger(__name__)
+
+#: `rate_limit_args` for `bot.app.RateLimiter`: give a 429 back at once (PTB drops a 0 on the way).
+NO_RETRIES = -1
 
 
 @dataclass
@@ -103,10 +107,14 @@ class Delivery:
         self._running = asyncio.Lock()
         self._stopping = False
 
-    async def deliver_due(self, *, max_messages: int = 10_000) -> DeliveryReport:
-        """Send what is due now (in batches) until nothing is due or `max_messages` were handled."""
+    async def deliver_due(self, *, max_messages: int = 10_000, wait: bool = False) -> DeliveryReport:
+        """Send what is due now (in batches) until nothing is due or `max_messages` were handled.
+
+        When another task of this process is delivering already, return at once (it picks up what
+        is due) — or with `wait`, wait for it to finish and then deliver what is still due, so that
+        on return everything due was sent and recorded."""
         report = DeliveryReport()
-        if self._running.locked():
+        if self._running.locked() and not wait:
             return report  # another task in this process is already delivering
         async with self._running:
             handled = 0
@@ -141,24 +149,41 @@ class Delivery:
     async def _send_all(self, messages: list[OutboxMessage]) -> DeliveryReport:
         report = DeliveryReport()
         limit = asyncio.Semaphore(self.concurrency)
+        outage: list[BaseException] = []
 
         async def one(message: OutboxMessage) -> None:
             async with limit:
-                if self._stopping:
-                    # Shutting down: hand the message back untouched rather than start a send.
-                    async with transaction(self.factory) as session:
-                        await outbox.release(session, message.id, utcnow(), worker=self.worker)
+                if outage:
+                    # The database went away: a message sent now could not be recorded and would be
+                    # sent again once its claim goes stale. Leave the claim to go stale unsent.
                     return
-                await self._send_one(message, report)
+                try:
+                    if self._stopping:
+                        # Shutting down: hand the message back untouched rather than start a send.
+                        async with transaction(self.factory) as session:
+                            await outbox.release(session, message.id, utcnow(), worker=self.worker)
+                        return
+                    await self._send_one(message, report)
+                except Exception as error:
+                    if not is_unavailable(error):
+                        raise
+                    outage.append(error)
 
         await asyncio.gather(*(one(m) for m in messages))
+        if outage:
+            log.warning("database unavailable during delivery: %d sent, the rest left for later", report.sent)
+            raise outage[0]
         return report
 
     async def _send_one(self, message: OutboxMessage, report: DeliveryReport) -> None:
         assert message.chat_id is not None  # skipped messages are never claimed
         await self.pacer.wait(message.chat_id)
+        # A 429 comes straight back here (not waited out in the rate limiter, holding the claim).
+        limited = getattr(self.bot, "rate_limiter", None) is not None
+        no_retries: dict[str, Any] = {"rate_limit_args": NO_RETRIES} if limited else {}
         try:
-            sent = await self.bot.send_message(message.chat_id, message.text, reply_markup=_markup(message.buttons))
+            sent = await self.bot.send_message(message.chat_id, message.text, reply_markup=_markup(message.buttons),
+                                               **no_retries)
         except RetryAfter as exc:
             seconds = exc.retry_after.total_seconds() if isinstance(exc.retry_after, dt.timedelta) else exc.retry_after
             self.pacer.pause(float(seconds))

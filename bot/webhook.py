@@ -95,9 +95,10 @@ def make_web_app(application: BotApplication, secret: str) -> WebApplication:
 
 
 async def serve(settings: Settings, token: str, *, webhook_url: str | None, listen: str, port: int,
-                stop: asyncio.Event | None = None, set_webhook: bool = True) -> None:
+                stop: asyncio.Event | None = None, set_webhook: bool = True, whole_process: bool = False) -> None:
     """Run until `stop` is set (or SIGTERM/SIGINT). `webhook_url`: registered with Telegram."""
     application = build_application(settings, token)
+    application.bot_data.whole_process = whole_process
     secret = webhook_secret(settings, token)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -131,5 +132,5 @@ async def serve(settings: Settings, token: str, *, webhook_url: str | None, list
 
 
 def run_webhook(settings: Settings, token: str, *, webhook_url: str, listen: str, port: int) -> None:
-    asyncio.run(serve(settings, token, webhook_url=webhook_url, listen=listen, port=port))
+    asyncio.run(serve(settings, token, webhook_url=webhook_url, listen=listen, port=port, whole_process=True))
 

@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.app import BotContext
+from bot.db import is_unavailable
 from bot.errors import ZhenggaiError
 from bot.models import Cadre, Role
 from bot.services import cadres
@@ -108,7 +108,8 @@ def public_wording(text: str) -> str:
 
 
 def user_facing(handler: _H) -> _H:
-    """Domain errors become their Chinese message; a database outage becomes an apology.
+    """Domain errors become their Chinese message; a database outage becomes a short answer
+    saying so (`bot.db.is_unavailable`).
 
     Anything else propagates to the global error handler (logged with its traceback; the
     user gets a short apology there).
@@ -120,7 +121,9 @@ def user_facing(handler: _H) -> _H:
             await handler(update, context)
         except ZhenggaiError as error:
             await tell(update, str(error) if is_private(update) else public_wording(str(error)))
-        except (OperationalError, DBAPIError, ConnectionError, TimeoutError) as error:
+        except Exception as error:
+            if not is_unavailable(error):
+                raise  # a bug: the error handler logs it, apologises and alerts the admins
             log.warning("database unavailable while handling an update: %s", error)
             await tell(update, DATABASE_DOWN)
 

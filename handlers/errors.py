@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import time
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.app import BotContext
-from bot.db import transaction
+from bot.app import BotContext, retry_seconds
+from bot.db import is_unavailable, transaction
 from bot.logging_setup import redact
 from bot.services import cadres
-from handlers.common import tell
+from handlers.common import DATABASE_DOWN, tell
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,25 @@ _last_alert = 0.0
 async def on_error(update: object, context: BotContext) -> None:
     global _last_alert
     error = context.error
-    if isinstance(error, NetworkError):
-        # Telegram unreachable for a moment: PTB retries polling itself; no alert, no apology.
+    # Telegram unreachable, overloaded (5xx, timeouts) or throttling us beyond what the rate limiter
+    # waits for, or the user blocked the bot: the reply is lost, but nothing is wrong with the bot.
+    # No apology (it would fail the same way) and no alert. PTB's BadRequest is a NetworkError too,
+    # but a 400 means we sent something Telegram refuses: a bug, handled below.
+    if isinstance(error, RetryAfter):
+        log.warning("Telegram rate limit: a reply was dropped (retry after %.0f s)", retry_seconds(error))
+        return
+    if isinstance(error, Forbidden):
+        log.warning("the user has blocked the bot or left the chat: %s", error)
+        return
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         log.warning("network trouble talking to Telegram: %s", error)
+        return
+    if error is not None and is_unavailable(error):
+        # The database is down (a job, or a task a handler started): not a bug either.
+        log.warning("database unavailable: %s", error)
+        if isinstance(update, Update):
+            with contextlib.suppress(TelegramError):
+                await tell(update, DATABASE_DOWN)
         return
     log.error("unhandled error while handling an update", exc_info=error)
     if isinstance(update, Update):

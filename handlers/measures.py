@@ -15,7 +15,7 @@ from bot.models import Cadre, ExtensionRequest, ExtensionStatus, Measure, Measur
 from bot.services import measures as service
 from bot.services import pending
 from bot.services.measures import Evidence, ExtensionOutcome
-from bot.services.text import DateFormatError, parse_iso_date
+from bot.services.text import DateFormatError, clean_display, parse_iso_date
 from handlers import notify, render
 from handlers.callbacks import Action, Callback, Ref, done_confirm_keyboard, encode
 from handlers.common import Pressed, addressed_to_bot, current_cadre, is_private, send
@@ -223,8 +223,9 @@ async def request_extension(update: Update, context: BotContext, code: str, date
         try:
             new_deadline = parse_iso_date(date_text)
         except DateFormatError as exc:
-            raise InvalidInput(f"{exc}。用法：/extend 编号 新时限 理由，例如 /extend {code} 2027-03-31 资金尚未到位") \
-                from None
+            example = clean_display(code, 32)
+            raise InvalidInput(f"{exc}。用法：/extend 编号 新时限 理由，"
+                               f"例如 /extend {example} 2027-03-31 资金尚未到位") from None
         outcome = await service.request_extension(session, cadre.id, code, new_deadline, reason, services.today())
         await notify.queue_extension(session, outcome)
     deliver_soon(context)
@@ -259,7 +260,8 @@ async def answer_pending(update: Update, context: BotContext, waiting: pending.W
     elif waiting.kind == "progress":
         await add_progress(update, context, waiting.target, text)
     elif waiting.kind == "extend":
-        date_text, _, reason = text.strip().partition(" ")
+        # Any whitespace separates the date from the reason (a Chinese IME types U+3000).
+        date_text, reason = [*text.split(None, 1), "", ""][:2]
         await request_extension(update, context, waiting.target, date_text, reason.strip())
     elif waiting.kind == "extension_refuse":
         outcome = await decide_extension(update, context, int(waiting.target), approve=False, note=text)

@@ -23,6 +23,8 @@ from handlers.render import Reply
 
 #: Longest question taken as is; beyond it the start is answered and the user told.
 MAX_QUESTION = 500
+#: The answer to a message addressed to the bot that holds no question (a bare @mention).
+ASK_SOMETHING = "请直接输入您的问题，例如：请假超过三天要谁批？发送 /help 查看说明。"
 _MENTION = re.compile(r"@\w+")
 
 
@@ -45,6 +47,7 @@ async def ask(update: Update, context: BotContext) -> None:
         return
     text = _MENTION.sub(" ", message.text).strip()
     if not text:
+        await send(update, ASK_SOMETHING)
         return
     note = ""
     if len(text) > MAX_QUESTION:

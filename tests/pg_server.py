@@ -74,6 +74,9 @@ class PostgresServer:
                            "--no-sync", "--locale=C")
         if result.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {result.stderr.strip()}")
+        self._launch()
+
+    def _launch(self) -> None:
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         result = self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
@@ -81,6 +84,18 @@ class PostgresServer:
         if result.returncode != 0:
             log = (self.root / "server.log").read_text(errors="replace")[-2000:]
             raise PostgresUnavailable(f"PostgreSQL did not start: {result.stderr.strip()}\n{log}")
+
+    def pause(self) -> None:
+        """An outage: a fast shutdown (open connections are cut, transactions under way roll back);
+        the data directory stays, for `resume`."""
+        result = self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+        if result.returncode != 0:
+            raise PostgresUnavailable(f"PostgreSQL did not stop: {result.stderr.strip()}")
+
+    def resume(self) -> None:
+        """Start the server again after `pause`, on the same port and data directory."""
+        self._launch()
+        self.wait_ready()
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

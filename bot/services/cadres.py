@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import ConflictError, InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from bot.models import BindAttempt, Cadre, Invite, Role, utcnow
+from bot.services.text import clean_display
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,10 @@ async def get_cadre(session: AsyncSession, cadre_id: int) -> Cadre:
 
 
 async def cadre_by_name(session: AsyncSession, name: str) -> Cadre:
-    cadre = (await session.scalars(select(Cadre).where(Cadre.name == name.strip()))).first()
+    name = clean_display(name)
+    cadre = (await session.scalars(select(Cadre).where(Cadre.name == name))).first()
     if cadre is None:
-        raise NotFound(f"干部名单中没有「{name.strip()}」")
+        raise NotFound(f"干部名单中没有「{clean_display(name, 32)}」")
     return cadre
 
 

@@ -206,7 +206,8 @@ async def _find_id(session: AsyncSession, code: str) -> int:
     shown = clean_display(code, 32)
     if not key:
         raise InvalidInput("请提供整改措施编号，例如 ZG2025004")
-    found = (await session.scalars(select(Measure.id).where(Measure.code.in_({code.strip(), key})))).first()
+    typed = clean_display(code)
+    found = (await session.scalars(select(Measure.id).where(Measure.code.in_({typed, key})))).first()
     if found is not None:
         return found
     # Codes are stored as the bureau writes them (XC-2024-01); compare canonical keys.

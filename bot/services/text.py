@@ -6,6 +6,7 @@ traditional characters, full-width forms, case, punctuation and emoji never matt
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 import unicodedata
@@ -42,6 +43,8 @@ _NOT_WORD = re.compile(r"[\W_]+")
 # Invisible characters people paste from Word or WeChat: zero-width, bidi controls, BOM.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
 _SPACES = re.compile(r"\s+")
+# Control characters that are not whitespace: never meant to be shown, and PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 _CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
               "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -77,8 +80,8 @@ def compact(text: str) -> str:
 
 
 def clean_display(text: str, limit: int | None = None) -> str:
-    """Tidy user text for storing or echoing: invisible characters gone, whitespace collapsed."""
-    text = _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip()
+    """Tidy user text for storing or echoing: invisible and control characters gone, whitespace collapsed."""
+    text = _SPACES.sub(" ", _CONTROL.sub("", _INVISIBLE.sub("", text))).strip()
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
@@ -139,7 +142,7 @@ def parse_article_no(value: object) -> int | None:
 
 # ---- measure codes ------------------------------------------------------------------------------
 
-_CODE_CANDIDATE = re.compile(r"[a-z]{0,8}[\s\-_/#.]*\d+(?:[\s\-_/#.]+\d+)*")
+_CODE_CANDIDATE = re.compile(r"[a-z]{0,8}[\s\-_/#.]*[0-9]+(?:[\s\-_/#.]+[0-9]+)*")  # codes are ASCII
 _NON_ALNUM = re.compile(r"[^0-9A-Z]")
 
 
@@ -164,7 +167,7 @@ def code_candidates(text: str) -> list[tuple[str, list[str]]]:
         run = match.group(0)
         letters = re.match(r"[a-z]*", run)
         prefix = letters.group(0).upper() if letters else ""
-        groups = re.findall(r"\d+", run)
+        groups = re.findall(r"[0-9]+", run)
         if sum(len(g) for g in groups) >= 3 or prefix:
             found.append((prefix, groups))
     return found
@@ -190,6 +193,10 @@ _ISO_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s
 _MONTH_END = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*(?:底|末)?(?:前|之前)?")
 
 
+#: At most this many characters of what was typed are quoted back in an error.
+_SHOWN = 40
+
+
 class DateFormatError(ValueError):
     pass
 
@@ -213,16 +220,17 @@ def parse_deadline(value: object) -> dt.date | None:
         match = _MONTH_END.fullmatch(text)
         if match and ("月" in text or "底" in text or "末" in text):
             year, month = int(match.group(1)), int(match.group(2))
-            following = dt.date(year + (month == 12), month % 12 + 1, 1)
-            return following - dt.timedelta(days=1)
+            return dt.date(year, month, calendar.monthrange(year, month)[1])
     except ValueError as exc:
-        raise DateFormatError(f"不存在的日期「{text}」") from exc
-    raise DateFormatError(f"无法识别的日期「{text}」，应为 YYYY-MM-DD（如 2026-12-31）或“长期坚持”")
+        raise DateFormatError(f"不存在的日期「{clean_display(text, _SHOWN)}」") from exc
+    # Quoted shortened: a pasted essay must not come back whole.
+    raise DateFormatError(f"无法识别的日期「{clean_display(text, _SHOWN)}」，"
+                          "应为 YYYY-MM-DD（如 2026-12-31）或“长期坚持”")
 
 
 def parse_iso_date(text: str) -> dt.date:
     """A date typed in chat or on the command line (same forms as `parse_deadline`, but required)."""
     date = parse_deadline(text)
     if date is None:
-        raise DateFormatError(f"缺少日期，应为 YYYY-MM-DD（如 2026-12-31），收到「{text}」")
+        raise DateFormatError(f"缺少日期，应为 YYYY-MM-DD（如 2026-12-31），收到「{clean_display(text, _SHOWN)}」")
     return date

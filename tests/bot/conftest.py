@@ -124,9 +124,10 @@ class Harness:
         return str(self.sandbox.callback_answers[query_id].text or "")
 
     async def deliver(self) -> None:
-        """Run the outbox delivery now instead of waiting for its tick (a delivery already
-        running in the background — `deliver_soon` — finishes the job instead)."""
-        await self.services.delivery.deliver_due()
+        """Run the outbox delivery now instead of waiting for its tick (after a delivery already
+        running in the background — `deliver_soon` — has finished): on return, everything due
+        was sent and its outcome recorded."""
+        await self.services.delivery.deliver_due(wait=True)
 
     async def notified(self, user: SandboxUser, count: int = 1, *, timeout: float = 10.0) -> list[BotMessage]:
         """Deliver the outbox and return the next `count` messages `user` got."""

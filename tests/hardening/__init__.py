@@ -1,0 +1,1 @@
+"""Hardening tests: fuzzed inputs, scale, failure modes."""
