@@ -244,6 +244,8 @@ def split_message(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """
     if limit < 2:
         raise ValueError("limit must be at least 2 (an astral character counts 2)")
+    if utf16_len(html) <= limit:
+        return [html]  # markup only adds length, so the visible text fits too: skip parsing
     parsed = _Parsed(html)
     text = parsed.text
     if utf16_len(text) <= limit:
@@ -271,6 +273,8 @@ def truncate(html: str, limit: int, suffix: str = "…") -> str:
     For captions (1024) and other bounded places. Returned unchanged when it fits; the cut
     prefers a boundary in the last quarter and keeps the markup well-formed.
     """
+    if utf16_len(html) <= limit:
+        return html
     parsed = _Parsed(html)
     text = parsed.text
     if utf16_len(text) <= limit:

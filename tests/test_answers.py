@@ -124,6 +124,20 @@ async def test_an_alias_takes_effect_at_once_and_resolves_the_miss(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("bureau-work-rules", 3)
 
 
+async def test_the_same_miss_from_many_workers_at_once_is_counted_every_time(factory: SessionFactory) -> None:
+    import asyncio
+
+    async def miss() -> None:
+        async with transaction(factory) as session:
+            await record_miss(session, "食堂的菜价谁来定？")
+
+    await asyncio.gather(*(miss() for _ in range(12)))
+    async with transaction(factory) as session:
+        await record_miss(session, "食堂的菜價誰來定")  # same question, traditional and no punctuation
+        misses = await list_misses(session)
+    assert [(m.count, m.query) for m in misses] == [(13, "食堂的菜价谁来定？")]
+
+
 def test_questions_are_answered_quickly(answers: AnswerEngine) -> None:
     # A smoke check only; the measured latency lives in benchmarks/answers.py.
     import time

@@ -31,6 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -1269,17 +1271,24 @@ class MissView:
 
 
 async def record_miss(session: AsyncSession, question: str) -> None:
-    """Count an unanswered question under its normalised form."""
+    """Count an unanswered question under its normalised form.
+
+    One atomic upsert: two workers missing on the same question at once must both be
+    counted, and neither may fail on the unique key (a select-then-insert would).
+    """
     normalized = normalize(question)[:512]
     if not normalized:
         return
-    miss = await session.scalar(select(Miss).where(Miss.normalized == normalized))
-    if miss is None:
-        session.add(Miss(normalized=normalized, query=clean_display(question, 1000)))
-    else:
-        miss.count += 1
-        miss.last_at = utcnow()
-    await session.flush()
+    now = utcnow()
+    dialect = session.bind.dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Miss).values(normalized=normalized, query=clean_display(question, 1000), count=1,
+                                    first_at=now, last_at=now, resolved=False)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Miss.normalized],
+        set_={"count": Miss.count + 1, "last_at": statement.excluded.last_at},
+    )
+    await session.execute(statement)
 
 
 async def list_misses(session: AsyncSession, *, include_resolved: bool = False, limit: int = 50
