@@ -8,6 +8,8 @@ from bot.app import BotContext
 from bot.db import transaction
 from bot.services import pending
 from handlers import measures, questions
+from handlers.common import send
+from handlers.render import Reply
 
 
 async def on_text(update: Update, context: BotContext) -> None:
@@ -16,14 +18,22 @@ async def on_text(update: Update, context: BotContext) -> None:
         return
     text = message.text.strip()
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+    # Most messages are questions: unless this may be 完成 said in reply to a card, answer it in the
+    # transaction that looks for an open question of the bot's (one round trip instead of two).
+    question = None if measures.DONE_WORDS.match(text) else questions.question_in(update, context)
+    answer: Reply | str | None = None
     async with transaction(context.services.factory) as session:
         waiting = await pending.take(session, chat.id, user.id, reply_to=reply_to)
+        if waiting is None and isinstance(question, questions.Question):
+            answer = await questions.reply_to(session, update, context, question)
     if waiting is not None:
         await measures.answer_pending(update, context, waiting, text)
-        return
-    if await measures.on_reply_text(update, context, text):
-        return
-    await questions.ask(update, context)
+    elif answer is not None:
+        await send(update, answer)
+    elif isinstance(question, str):
+        await send(update, question)
+    elif question is None and not await measures.on_reply_text(update, context, text):
+        await questions.ask(update, context)
 
 
 async def on_media(update: Update, context: BotContext) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,28 +39,46 @@ async def answer_question(session: AsyncSession, context: BotContext, update: Up
     return render.render_facts(facts, today, public=not is_private(update), viewer=cadre)
 
 
-async def ask(update: Update, context: BotContext) -> None:
+@dataclass(frozen=True)
+class Question:
+    """A text message's question to the bot, cut to MAX_QUESTION (`note` tells the user so)."""
+
+    text: str
+    note: str = ""
+
+
+def question_in(update: Update, context: BotContext) -> Question | str | None:
+    """The question a text message puts to the bot: None when the message is not for the bot (a
+    group message without a mention), a reply text when it holds no question (a bare @mention)."""
     message = update.effective_message
-    if message is None or not message.text:
-        return
-    services = context.services
-    if not addressed_to_bot(update, services.bot_username):
-        return
+    if message is None or not message.text or not addressed_to_bot(update, context.services.bot_username):
+        return None
     text = _MENTION.sub(" ", message.text).strip()
     if not text:
-        await send(update, ASK_SOMETHING)
-        return
-    note = ""
+        return ASK_SOMETHING
     if len(text) > MAX_QUESTION:
-        text = text[:MAX_QUESTION]
-        note = f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>"
-    async with transaction(services.factory) as session:
-        cadre = await current_cadre(session, update)
-        if cadre is None:
-            await send(update, NOT_BOUND)
-            return
-        reply = await answer_question(session, context, update, cadre, text)
-    await send(update, Reply(reply.html + note, reply.keyboard) if note else reply)
+        return Question(text[:MAX_QUESTION], f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>")
+    return Question(text)
+
+
+async def reply_to(session: AsyncSession, update: Update, context: BotContext, question: Question) -> Reply | str:
+    cadre = await current_cadre(session, update)
+    if cadre is None:
+        return NOT_BOUND
+    reply = await answer_question(session, context, update, cadre, question.text)
+    return Reply(reply.html + question.note, reply.keyboard) if question.note else reply
+
+
+async def ask(update: Update, context: BotContext) -> None:
+    question = question_in(update, context)
+    if question is None:
+        return
+    if isinstance(question, Question):
+        async with transaction(context.services.factory) as session:
+            reply = await reply_to(session, update, context, question)
+    else:
+        reply = question
+    await send(update, reply)
 
 
 async def _regulations(session: AsyncSession) -> list[Regulation]:
