@@ -42,6 +42,9 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 # Invisible characters people paste from Word or WeChat: zero-width, bidi controls, BOM.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+# Full-width punctuation and the ideographic space: in almost every Chinese text, and NFKC would
+# only turn them into ASCII punctuation that `normalize` drops anyway.
+_WIDE_PUNCTUATION = re.compile("[\u3000\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]+")
 _SPACES = re.compile(r"\s+")
 # Control characters that are not whitespace: never meant to be shown, and PostgreSQL refuses NUL in text.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
@@ -65,9 +68,9 @@ def normalize(text: str) -> str:
     >>> normalize("請假超過３天要誰批？？😀")
     '请假超过3天要谁批'
     """
-    text = _INVISIBLE.sub("", text)
-    # NFKC folds full-width ASCII and compatibility forms (①, ㎡) into plain ones; the quick check
-    # spares the full pass for the (usual) text that has none.
+    text = _WIDE_PUNCTUATION.sub(" ", _INVISIBLE.sub("", text))
+    # NFKC folds full-width letters and digits and compatibility forms (①, ㎡) into plain ones; the
+    # quick check spares the full pass for the (usual) text that has none once punctuation is gone.
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     text = to_simplified(text).lower()
@@ -148,7 +151,9 @@ _NON_ALNUM = re.compile(r"[^0-9A-Z]")
 
 def code_key(code: str) -> str:
     """Canonical spelling of a measure code: upper-case letters and digits only."""
-    return _NON_ALNUM.sub("", unicodedata.normalize("NFKC", code).upper())
+    if not code.isascii():  # full-width letters and digits: fold them first
+        code = unicodedata.normalize("NFKC", code)
+    return _NON_ALNUM.sub("", code.upper())
 
 
 def code_hash(code: str) -> str:
