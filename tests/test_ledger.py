@@ -120,6 +120,14 @@ async def test_chinese_headers_and_xlsx_with_title_row_import(db_url: str, facto
     assert measure is not None and str(measure.deadline) == "2027-03-31"
 
 
+async def test_a_bad_cell_in_a_chinese_ledger_is_named_by_the_files_own_header(db_url: str, tmp_path: Path) -> None:
+    import_all(db_url)
+    header = "编号,问题,整改措施,类别,责任单位,责任人,分管领导,完成时限,状态,进展"
+    path = write(tmp_path / "台账.csv", f"{header}\n{GOOD_ROW.replace('张伟', '王不存在')}\n", "utf-8")
+    result = zhenggai("import", "measures", str(path), database_url=db_url)
+    assert result.code == 1 and "台账.csv 第2行 [责任人]" in result.err and "王不存在" in result.err
+
+
 BAD_FILES = [
     ("unknown owner", f"{HEADER}\n{GOOD_ROW.replace('张伟', '王不存在')}\n", "utf-8", "第2行 [owner]", "王不存在"),
     ("bad date", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace('099', '098').replace('2027-01-31', '2027-02-30')}\n",

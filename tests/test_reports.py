@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import logging
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -246,13 +245,9 @@ def synthetic_report(units: int) -> Report:
                   overdue=empty, due_soon=empty, closed_this_week=empty, week_start=dt.date(2026, 11, 23))
 
 
-def test_a_chart_of_many_units_stops_at_forty_rows_and_renders_quickly() -> None:
-    reports.report_chart_png(synthetic_report(3))  # font loaded once, as in a running bot
-    started = time.perf_counter()
+def test_a_chart_of_many_units_stops_at_forty_rows() -> None:
     forty = Image.open(io.BytesIO(reports.report_chart_png(synthetic_report(40))))
-    elapsed = time.perf_counter() - started
     sixty = Image.open(io.BytesIO(reports.report_chart_png(synthetic_report(60))))
     assert forty.size == sixty.size == (1080, forty.height)
-    assert elapsed < 2.0  # typically ~0.1 s; generous for a busy CI machine
     text = reports.report_text(synthetic_report(60), public=True)
     assert "其他 21 个单位：" in text and "第39责任单位" in text and "第40责任单位" not in text

@@ -160,11 +160,14 @@ class _Problems:
         self.file = _quote(file, 80) or "（无名文件）"
         self.items: list[ImportProblem] = []
         self.count = 0
+        # Our column name → the header as the file writes it (责任人), so a message names the
+        # column the user sees in their spreadsheet.
+        self.labels: dict[str, str] = {}
 
     def add(self, row: int | None, column: str | None, message: str) -> None:
         self.count += 1
         if len(self.items) < MAX_PROBLEMS:
-            self.items.append(ImportProblem(self.file, row, column, message))
+            self.items.append(ImportProblem(self.file, row, self.labels.get(column or "", column), message))
 
     def fail(self, row: int | None, column: str | None, message: str) -> ImportFailed:
         self.add(row, column, message)
@@ -701,6 +704,7 @@ def _find_header(
             if missing:
                 raise problems.fail(row_no, ", ".join(missing), "表头缺少必需的列")
             width = sum(1 for c in cells if c is not None)
+            problems.labels = {name: _quote(cells[index], 20) for name, index in columns.items()}
             return _Header(row_no, columns, width, mapping), table.rows[position + 1:]
     hint = ""
     if first_text is not None and "," not in first_text and (";" in first_text or "\t" in first_text):
