@@ -231,10 +231,14 @@ def texts(messages: Sequence[BotMessage]) -> str:
 
 
 @asynccontextmanager
-async def running_bot(url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
-    """The production Application (handlers, jobs, outbox delivery) polling `sandbox`."""
-    settings = load_settings(database_url=url, telegram_api_base_url=sandbox.url)
-    app = build_application(settings, sandbox.token, rate_limiter=False)
+async def running_bot(url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, rate_limiter: bool = False,
+                      reminders: bool = False, **overrides: object) -> AsyncIterator[Harness]:
+    """The production Application (handlers, jobs, outbox delivery) polling `sandbox`.
+
+    `rate_limiter`: with the production rate limiter (tests of 429 handling); `reminders`: keep
+    the reminder jobs; `overrides`: further settings."""
+    settings = load_settings(database_url=url, telegram_api_base_url=sandbox.url, **overrides)
+    app = build_application(settings, sandbox.token, rate_limiter=rate_limiter)
     await start_application(app)
     services = app.bot_data.services
     assert services is not None
@@ -243,7 +247,7 @@ async def running_bot(url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatc
     # Telegram's per-chat pacing (about 1 message/s) would only make the tests wait.
     services.delivery.pacer = Pacer(rate=10_000.0, per_chat_interval=0.0, group_interval=0.0)
     # The reminder sweep (tests/reminders) would interleave its digests with the replies checked here.
-    if app.job_queue is not None:
+    if app.job_queue is not None and not reminders:
         for job in app.job_queue.jobs():
             if (job.name or "").startswith("remind"):
                 job.schedule_removal()

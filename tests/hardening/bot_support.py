@@ -21,17 +21,14 @@ import pytest
 from sqlalchemy import select
 
 from bot import db
-from bot.app import Services, build_application, start_application, stop_application
-from bot.config import load_settings
 from bot.db import transaction
-from bot.delivery import Pacer
 from bot.models import Cadre, Measure, MeasureStatus, Role
 from bot.sandbox import BotMessage, CallRecord, RateLimits, Sandbox
 from bot.services.seed import seed_sample_data
 from handlers.common import DATABASE_DOWN
 from handlers.errors import APOLOGY
 from handlers.render import MESSAGE_LIMIT, utf16_len
-from tests.bot.conftest import BOT_USERNAME, TODAY, Harness
+from tests.bot.conftest import BOT_USERNAME, TODAY, Harness, running_bot
 from tests.conftest import DATA, TEMPLATE_DB, _admin_execute
 from tests.pg_server import PostgresServer
 
@@ -86,28 +83,10 @@ def seeded_database(backend: str, request: pytest.FixtureRequest, directory: Pat
 @asynccontextmanager
 async def bot_on(url: str, monkeypatch: pytest.MonkeyPatch, *, sandbox: Sandbox | None = None,
                  rate_limiter: bool = False, reminders: bool = False, **settings: object) -> AsyncIterator[Harness]:
-    """The production Application polling a sandbox (a new one unless given), like tests/bot's
-    `running_bot`, but optionally with the production rate limiter and the reminder jobs."""
-    async with _maybe_sandbox(sandbox) as sb:
-        config = load_settings(database_url=url, telegram_api_base_url=sb.url, **settings)
-        app = build_application(config, sb.token, rate_limiter=rate_limiter)
-        await start_application(app)
-        services = app.bot_data.services
-        assert services is not None
-        monkeypatch.setattr(Services, "today", lambda self: TODAY)
-        services.delivery.pacer = Pacer(rate=10_000.0, per_chat_interval=0.0, group_interval=0.0)
-        if app.job_queue is not None and not reminders:
-            for job in app.job_queue.jobs():
-                if (job.name or "").startswith("remind"):
-                    job.schedule_removal()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
-        try:
-            yield Harness(app, sb, config, services.factory)
-        finally:
-            if app.updater.running:
-                await app.updater.stop()
-            await stop_application(app)
+    """tests/bot's `running_bot` on a sandbox of its own unless given one."""
+    async with _maybe_sandbox(sandbox) as sb, running_bot(url, sb, monkeypatch, rate_limiter=rate_limiter,
+                                                           reminders=reminders, **settings) as harness:
+        yield harness
 
 
 @asynccontextmanager

@@ -34,9 +34,9 @@ from handlers.common import DATABASE_DOWN
 from handlers.errors import APOLOGY
 from tests.bot.conftest import Harness
 from tests.cli_runner import PROJECT
-from tests.conftest import DATA
+from tests.conftest import DATA, start_server_or_skip
 from tests.hardening.bot_support import BOT_USERNAME, TODAY, LogWatch, bot_on, problems_in, seeded_database, settle
-from tests.pg_server import PostgresServer, PostgresUnavailable, start_server
+from tests.pg_server import PostgresServer
 
 CODE = "ZG2025009"  # 张伟's, under 陈建华
 
@@ -228,12 +228,7 @@ async def test_5xx_on_button_edits_and_toasts_are_retried(limited: tuple[Harness
 @pytest.fixture
 def own_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test's own, to stop and start again."""
-    try:
-        server = start_server()
-    except PostgresUnavailable as exc:
-        if os.environ.get("ZHENGGAI_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required here: {exc}")
-        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    server = start_server_or_skip()
     try:
         yield server
     finally:
