@@ -84,6 +84,15 @@ def test_owner_unit_overdue_and_mine_are_lists(answers: AnswerEngine) -> None:
     assert not answers.ask("我的整改", asker=None).answered  # unknown asker: cannot answer "mine"
 
 
+def test_names_and_units_typed_with_a_homophone_still_make_lists(answers: AnswerEngine) -> None:
+    owner = answers.ask("张为负责的整改", today=TODAY)  # 张伟 through a pinyin IME
+    assert owner.listing is not None and owner.listing.owner == "张伟"
+    unit = answers.ask("覃糖区的整改", today=TODAY)  # 覃塘区
+    assert unit.listing is not None and unit.listing.unit == "覃塘区教育局"
+    # Only the sound is compared, so the surname must be right: 章 is not 张.
+    assert answers.ask("章伟负责的整改", today=TODAY).listing is None
+
+
 async def test_a_status_change_is_seen_without_rebuilding(seeded: SessionFactory, answers: AnswerEngine) -> None:
     assert "ZG2025001" in answers.ask("逾期的有哪些", today=TODAY).listed
     async with transaction(seeded) as session:

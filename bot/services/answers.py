@@ -332,6 +332,34 @@ class Person:
     role: str
 
 
+
+def _sound_index(phrases: Iterable[str]) -> dict[tuple[str, ...], set[str]]:
+    """Phrases by their toneless pinyin, for recognising homophone typos."""
+    index: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for phrase in phrases:
+        index[tuple(pinyin_of(phrase))].add(phrase)
+    return dict(index)
+
+
+def _sounds_in(target: str, sounds: dict[tuple[str, ...], set[str]], *, same_first: bool) -> tuple[str | None, str]:
+    """The one phrase of `sounds` that a stretch of `target` sounds like but does not spell
+    exactly (that is for the exact lookups), with the stretch; longest stretches first."""
+    if not sounds:
+        return None, ""
+    syllables = pinyin_of(target)
+    for length in sorted({len(key) for key in sounds}, reverse=True):
+        for start in range(len(target) - length + 1):
+            found = sounds.get(tuple(syllables[start:start + length]))
+            if not found:
+                continue
+            typed = target[start:start + length]
+            candidates = [p for p in found if p != typed and any(a == b for a, b in zip(p, typed, strict=True))
+                          and (not same_first or p[0] == typed[0])]
+            if len(candidates) == 1 and len(found) == 1:
+                return candidates[0], typed
+    return None, ""
+
+
 class AnswerEngine:
     """The in-memory index and the ranking. Build with `load`; keep current with `refresh`."""
 
@@ -430,6 +458,7 @@ class AnswerEngine:
         """People and the lookups questions need: by first character, by surname, by role."""
         self.people = {c.name: Person(c.name, c.unit, c.position, c.role.value) for c in cadres}
         self._names = PhraseIndex(name for name in self.people if len(name) >= 2)
+        self._name_sounds = _sound_index(name for name in self.people if len(name) >= 2)
         self._by_surname: dict[str, list[Person]] = defaultdict(list)
         self._with_roles: list[tuple[Person, list[str]]] = []
         for person in self.people.values():
@@ -444,6 +473,7 @@ class AnswerEngine:
             for alias in _unit_aliases(name):
                 self.units.setdefault(alias, name)
         self._unit_aliases = PhraseIndex(self.units)
+        self._unit_sounds = _sound_index(alias for alias in self.units if len(alias) >= 3)
         self._unit_names = sorted(set(self.units.values()))
 
     def _regulation_doc(self, regulation: Regulation) -> tuple[_Doc, DocTerms]:
@@ -783,8 +813,13 @@ class AnswerEngine:
             if len(found) == 1:
                 return found[0], match.group(0)
         if _ROLE_WORD.search(target):
-            return self._person_by_position(target)
-        return None, ""
+            person, said = self._person_by_position(target)
+            if person is not None:
+                return person, said
+        # A name typed through a pinyin IME with the wrong character (张为 for 张伟); the surname
+        # must be right, since only the sound is compared.
+        name, said = _sounds_in(target, self._name_sounds, same_first=True)
+        return (self.people[name], said) if name is not None else (None, "")
 
     def _person_by_position(self, target: str) -> tuple[Person | None, str]:
         """纪检组长 / 分管财务的副局长: the one cadre whose position the question describes."""
@@ -815,7 +850,9 @@ class AnswerEngine:
                      if unit.endswith(word[-1]) and _is_subsequence(word, unit) and len(word) < len(unit)}
             if len(found) == 1:
                 return found.pop(), word
-        return None, ""
+        # 覃糖区 for 覃塘区: same sounds, at least one character right.
+        alias, said = _sounds_in(target, self._unit_sounds, same_first=False)
+        return (self.units[alias], said) if alias is not None else (None, "")
 
     def _list_intent(self, target: str, asker: str | None) -> tuple[ListQuery | None, str]:
         """Recognise 我的/逾期/张伟负责的/港南区的 questions; returns the filter and what is left."""
