@@ -2,7 +2,7 @@
 
 Run from the project root:
 
-    .venv/bin/python -m benchmarks.imports [--rows 100000] [--postgres | --database-url URL] [--keep]
+    .venv/bin/python -m benchmarks.imports [--rows 100000] [--postgres] [--keep]
 
 Writes a CSV and an XLSX ledger (Chinese headers, a title row in the XLSX, as a bureau's own
 file has) with every owner and leader taken from data/cadres.csv, then for each file on a fresh
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import os
 import re
@@ -23,17 +24,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from openpyxl import Workbook
 
+from benchmarks.pg import postgres_databases
+
 PROJECT = Path(__file__).resolve().parent.parent
 DATA = PROJECT / "data"
 HEADER = ["编号", "问题", "整改措施", "类别", "责任单位", "责任人", "分管领导", "完成时限", "状态", "进展"]
 STATUSES = ["未开始", "进行中", "已完成", "已销号"]
+KINDS = ("csv", "xlsx")  # one fresh database each
 
 # Run the CLI and report its own peak RSS (ru_maxrss of the child is the import alone).
 _CLI = ("import resource, sys\nfrom bot.cli import main\ncode = main(sys.argv[1:])\n"
@@ -99,34 +101,6 @@ def cli(label: str, url: str, *args: str) -> Run:
     return Run(label, seconds, int(peaks[-1]) / 1024 if peaks else float("nan"), done.returncode, message)
 
 
-@asynccontextmanager
-async def sqlite_databases(folder: Path) -> AsyncIterator[Callable[[str], str]]:
-    yield lambda name: f"sqlite+aiosqlite:///{folder / name}.db"
-
-
-@asynccontextmanager
-async def postgres_databases() -> AsyncIterator[Callable[[str], str]]:
-    import asyncpg
-
-    from tests.pg_server import start_server
-
-    server = await asyncio.to_thread(start_server)
-    try:
-        async def create(name: str) -> None:
-            connection = await asyncpg.connect(host="127.0.0.1", port=server.port, user=server.user,
-                                               database="postgres")
-            try:
-                await connection.execute(f"CREATE DATABASE {name}")
-            finally:
-                await connection.close()
-
-        for name in ("bench_csv", "bench_xlsx"):
-            await create(name)
-        yield lambda name: server.url(f"bench_{name}")
-    finally:
-        await asyncio.to_thread(server.stop)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="ledger rows (default 100,000)")
@@ -140,11 +114,15 @@ async def main() -> None:
     files = write_files(folder, ledger_rows(args.rows))
     print(f"files written in {time.perf_counter() - started:.1f}s: "
           + ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in files.values()))
-    databases = postgres_databases() if args.postgres else sqlite_databases(folder)
     runs: list[Run] = []
-    async with databases as url_for:
-        for kind in ("csv", "xlsx"):
-            url = url_for(kind)
+    async with contextlib.AsyncExitStack() as stack:
+        if args.postgres:
+            urls = dict(zip(KINDS, await stack.enter_async_context(postgres_databases(*(f"bench_{k}" for k in KINDS))),
+                                strict=True))
+        else:
+            urls = {kind: f"sqlite+aiosqlite:///{folder / kind}.db" for kind in KINDS}
+        for kind in KINDS:
+            url = urls[kind]
             # Set-up as a deployment does it (not measured): the schema, then the cadre list.
             for arguments in (("db", "upgrade"), ("import", "cadres", str(DATA / "cadres.csv"))):
                 setup = await asyncio.to_thread(cli, "set-up", url, *arguments)

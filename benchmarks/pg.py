@@ -10,17 +10,26 @@ from tests.pg_server import start_server
 
 
 @asynccontextmanager
-async def postgres_database(name: str = "zhenggai_bench") -> AsyncIterator[str]:
-    """Start a private PostgreSQL server, create an empty database, yield its URL, clean up."""
+async def postgres_databases(*names: str) -> AsyncIterator[list[str]]:
+    """Start one private PostgreSQL server, create an empty database per name, yield their URLs,
+    clean up."""
     import asyncpg
 
     server = await asyncio.to_thread(start_server)
     try:
         connection = await asyncpg.connect(host="127.0.0.1", port=server.port, user=server.user, database="postgres")
         try:
-            await connection.execute(f"CREATE DATABASE {name}")
+            for name in names:
+                await connection.execute(f"CREATE DATABASE {name}")
         finally:
             await connection.close()
-        yield server.url(name)
+        yield [server.url(name) for name in names]
     finally:
         await asyncio.to_thread(server.stop)
+
+
+@asynccontextmanager
+async def postgres_database(name: str = "zhenggai_bench") -> AsyncIterator[str]:
+    """One empty database on a private PostgreSQL server."""
+    async with postgres_databases(name) as [url]:
+        yield url

@@ -111,9 +111,9 @@ async def main() -> None:
     args = parser.parse_args()
     print(f"command: {Path(sys.executable).name} -m benchmarks.reminders {' '.join(sys.argv[1:])}")
     if args.postgres:
-        from benchmarks.pg import postgres_database
+        from benchmarks.pg import postgres_databases
 
-        async with postgres_database("zg_sweep") as sweep_url, postgres_database("zg_fanout") as fan_out_url:
+        async with postgres_databases("zg_sweep", "zg_fanout") as (sweep_url, fan_out_url):
             await sweep_benchmark(sweep_url, args.measures, args.cadres)
             if args.fan_out:
                 await fan_out_benchmark(fan_out_url, args.fan_out)

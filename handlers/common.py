@@ -16,9 +16,10 @@ from telegram.error import BadRequest
 
 from bot.app import BotContext
 from bot.db import is_unavailable
-from bot.errors import ZhenggaiError
-from bot.models import Cadre, Role
-from bot.services import cadres
+from bot.errors import NotFound, ZhenggaiError
+from bot.models import Cadre, Measure, Role
+from bot.services import cadres, measures
+from handlers.callbacks import Ref
 from handlers.render import Reply, esc
 
 log = logging.getLogger(__name__)
@@ -128,3 +129,15 @@ def user_facing(handler: _H) -> _H:
             await tell(update, DATABASE_DOWN)
 
     return wrapper  # type: ignore[return-value]
+
+
+async def measure_of_button(session: AsyncSession, ref: Ref | None) -> Measure:
+    """The measure a button refers to (by id, or by code in older buttons)."""
+    if ref is None:
+        raise NotFound("按钮已过期，请重新查询")
+    if ref.id is not None:
+        measure = await session.get(Measure, ref.id)
+        if measure is None:
+            raise NotFound("找不到这条整改措施，请重新查询。")
+        return measure
+    return await measures.get_measure(session, ref.key or "")

@@ -18,7 +18,7 @@ from bot.services.measures import Evidence, ExtensionOutcome
 from bot.services.text import DateFormatError, clean_display, parse_iso_date
 from handlers import notify, render
 from handlers.callbacks import Action, Callback, Ref, done_confirm_keyboard, encode
-from handlers.common import Pressed, addressed_to_bot, current_cadre, is_private, send
+from handlers.common import Pressed, addressed_to_bot, current_cadre, is_private, measure_of_button, send
 from handlers.render import Reply, esc
 
 NOT_BOUND_PLAIN = "您还没有绑定身份：请向管理员索取邀请码，然后在私聊中发送 /start 邀请码。"
@@ -398,7 +398,7 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
     if callback.action in (Action.EXTEND_APPROVE, Action.EXTEND_REFUSE):
         return await _extension_button(update, context, callback, cadre)
     async with transaction(services.factory) as session:
-        measure = await _measure(session, callback.ref)
+        measure = await measure_of_button(session, callback.ref)
         code = measure.code
         if callback.action is Action.MEASURE:
             return Pressed(card(context, update, measure, cadre))
@@ -502,18 +502,7 @@ async def _as_it_stands(update: Update, context: BotContext, callback: Callback,
             text, buttons = notify.extension_message(request, request.measure)
             return Pressed(Reply(text, markup(buttons)), why)
         try:
-            measure = await _measure(session, callback.ref)
+            measure = await measure_of_button(session, callback.ref)
         except NotFound:
             return Pressed(None, why)
         return Pressed(card(context, update, measure, cadre), why)
-
-
-async def _measure(session: AsyncSession, ref: Ref | None) -> Measure:
-    if ref is None:
-        raise NotFound("按钮已过期，请重新查询")
-    if ref.id is not None:
-        measure = await session.get(Measure, ref.id)
-        if measure is None:
-            raise NotFound("找不到这条整改措施，请重新查询。")
-        return measure
-    return await service.get_measure(session, ref.key or "")

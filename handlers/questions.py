@@ -13,13 +13,12 @@ from telegram import Update
 from bot.app import BotContext
 from bot.db import transaction
 from bot.errors import NotFound
-from bot.models import Cadre, Measure, Regulation
-from bot.services import measures as measure_service
+from bot.models import Cadre, Regulation
 from bot.services.answers import Answer, Hit, record_miss
 from bot.services.phrasing import AnswerFacts, ArticleFacts, load_answer_facts
 from handlers import render
 from handlers.callbacks import Action, Callback, Ref
-from handlers.common import NOT_BOUND, addressed_to_bot, current_cadre, is_private, send
+from handlers.common import NOT_BOUND, addressed_to_bot, current_cadre, is_private, measure_of_button, send
 from handlers.render import Reply
 
 #: Longest question taken as is; beyond it the start is answered and the user told.
@@ -127,7 +126,7 @@ async def _suggestion(session: AsyncSession, context: BotContext, update: Update
     kind = callback.hit_kind
     today = context.services.today()
     if kind == "measure":
-        measure = await _measure(session, callback.ref)
+        measure = await measure_of_button(session, callback.ref)
         owner, verifier = render.viewer_rights(measure, cadre)
         public = not is_private(update)
         return render.measure_card(measure, today, public=public, owner=owner and not public,
@@ -139,14 +138,3 @@ async def _suggestion(session: AsyncSession, context: BotContext, update: Update
                             article=ArticleFacts(regulation, article))
         return render.render_facts(facts, today)
     return render.regulation_card(regulation)
-
-
-async def _measure(session: AsyncSession, ref: Ref | None) -> Measure:
-    if ref is None:
-        raise NotFound("找不到这条整改措施，请重新查询。")
-    if ref.id is not None:
-        measure = await session.get(Measure, ref.id)
-        if measure is None:
-            raise NotFound("找不到这条整改措施，请重新查询。")
-        return measure
-    return await measure_service.get_measure(session, ref.key or "")
