@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,6 +39,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if engine.dialect.driver == "aiosqlite":
+            event.listen(engine.sync_engine, "do_execute", _aiosqlite_in_one_hop)
     return engine
 
 
@@ -47,6 +51,47 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _aiosqlite_in_one_hop(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
+    """Run a statement on aiosqlite's thread in one hand-off instead of four.
+
+    SQLAlchemy's aiosqlite adapter awaits cursor(), execute(), fetchall() and close() one by
+    one, each a trip to aiosqlite's thread and back (~100 µs of event-loop work each); a bot
+    handling a message runs a few statements, so those trips were a large part of its cost
+    (see benchmarks/README.md, load). This does the same four steps in one trip and leaves the
+    adapter's cursor as its own execute() would. Anything unexpected — a server-side cursor,
+    an adapter or aiosqlite without the attributes used here — falls back to the adapter.
+    """
+    if getattr(cursor, "server_side", True):
+        return False
+    connection = getattr(cursor, "_connection", None)
+    run_in_thread = getattr(connection, "_execute", None)
+    await_ = getattr(cursor, "await_", None)
+    if run_in_thread is None or await_ is None or not hasattr(cursor, "_rows"):
+        return False
+
+    def steps() -> tuple[Any, list[Any] | None, int | None, int]:
+        raw: sqlite3.Connection = connection._conn  # type: ignore[union-attr]
+        dbapi_cursor = raw.cursor()
+        try:
+            dbapi_cursor.execute(statement, parameters)
+            description = dbapi_cursor.description
+            rows = dbapi_cursor.fetchall() if description else None
+            return description, rows, dbapi_cursor.lastrowid, dbapi_cursor.rowcount
+        finally:
+            dbapi_cursor.close()
+
+    try:
+        description, rows, lastrowid, rowcount = await_(run_in_thread(steps))
+    except Exception as error:
+        cursor._adapt_connection._handle_exception(error)  # the adapter's own error translation
+    if description:
+        cursor.description, cursor.lastrowid, cursor.rowcount = description, -1, -1
+        cursor._rows = deque(rows or ())
+    else:
+        cursor.description, cursor.lastrowid, cursor.rowcount = None, lastrowid, rowcount
+    return True
 
 
 #: SQLSTATE classes of an unreachable server: 08 connection exception, 57P operator intervention

@@ -64,9 +64,13 @@ async def current_cadre(session: AsyncSession, update: Update) -> Cadre | None:
     user = update.effective_user
     if user is None:
         return None
-    cadre = await cadres.cadre_by_telegram(session, user.id)
+    return heard_from(await cadres.cadre_by_telegram(session, user.id))
+
+
+def heard_from(cadre: Cadre | None) -> Cadre | None:
+    """The cadre who wrote to us: reachable again if a send to them had failed."""
     if cadre is not None and cadre.unreachable_since is not None:
-        cadre.unreachable_since = None  # they wrote to us: reachable again
+        cadre.unreachable_since = None
     return cadre
 
 

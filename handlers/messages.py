@@ -8,7 +8,7 @@ from bot.app import BotContext
 from bot.db import transaction
 from bot.services import pending
 from handlers import measures, questions
-from handlers.common import send
+from handlers.common import heard_from, send
 from handlers.render import Reply
 
 
@@ -19,13 +19,15 @@ async def on_text(update: Update, context: BotContext) -> None:
     text = message.text.strip()
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
     # Most messages are questions: unless this may be 完成 said in reply to a card, answer it in the
-    # transaction that looks for an open question of the bot's (one round trip instead of two).
+    # transaction that looks for an open question of the bot's (one round trip instead of two), with
+    # the asker found by the same query.
     question = None if measures.DONE_WORDS.match(text) else questions.question_in(update, context)
     answer: Reply | str | None = None
     async with transaction(context.services.factory) as session:
-        waiting = await pending.take(session, chat.id, user.id, reply_to=reply_to)
+        sender = await pending.sender(session, chat.id, user.id, reply_to=reply_to)
+        waiting = sender.waiting
         if waiting is None and isinstance(question, questions.Question):
-            answer = await questions.reply_to(session, update, context, question)
+            answer = await questions.reply_to(session, update, context, question, heard_from(sender.cadre))
     if waiting is not None:
         await measures.answer_pending(update, context, waiting, text)
     elif answer is not None:

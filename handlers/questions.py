@@ -60,8 +60,9 @@ def question_in(update: Update, context: BotContext) -> Question | str | None:
     return Question(text)
 
 
-async def reply_to(session: AsyncSession, update: Update, context: BotContext, question: Question) -> Reply | str:
-    cadre = await current_cadre(session, update)
+async def reply_to(session: AsyncSession, update: Update, context: BotContext, question: Question,
+                   cadre: Cadre | None) -> Reply | str:
+    """The reply to `question` from `cadre` (None: not bound)."""
     if cadre is None:
         return NOT_BOUND
     reply = await answer_question(session, context, update, cadre, question.text)
@@ -74,7 +75,7 @@ async def ask(update: Update, context: BotContext) -> None:
         return
     if isinstance(question, Question):
         async with transaction(context.services.factory) as session:
-            reply = await reply_to(session, update, context, question)
+            reply = await reply_to(session, update, context, question, await current_cadre(session, update))
     else:
         reply = question
     await send(update, reply)

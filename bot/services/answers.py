@@ -25,12 +25,12 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -1317,15 +1317,20 @@ async def record_miss(session: AsyncSession, question: str) -> None:
     if not normalized:
         return
     now = utcnow()
-    dialect = session.bind.dialect.name
+    values = {"normalized": normalized, "query": clean_display(question, 1000), "now": now}
+    await session.execute(_miss_upsert(session.bind.dialect.name), values)
+
+
+@cache
+def _miss_upsert(dialect: str) -> Any:
+    """record_miss's statement for this database, built once (see pending.sender on why)."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Miss).values(normalized=normalized, query=clean_display(question, 1000), count=1,
-                                    first_at=now, last_at=now, resolved=False)
-    statement = statement.on_conflict_do_update(
+    statement = insert(Miss).values(normalized=bindparam("normalized"), query=bindparam("query"), count=1,
+                                    first_at=bindparam("now"), last_at=bindparam("now"), resolved=False)
+    return statement.on_conflict_do_update(
         index_elements=[Miss.normalized],
         set_={"count": Miss.count + 1, "last_at": statement.excluded.last_at},
     )
-    await session.execute(statement)
 
 
 async def list_misses(session: AsyncSession, *, include_resolved: bool = False, limit: int = 50

@@ -14,7 +14,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,8 +96,12 @@ async def cadre_by_name(session: AsyncSession, name: str) -> Cadre:
     return cadre
 
 
+#: Built once: every command looks its sender up (see pending.sender on why).
+_BY_TELEGRAM = select(Cadre).where(Cadre.telegram_user_id == bindparam("user_id"))
+
+
 async def cadre_by_telegram(session: AsyncSession, telegram_user_id: int) -> Cadre | None:
-    return (await session.scalars(select(Cadre).where(Cadre.telegram_user_id == telegram_user_id))).first()
+    return (await session.scalars(_BY_TELEGRAM, {"user_id": telegram_user_id})).first()
 
 
 async def admins(session: AsyncSession) -> list[Cadre]:

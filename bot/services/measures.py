@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -305,6 +305,8 @@ def _log(measure: Measure, actor: Cadre, action: str, before: MeasureStatus, aft
 # ---- queries ------------------------------------------------------------------------------------
 
 _BY_DEADLINE = (Measure.deadline.is_(None), Measure.deadline, Measure.code)
+#: Built once: /mine runs it for every cadre who asks (see pending.sender on why).
+_OF_OWNER = select(Measure).where(Measure.owner_id == bindparam("owner_id")).order_by(*_BY_DEADLINE)
 
 
 async def get_measure(session: AsyncSession, code: str) -> Measure:
@@ -321,7 +323,7 @@ async def _measures(session: AsyncSession, *conditions: ColumnElement[bool]) -> 
 
 async def measures_of_owner(session: AsyncSession, cadre_id: int) -> list[Measure]:
     """The cadre's own measures, earliest deadline first, open-ended ones last."""
-    return await _measures(session, Measure.owner_id == cadre_id)
+    return list(await session.scalars(_OF_OWNER, {"owner_id": cadre_id}))
 
 
 async def measures_of_leader(session: AsyncSession, cadre_id: int) -> list[Measure]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import PendingInput, utcnow
+from bot.models import Cadre, PendingInput, utcnow
 
 #: How long the bot waits for an answer before forgetting the question.
 WAIT = dt.timedelta(minutes=30)
@@ -43,17 +43,45 @@ async def set_prompt(session: AsyncSession, row_id: int, message_id: int) -> Non
         row.prompt_message_id = message_id
 
 
+#: Built once: constructing a statement costs about as much as running it (see `sender`).
+_SENDER = (select(Cadre, PendingInput)
+           .outerjoin(PendingInput, and_(PendingInput.telegram_user_id == Cadre.telegram_user_id,
+                                         PendingInput.chat_id == bindparam("chat_id")))
+           .where(Cadre.telegram_user_id == bindparam("user_id")))
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who wrote a message: their cadre (None: not bound) and the bot's question it answers."""
+
+    cadre: Cadre | None
+    waiting: Waiting | None
+
+
+async def sender(session: AsyncSession, chat_id: int, telegram_user_id: int, *, reply_to: int | None = None,
+                 now: dt.datetime | None = None) -> Sender:
+    """The writer's cadre and `take`'s answer in one query: every text message needs both, and
+    a statement saved per message is most of what the database costs a question. The statement
+    is built once (`_SENDER`): building it anew for each message cost as much as running it."""
+    row = (await session.execute(_SENDER, {"chat_id": chat_id, "user_id": telegram_user_id})).first()
+    if row is None:  # not bound: rare, so the open question (if any) is looked up on its own
+        return Sender(None, await take(session, chat_id, telegram_user_id, reply_to=reply_to, now=now))
+    cadre, pending = row
+    return Sender(cadre, None if pending is None else await _consume(session, pending, reply_to, now or utcnow()))
+
+
 async def take(session: AsyncSession, chat_id: int, telegram_user_id: int, *, reply_to: int | None = None,
                now: dt.datetime | None = None) -> Waiting | None:
     """The question this message answers, consumed — if one is open and not expired.
 
     A reply to some other bot message is not an answer to the open question.
     """
-    now = now or utcnow()
     row = await session.scalar(select(PendingInput).where(
         PendingInput.chat_id == chat_id, PendingInput.telegram_user_id == telegram_user_id))
-    if row is None:
-        return None
+    return None if row is None else await _consume(session, row, reply_to, now or utcnow())
+
+
+async def _consume(session: AsyncSession, row: PendingInput, reply_to: int | None, now: dt.datetime) -> Waiting | None:
     if row.expires_at < now:
         await session.delete(row)
         return None

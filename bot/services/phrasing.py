@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from bot.models import Article, Measure, Regulation
 from bot.services.answers import Answer, AnswerEngine, Hit
@@ -32,25 +32,37 @@ class AnswerFacts:
     listed: tuple[Measure, ...] = ()
 
 
+# Built once (see pending.sender on why): what an answer quotes, fetched for every question.
+_LISTED = select(Measure).where(Measure.code.in_(bindparam("codes", expanding=True)))
+_MEASURE = select(Measure).where(Measure.code == bindparam("key"))
+#: One statement for the one article (and its regulation) an answer quotes.
+_ARTICLE = (select(Article).join(Article.regulation).options(contains_eager(Article.regulation))
+            .where(Regulation.key == bindparam("key"), Article.no == bindparam("no")))
+#: A regulation's card lists its articles: loaded with it, in the same statement.
+_REGULATION = select(Regulation).where(Regulation.key == bindparam("key")).options(joinedload(Regulation.articles))
+
+
 async def load_answer_facts(session: AsyncSession, answer: Answer, *, list_limit: int = 30) -> AnswerFacts:
     """Fetch what the answer's best hit refers to (only when the bot would answer)."""
     if answer.listing is not None:
         codes = answer.listed[:list_limit]
-        rows = {m.code: m for m in await session.scalars(select(Measure).where(Measure.code.in_(codes)))}
+        rows = {m.code: m for m in await session.scalars(_LISTED, {"codes": list(codes)})}
         return AnswerFacts(answer, listed=tuple(rows[c] for c in codes if c in rows))
     if not answer.answered or not answer.hits:
         return AnswerFacts(answer)
     best = answer.hits[0]
     if best.kind == "measure":
-        measure = await session.scalar(select(Measure).where(Measure.code == best.key))
+        measure = await session.scalar(_MEASURE, {"key": best.key})
         return AnswerFacts(answer, measure=measure)
-    regulation = await session.scalar(
-        select(Regulation).where(Regulation.key == best.key).options(selectinload(Regulation.articles)))
+    if best.kind == "article":
+        article = await session.scalar(_ARTICLE, {"key": best.key, "no": best.no})
+        if article is not None:
+            return AnswerFacts(answer, article=ArticleFacts(article.regulation, article))
+    regulation = (await session.scalars(_REGULATION, {"key": best.key})).unique().first()
     if regulation is None:
         return AnswerFacts(answer)
     if best.kind == "article":
-        article = next((a for a in regulation.articles if a.no == best.no), None)
-        return AnswerFacts(answer, article=ArticleFacts(regulation, article))
+        return AnswerFacts(answer, article=ArticleFacts(regulation, None))
     return AnswerFacts(answer, regulation=regulation)
 
 
