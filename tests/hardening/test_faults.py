@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
@@ -26,7 +26,7 @@ from bot import db
 from bot.app import RateLimiter
 from bot.db import SessionFactory, transaction
 from bot.delivery import NO_RETRIES
-from bot.models import Cadre, Measure, MeasureStatus, OutboxMessage, OutboxStatus, ReminderItem, Role
+from bot.models import Cadre, Measure, MeasureStatus, OutboxMessage, OutboxStatus, ReminderItem
 from bot.sandbox import RateLimits, Sandbox
 from bot.services.seed import seed_sample_data
 from handlers.callbacks import Action, Ref, encode
@@ -37,6 +37,7 @@ from tests.cli_runner import PROJECT
 from tests.conftest import DATA, start_server_or_skip
 from tests.hardening.bot_support import BOT_USERNAME, TODAY, LogWatch, bot_on, problems_in, seeded_database, settle
 from tests.pg_server import PostgresServer
+from tests.reminders.support import add_overdue_cadres, outbox_statuses
 
 CODE = "ZG2025009"  # 张伟's, under 陈建华
 
@@ -341,28 +342,14 @@ async def test_the_database_going_away_and_coming_back(own_server: PostgresServe
 async def add_cadres_with_overdue_measures(factory: SessionFactory, sandbox: Sandbox, count: int) -> dict[int, str]:
     """`count` more cadres, each bound (pressed Start) and owning one measure overdue since
     yesterday: a reminder fan-out of at least `count` digests. Returns chat id → name of all bound."""
+    await add_overdue_cadres(factory, count, TODAY)
     chats: dict[int, str] = {}
     async with transaction(factory) as session:
-        leader = await session.scalar(select(Cadre).where(Cadre.role == Role.LEADER))
-        assert leader is not None
-        for n in range(count):
-            cadre = Cadre(name=f"测试{n:03d}", unit="测试科", position="科员", role=Role.CADRE)
-            session.add(cadre)
-            session.add(Measure(code=f"BULK{n:03d}", problem="测试问题", measure="测试措施", owner=cadre,
-                                leader=leader, deadline=TODAY - dt.timedelta(days=1),
-                                status=MeasureStatus.IN_PROGRESS))
-        await session.flush()
         for cadre in await session.scalars(select(Cadre)):
             if cadre.telegram_user_id is None:
                 cadre.telegram_user_id = sandbox.add_user(cadre.name, started=True).id
             chats[cadre.telegram_user_id] = cadre.name
     return chats
-
-
-async def outbox_statuses(factory: SessionFactory) -> Counter[OutboxStatus]:
-    async with transaction(factory) as session:
-        rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
-        return Counter({OutboxStatus(s): int(n) for s, n in rows.all()})
 
 
 @pytest.mark.postgres

@@ -78,6 +78,18 @@ async def attempt(factory: SessionFactory, kind: str, path: Path) -> ledger.Impo
         return exc
 
 
+async def attempt_whole(factory: SessionFactory, kind: str, path: Path
+                        ) -> tuple[dict[str, list[tuple[Any, ...]]], ledger.ImportReport | ImportFailed]:
+    """`attempt`, with what every refusal must be: one clear line naming the file, and not a
+    row changed. Returns the rows before the import and its result."""
+    before = await dump(factory)
+    result = await attempt(factory, kind, path)
+    if isinstance(result, ImportFailed):
+        check_message(result, path.name)
+        assert await dump(factory) == before
+    return before, result
+
+
 def check_message(exc: ImportFailed, name: str, row: int | None = None, column: str | None = None) -> str:
     """One line of Chinese naming the file (and row/column when given); returns the message."""
     message = str(exc)
@@ -225,11 +237,7 @@ async def test_random_bytes_are_rejected_cleanly(seeded: SessionFactory, tmp_pat
     path = tmp_path / f"random{suffix}"
     path.write_bytes(data)
     for kind in kinds:
-        before = await dump(seeded)
-        result = await attempt(seeded, kind, path)
-        if isinstance(result, ImportFailed):
-            check_message(result, path.name)
-            assert await dump(seeded) == before
+        await attempt_whole(seeded, kind, path)
         # (random bytes that happen to form a valid file may import; the mutation tests check content)
 
 
@@ -240,11 +248,7 @@ async def test_random_text_is_rejected_cleanly(seeded: SessionFactory, tmp_path:
     path = tmp_path / f"random{suffix}"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     for kind in (["measures", "cadres"] if suffix == ".csv" else ["regulations"]):
-        before = await dump(seeded)
-        result = await attempt(seeded, kind, path)
-        if isinstance(result, ImportFailed):
-            check_message(result, path.name)
-            assert await dump(seeded) == before
+        await attempt_whole(seeded, kind, path)
 
 
 # ---- fuzzing: mutations of the good sample files ------------------------------------------------
@@ -356,14 +360,11 @@ async def test_mutated_measures_csv_imports_exactly_or_is_rejected_whole(
     raw = mutate_bytes(data, text) if data.draw(st.booleans(), label="damage bytes") else text.encode()
     path = tmp_path / "measures.csv"
     path.write_bytes(raw)
-    before = await dump(seeded)
-    result = await attempt(seeded, "measures", path)
+    before, result = await attempt_whole(seeded, "measures", path)
     event("rejected" if isinstance(result, ImportFailed) else "imported")
     if isinstance(result, ImportFailed):
-        check_message(result, "measures.csv")
         lines = raw.count(b"\n") + raw.count(b"\r") + 1
         assert all(p.row is None or p.row <= lines for p in result.problems)
-        assert await dump(seeded) == before
     else:
         await check_measures_match(seeded, raw.decode("utf-8-sig"), before, result)
 
@@ -384,12 +385,9 @@ async def test_mutated_cadres_csv_imports_exactly_or_is_rejected_whole(
     raw = mutate_bytes(data, text) if data.draw(st.booleans()) else text.encode()
     path = tmp_path / "cadres.csv"
     path.write_bytes(raw)
-    before = await dump(seeded)
-    result = await attempt(seeded, "cadres", path)
+    before, result = await attempt_whole(seeded, "cadres", path)
     event("rejected" if isinstance(result, ImportFailed) else "imported")
     if isinstance(result, ImportFailed):
-        check_message(result, "cadres.csv")
-        assert await dump(seeded) == before
         return
     # What the file says: name → (unit, position, role), read with the csv module.
     file_rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
@@ -464,12 +462,9 @@ async def test_mutated_regulations_yaml_imports_exactly_or_is_rejected_whole(
     raw = mutate_bytes(data, text) if data.draw(st.booleans(), label="damage bytes") else text.encode()
     path = tmp_path / "regulations.yaml"
     path.write_bytes(raw)
-    before = await dump(seeded)
-    result = await attempt(seeded, "regulations", path)
+    _, result = await attempt_whole(seeded, "regulations", path)
     event("rejected" if isinstance(result, ImportFailed) else "imported")
     if isinstance(result, ImportFailed):
-        check_message(result, "regulations.yaml")
-        assert await dump(seeded) == before
         return
     expected = expected_regulations(raw.decode("utf-8-sig"))
     async with transaction(seeded) as session:
@@ -939,12 +934,8 @@ async def test_damaged_xlsx_imports_exactly_or_is_rejected_whole(
         if data.draw(st.booleans()):
             raw = raw[: data.draw(st.integers(0, 1_000_000)) * len(raw) // 1_000_000]
     path.write_bytes(raw)
-    before = await dump(seeded)
-    result = await attempt(seeded, "measures", path)
+    _, result = await attempt_whole(seeded, "measures", path)
     event("rejected" if isinstance(result, ImportFailed) else "imported")
-    if isinstance(result, ImportFailed):
-        check_message(result, "fuzz.xlsx")
-        assert await dump(seeded) == before
 
 
 # ---- YAML specifics -----------------------------------------------------------------------------

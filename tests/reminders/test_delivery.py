@@ -12,17 +12,18 @@ from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.config import load_settings
 from bot.db import SessionFactory, transaction
 from bot.delivery import Delivery
-from bot.models import Cadre, Measure, MeasureStatus, OutboxMessage, OutboxStatus, Role, utcnow
+from bot.models import Cadre, OutboxMessage, OutboxStatus, utcnow
 from bot.sandbox import RateLimits, Sandbox
 from handlers.reminders import run_sweep
 from tests.cli_runner import PROJECT
+from tests.reminders.support import add_overdue_cadres, outbox_statuses
 
 FRIDAY = dt.date(2026, 11, 27)
 
@@ -42,12 +43,6 @@ async def bind_everyone(factory: SessionFactory, sandbox: Sandbox) -> dict[str, 
             cadre.telegram_user_id = user.id
             ids[cadre.name] = user.id
     return ids
-
-
-async def statuses(factory: SessionFactory) -> Counter[OutboxStatus]:
-    async with transaction(factory) as session:
-        rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
-        return Counter({OutboxStatus(s): int(n) for s, n in rows.all()})
 
 
 def bot_for(sandbox: Sandbox, read_timeout: float = 5.0) -> Bot:
@@ -87,7 +82,7 @@ async def test_429_is_honoured_and_nothing_is_lost(seeded: SessionFactory, sandb
         await asyncio.sleep(1.1)
         second = await delivery.deliver_due()
     assert first.sent + second.sent == result.digests
-    assert (await statuses(seeded))[OutboxStatus.SENT] == result.digests
+    assert (await outbox_statuses(seeded))[OutboxStatus.SENT] == result.digests
 
 
 async def test_403_marks_the_cadre_unreachable_stops_retrying_and_tells_admins(
@@ -130,7 +125,7 @@ async def test_5xx_and_timeouts_retry_with_backoff_then_deliver(seeded: SessionF
     async with bot_for(sandbox) as bot:
         second = await Delivery(bot, seeded).deliver_due()
     assert second.sent == 2
-    assert (await statuses(seeded))[OutboxStatus.SENT] == result.digests
+    assert (await outbox_statuses(seeded))[OutboxStatus.SENT] == result.digests
 
 
 async def test_retries_give_up_visibly(seeded: SessionFactory, sandbox: Sandbox) -> None:
@@ -145,7 +140,7 @@ async def test_retries_give_up_visibly(seeded: SessionFactory, sandbox: Sandbox)
             async with transaction(seeded) as session:
                 await session.execute(update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
                                       .values(not_before=utcnow()))
-    counts = await statuses(seeded)
+    counts = await outbox_statuses(seeded)
     assert counts[OutboxStatus.PENDING] == 0 and counts[OutboxStatus.SENT] == 0
     async with transaction(seeded) as session:
         failed = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)))
@@ -173,24 +168,11 @@ async def test_a_timeout_after_telegram_accepted_is_the_one_documented_duplicate
     assert all(len(sandbox.messages(uid)) <= 1 for uid in others)
 
 
-async def _bulk(factory: SessionFactory, count: int) -> None:
-    """`count` more cadres, each owning one overdue measure: a fan-out of `count` digests."""
-    async with transaction(factory) as session:
-        leader = await session.scalar(select(Cadre).where(Cadre.role == Role.LEADER))
-        assert leader is not None
-        for n in range(count):
-            cadre = Cadre(name=f"测试{n:03d}", unit="测试科", position="科员", role=Role.CADRE)
-            session.add(cadre)
-            session.add(Measure(code=f"BULK{n:03d}", problem="测试问题", measure="测试措施", owner=cadre,
-                                leader=leader, deadline=FRIDAY - dt.timedelta(days=1),
-                                status=MeasureStatus.IN_PROGRESS))
-
-
 @pytest.mark.slow
 async def test_a_crash_mid_fan_out_neither_drops_nor_repeats_what_was_recorded(
     db_url: str, seeded: SessionFactory, sandbox: Sandbox
 ) -> None:
-    await _bulk(seeded, 60)
+    await add_overdue_cadres(seeded, 60, FRIDAY)
     ids = await bind_everyone(seeded, sandbox)
     # Slow every send a little so the process is surely killed half-way.
     sandbox.inject("sendMessage", delay=0.15, times=10_000)
@@ -204,7 +186,7 @@ async def test_a_crash_mid_fan_out_neither_drops_nor_repeats_what_was_recorded(
     finally:
         process.send_signal(signal.SIGKILL)  # no chance to clean up, as in a power cut
         await process.wait()
-    in_flight = (await statuses(seeded))[OutboxStatus.SENDING]
+    in_flight = (await outbox_statuses(seeded))[OutboxStatus.SENDING]
     delivered_before = sum(len(sandbox.messages(uid)) for uid in ids.values())
     assert delivered_before >= 15
     await asyncio.sleep(1.1)  # the dead process's claims go stale
@@ -212,7 +194,7 @@ async def test_a_crash_mid_fan_out_neither_drops_nor_repeats_what_was_recorded(
     restarted = await asyncio.create_subprocess_exec(*command, cwd=PROJECT, env=env, stdout=PIPE, stderr=PIPE)
     _, errors = await asyncio.wait_for(restarted.communicate(), timeout=120)
     assert restarted.returncode == 0, errors.decode()
-    counts = await statuses(seeded)
+    counts = await outbox_statuses(seeded)
     assert counts[OutboxStatus.PENDING] == counts[OutboxStatus.SENDING] == counts[OutboxStatus.FAILED] == 0
     assert counts[OutboxStatus.SENT] >= 60
     per_chat = Counter({uid: len(sandbox.messages(uid)) for uid in ids.values()})
