@@ -70,13 +70,33 @@ def _pick_cadre(people: list[Cadre], wanted: str | None) -> Cadre | None:
     print("\n请选择以哪位干部的身份和机器人聊天：")
     for number, person in enumerate(people, start=1):
         print(f"  {number:>2}. {person.name}（{person.unit} {person.position}，{person.role.label}）")
-    print(f"直接回车选择 {default.name}。")
-    answer = input("编号> ").strip() if sys.stdin.isatty() else sys.stdin.readline().strip()
-    if not answer:
-        return default
-    if answer.isdigit() and 1 <= int(answer) <= len(people):
-        return people[int(answer) - 1]
-    return next((c for c in people if c.name == answer), default)
+    print(f"输入编号或姓名，直接回车选择 {default.name}。")
+    interactive = sys.stdin.isatty()
+    while True:
+        answer = _read_choice(interactive)
+        if not answer:  # Enter, or the end of the input
+            return default
+        if answer.isdigit() and 1 <= int(answer) <= len(people):
+            return people[int(answer) - 1]
+        found = next((c for c in people if c.name == answer), None)
+        if found is not None:
+            return found
+        problem = f"没有编号或姓名为「{answer[:40]}」的干部：请输入 1–{len(people)} 的编号或干部姓名。"
+        if not interactive:
+            # Piped input: the first line is the choice. Guessing would start the chat as
+            # someone else and swallow what was probably meant as the first message.
+            print(problem + "（也可以用 --as 姓名 指定）", file=sys.stderr)
+            return None
+        print(problem)
+
+
+def _read_choice(interactive: bool) -> str:
+    if not interactive:
+        return sys.stdin.readline().strip()
+    try:
+        return input("编号> ").strip()
+    except EOFError:
+        return ""
 
 
 def _telegram_id(cadre: Cadre) -> int:

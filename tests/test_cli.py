@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from tests.cli_runner import zhenggai
 from tests.test_ledger import import_all
@@ -56,3 +58,25 @@ def test_unanswered_questions_are_listed_by_misses(db_url: str) -> None:
     result = zhenggai("misses", "--json", database_url=db_url)
     misses = json.loads(result.out)
     assert misses[0]["query"].startswith("今天天气怎么样") and misses[0]["count"] == 2
+
+
+def test_demo_refuses_a_choice_it_does_not_know_instead_of_guessing(tmp_path: Path) -> None:
+    # Piped input: the first line chooses the cadre. A question there is a mistake to point out,
+    # not a reason to chat as 张伟 and drop the question.
+    result = zhenggai("demo", database_url=f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+                      stdin="请假超过三天要谁批？\n逾期的有哪些\n")
+    assert result.code == 1
+    assert "没有编号或姓名为「请假超过三天要谁批？」的干部" in result.err and "--as" in result.err
+    assert "Traceback" not in result.err and "机器人已在本地沙盒" not in result.out
+
+
+def test_demo_chats_as_the_cadre_chosen_by_number_or_name(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    by_name = zhenggai("demo", database_url=url, stdin="黄志刚\n:quit\n")
+    assert by_name.code == 0, by_name.err
+    assert "你现在是用户「黄志刚」" in by_name.out
+    listed = re.search(r"^\s*(\d+)\. 钟春兰（", by_name.out, re.MULTILINE)
+    assert listed is not None, by_name.out
+    by_number = zhenggai("demo", database_url=url, stdin=f"{listed.group(1)}\n:quit\n")
+    assert by_number.code == 0, by_number.err
+    assert "你现在是用户「钟春兰」" in by_number.out
