@@ -283,13 +283,17 @@ class Segment:
         self.offsets = np.zeros(1, dtype=np.int64)
         self.norm = np.ones(self.size, dtype=np.float32)
 
-    def _slot(self, term: str) -> int | None:
+    def _key(self, term: str) -> int | None:
         key = bigram_key(term)
         if key is None:
             term_id = self.vocabulary.get(term)
-            if term_id is None:
-                return None
-            key = term_id + _STRING_TERMS
+            return None if term_id is None else term_id + _STRING_TERMS
+        return key
+
+    def _slot(self, term: str) -> int | None:
+        key = self._key(term)
+        if key is None or self.term_keys.size == 0:
+            return None
         slot = int(np.searchsorted(self.term_keys, key))
         if slot < self.term_keys.size and int(self.term_keys[slot]) == key:
             return slot
@@ -302,16 +306,37 @@ class Segment:
     def score(
         self, query: Sequence[tuple[str, float]], idf: dict[str, float], exclude: npt.NDArray[np.bool_] | None
     ) -> FloatArray:
-        """BM25 scores of every document; `idf` comes from the caller (shared across segments)."""
-        scores = np.zeros(self.size, dtype=np.float32)
+        """BM25 scores of every document; `idf` comes from the caller (shared across segments).
+
+        All query terms are scored in one pass of array operations: a question has some thirty
+        terms, and a numpy call per term cost more than the arithmetic itself.
+        """
+        keys: list[int] = []
+        factors: list[float] = []
         for term, query_weight in query:
-            slot = self._slot(term)
-            if slot is None:
-                continue
-            start, end = self.offsets[slot], self.offsets[slot + 1]
-            docs = self.doc_ids[start:end]
-            tf = self.tf[start:end]
-            scores[docs] += (query_weight * idf.get(term, 0.0)) * tf * (self.K1 + 1) / (tf + self.norm[docs])
+            key = self._key(term)
+            if key is not None:
+                keys.append(key)
+                factors.append(query_weight * idf.get(term, 0.0))
+        if not keys or self.term_keys.size == 0:
+            return np.zeros(self.size, dtype=np.float32)
+        wanted = np.asarray(keys, dtype=np.int64)
+        slots = np.minimum(np.searchsorted(self.term_keys, wanted), self.term_keys.size - 1)
+        found = self.term_keys[slots] == wanted
+        slots = slots[found]
+        starts = self.offsets[slots]
+        lengths = self.offsets[slots + 1] - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(self.size, dtype=np.float32)
+        # Positions of every posting of every found term, laid end to end.
+        firsts = np.cumsum(lengths) - lengths
+        positions = np.arange(total, dtype=np.int64) + np.repeat(starts - firsts, lengths)
+        docs = self.doc_ids[positions]
+        tf = self.tf[positions]
+        factor = np.repeat(np.asarray(factors, dtype=np.float32)[found], lengths)
+        contributions = factor * tf * np.float32(self.K1 + 1) / (tf + self.norm[docs])
+        scores = np.bincount(docs, weights=contributions, minlength=self.size).astype(np.float32)
         if exclude is not None:
             scores[exclude] = 0.0
         return scores
