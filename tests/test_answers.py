@@ -33,6 +33,16 @@ def test_a_misspelt_title_is_answered(answers: AnswerEngine) -> None:
     assert answer.answered and answer.hits[0].key == "party-member-study"
 
 
+@pytest.mark.parametrize(("question", "key", "no"), [
+    ("跟家长沟通的时候态度上要注意什么", "teacher-code-of-conduct", 6),  # 上要: jieba's guess, not a word
+    ("整改超期了又没批延期会怎么样", "rectification-closure", 8),  # 没批
+])
+def test_a_segmentation_artefact_does_not_drown_the_real_words(
+        answers: AnswerEngine, question: str, key: str, no: int) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == (key, no)
+
+
 def test_a_paraphrase_finds_the_article(answers: AnswerEngine) -> None:
     answer = answers.ask("请假超过三天要谁批？")
     assert answer.answered

@@ -982,8 +982,10 @@ class AnswerEngine:
             specificity = self.analyzer.specificity(word)
             general = min(1.0, max(0.2, (specificity - 6.5) / 5.0))
             weight = self._word_idf(word) * general
-            if len(word) == 2 and specificity > 17 and self._df(word) == 0 and word[0] in _MODAL_CHARS:
-                # 要交, 能去: a segmentation artefact of a modal verb, not a topic.
+            if len(word) == 2 and specificity > 17 and self._df(word) == 0 and (
+                    word[0] in _MODAL_CHARS or self._df("p:" + " ".join(pinyin_of(word))) == 0):
+                # 要交, 能去, 完假 (休完假): a segmentation artefact, not a topic — unless it sounds
+                # like something we have (制渡 → 制度), which makes it a typo worth matching.
                 weight *= 0.3
             weighted.append(self._query_word(word, weight, rare=specificity > 13.5))
         return weighted
