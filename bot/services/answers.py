@@ -190,6 +190,11 @@ def numerals_to_digits(text: str) -> str:
     return _DIGIT_MAGNITUDE.sub(magnitude, text) if ("万" in text or "千" in text) else text
 
 
+@lru_cache(maxsize=4096)
+def _index_text(text: str) -> str:
+    return numerals_to_digits(normalize(text))
+
+
 def matchable(text: str) -> str:
     """The compact, digit-normalised form both questions and documents are compared in."""
     return numerals_to_digits(compact(text))
@@ -562,8 +567,10 @@ class AnswerEngine:
         self._forget_measure(code)
         self._remember_measure(MeasureInfo(code, row.unit, row.owner, row.leader, row.status, row.deadline))
         aliases = " ".join(self._aliases.get(("measure", code, 0), []))
-        main = numerals_to_digits(normalize(
-            f"{row.problem} {row.measure} {row.unit} {row.category} {row.owner} {row.leader or ''}"))
+        # Field by field: units, categories and names repeat across thousands of measures, and
+        # each distinct one is normalised once.
+        main = " ".join(_index_text(field) for field in
+                        (row.problem, row.measure, row.unit, row.category, row.owner, row.leader or ""))
         rest = numerals_to_digits(normalize(row.progress)) if row.progress else ""
         doc = _Doc("measure", code, None, f"{code} {row.problem[:60]}",
                    own=f"{main}{rest}{compact(aliases)}".replace(" ", ""))

@@ -235,20 +235,22 @@ class Segment:
         docs: list[npt.NDArray[np.int64]] = []
         weights: list[npt.NDArray[np.float32]] = []
         by_weight: dict[float, tuple[list[str], list[int]]] = {}
-        term_ids: list[int] = []
-        term_docs: list[int] = []
-        term_weights: list[float] = []
-        vocabulary = self.vocabulary
+        # Other terms go into flat lists first and are numbered in one pass at the end: at
+        # 100,000 documents the per-document list juggling cost more than the numbering.
+        all_terms: list[tuple[str, float]] = []
+        term_counts: list[int] = []
         for doc_id, (texts, terms) in enumerate(documents):
             for text, weight in texts:
                 if text:
                     bucket = by_weight.setdefault(weight, ([], []))
                     bucket[0].append(text)
                     bucket[1].append(doc_id)
-            if terms:
-                term_ids.extend([vocabulary.setdefault(term, len(vocabulary)) for term, _ in terms])
-                term_docs.extend([doc_id] * len(terms))
-                term_weights.extend([weight for _, weight in terms])
+            all_terms += terms
+            term_counts.append(len(terms))
+        vocabulary = self.vocabulary
+        term_ids = [vocabulary.setdefault(term, len(vocabulary)) for term, _ in all_terms]
+        term_weights = [weight for _, weight in all_terms]
+        term_docs = np.repeat(np.arange(size, dtype=np.int64), np.asarray(term_counts, dtype=np.int64))
         for weight, (bucket_texts, owners) in by_weight.items():
             bigram_keys, bigram_docs = _bigrams(bucket_texts, owners)
             keys.append(bigram_keys)
@@ -256,7 +258,7 @@ class Segment:
             weights.append(np.full(bigram_keys.size, weight, dtype=np.float32))
         if term_ids:
             keys.append(np.asarray(term_ids, dtype=np.int64) + _STRING_TERMS)
-            docs.append(np.asarray(term_docs, dtype=np.int64))
+            docs.append(term_docs)
             weights.append(np.asarray(term_weights, dtype=np.float32))
         if not keys or size == 0:
             self._empty()
