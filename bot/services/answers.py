@@ -523,10 +523,10 @@ class AnswerEngine:
         self._by_unit: dict[str, set[str]] = defaultdict(set)
         self._list_arrays: _ListArrays | None = None
 
-    def _remember_measure(self, info: MeasureInfo) -> None:
+    def _remember_measure(self, info: MeasureInfo, key: str) -> None:
+        """Record a measure for codes and lists; `key` is `code_key(info.code)`."""
         self.measures[info.code] = info
         self._list_arrays = None
-        key = code_key(info.code)
         self.code_keys[key] = info.code
         self.code_hashes[key.replace("0", "")].append(info.code)
         prefix = _LETTERS.match(key).group(0)  # type: ignore[union-attr]  # matches the empty string too
@@ -564,8 +564,10 @@ class AnswerEngine:
 
     def _measure_doc(self, row: Any) -> tuple[_Doc, DocTerms]:
         code = row.code
-        self._forget_measure(code)
-        self._remember_measure(MeasureInfo(code, row.unit, row.owner, row.leader, row.status, row.deadline))
+        key = code_key(code)
+        if code in self.measures:
+            self._forget_measure(code)
+        self._remember_measure(MeasureInfo(code, row.unit, row.owner, row.leader, row.status, row.deadline), key)
         aliases = " ".join(self._aliases.get(("measure", code, 0), []))
         # Field by field: units, categories and names repeat across thousands of measures, and
         # each distinct one is normalised once.
@@ -573,14 +575,15 @@ class AnswerEngine:
                         (row.problem, row.measure, row.unit, row.category, row.owner, row.leader or ""))
         rest = numerals_to_digits(normalize(row.progress)) if row.progress else ""
         doc = _Doc("measure", code, None, f"{code} {row.problem[:60]}",
-                   own=f"{main}{rest}{compact(aliases)}".replace(" ", ""))
+                   own=f"{main}{rest}{aliases and compact(aliases)}".replace(" ", ""))
         # Measures are indexed by bigrams only (no words, pinyin or synonyms: 100,000 of them must
         # index in seconds, and bigrams recall them well); the re-ranking still matches candidates
         # by sound and synonym. Aliases an admin added get the full analysis.
         ascii_terms = [(f"a:{word}", 1.0) for word in _ASCII_WORD.findall(main)]
-        ascii_terms.append((f"a:{code_key(code).lower()}", 2.0))
-        terms = _join(([(main, 1.0)], ascii_terms), self._weighted(aliases, 2.0))
-        return doc, terms
+        ascii_terms.append((f"a:{key.lower()}", 2.0))
+        if not aliases:
+            return doc, ([(main, 1.0)], ascii_terms)
+        return doc, _join(([(main, 1.0)], ascii_terms), self._weighted(aliases, 2.0))
 
     def _title_terms(self, title: str) -> DocTerms:
         """The regulation title as weak context for each of its articles, analysed once per title."""
