@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot.services.retrieval import DocTerms, Segment, bm25_idf, top_k
+from bot.services.retrieval import DocTerms, Segment, SynonymTable, bm25_idf, top_k
 
 DOCUMENTS: list[DocTerms] = [
     ([("干部请假三天以内由科室负责人审批", 1.0)], [("w:请假", 1.0), ("w:审批", 1.0)]),
@@ -88,3 +89,14 @@ def test_top_k_returns_the_best_positive_scores_best_first() -> None:
     assert top_k(scores, 2) == [2, 3]
     assert top_k(scores, 10) == [2, 3, 0]
     assert top_k(np.zeros(0, dtype=np.float32), 3) == []
+
+
+def test_a_synonym_phrase_also_says_the_members_it_contains(tmp_path: Path) -> None:
+    table_file = tmp_path / "synonyms.yaml"
+    table_file.write_text("- [住宿费, 房费]\n- [酒店, 住宿, 宾馆]\n- [公车, 公务用车]\n", encoding="utf-8")
+    table = SynonymTable.load(table_file)
+    # 住宿费 is matched as the longer phrase, yet a text about it is about 住宿 too (酒店 finds it) …
+    assert table.group_ids("住宿费据实报销") == {0, 1}
+    # … while the reverse does not hold: plain 住宿 says nothing about 住宿费.
+    assert table.group_ids("当地住宿的") == {1}
+    assert table.group_ids("没有同义词") == set()

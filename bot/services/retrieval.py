@@ -16,7 +16,7 @@ import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,6 +54,8 @@ class SynonymTable:
 
     groups: dict[str, int]  # compact phrase -> group id
     pattern: re.Pattern[str] | None
+    # compact phrase -> groups of every member it contains (住宿费 also says 住宿, so 酒店 finds it)
+    implied: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None) -> SynonymTable:
@@ -68,12 +70,17 @@ class SynonymTable:
         if not groups:
             return cls({}, None)
         alternatives = sorted(groups, key=len, reverse=True)
-        return cls(groups, re.compile("|".join(map(re.escape, alternatives))))
+        implied = {phrase: frozenset(gid for member, gid in groups.items() if member in phrase)
+                   for phrase in groups}
+        return cls(groups, re.compile("|".join(map(re.escape, alternatives))), implied)
 
     def group_ids(self, compact_text: str) -> set[int]:
         if self.pattern is None:
             return set()
-        return {self.groups[m.group(0)] for m in self.pattern.finditer(compact_text)}
+        found: set[int] = set()
+        for match in self.pattern.finditer(compact_text):
+            found |= self.implied[match.group(0)]
+        return found
 
     def group_spans(self, compact_text: str) -> list[tuple[int, int]]:
         """(group id, characters covered) for each member found in the text."""
