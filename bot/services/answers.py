@@ -139,7 +139,7 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
      re.compile(r"不得|禁止|严禁|可以|允许|应当|须|必须|一律")),
 ]
 ANSWER_TYPE_WEIGHT = 1.5
-_MODAL_CHARS = frozenset("要能会想得可该应去来再还")
+_MODAL_CHARS = frozenset("要能会想得可该应去来再还以在对把被给向从跟和与是都就也又")
 # Small talk and questions about the bot itself: never answered from the documents.
 _CHITCHAT = re.compile(
     r"(你好|您好|在吗|在不在|哈喽|hello|hi|hey|嗨|早上好|上午好|中午好|下午好|晚上好|晚安|早安|谢谢|多谢|感谢|谢了|"
@@ -965,9 +965,24 @@ class AnswerEngine:
         for index, (question, _) in enumerate(_ANSWER_TYPES):
             match = question.search(target)
             if match:
-                target = target[: match.start()] + " " + target[match.end():]
+                end = self._cue_end(target, match.start(), match.end())
+                target = target[: match.start()] + " " + target[end:]
                 asked.append(QueryWord(f"<answer:{index}>", ANSWER_TYPE_WEIGHT, False, frozenset(), answer_type=index))
         return self._plain_content_words(target) + asked
+
+    def _cue_end(self, target: str, start: int, end: int) -> int:
+        """Where to stop cutting out an answer-type cue: a cue that ends inside a word (谁签|发)
+        gives the word back, since 签发 says what the question is about."""
+        position = 0
+        for word in self.analyzer.words(target):
+            position = target.find(word, position)
+            word_end = position + len(word)
+            if position < end < word_end and position > start:
+                return position
+            if position >= end:
+                break
+            position = word_end
+        return end
 
     def _plain_content_words(self, target: str) -> list[QueryWord]:
         stripped = _STOP_RE.sub(" ", target)
