@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import math
 import time
 
 from telegram import Update
@@ -21,7 +22,9 @@ log = logging.getLogger(__name__)
 APOLOGY = "抱歉，处理您的请求时出了点问题，已通知管理员。请稍后再试。"
 #: At most one alert to the admins per this many seconds: an outage must not flood their chats.
 ALERT_INTERVAL = 300.0
-_last_alert = 0.0
+NEVER = -math.inf  # not 0.0: the monotonic clock starts near zero at boot, and the first alert must go out
+_last_alert = NEVER
+_clock = time.monotonic
 
 
 async def on_error(update: object, context: BotContext) -> None:
@@ -53,7 +56,7 @@ async def on_error(update: object, context: BotContext) -> None:
             await tell(update, APOLOGY)
         except TelegramError:
             log.warning("could not send the apology")
-    now = time.monotonic()
+    now = _clock()
     if now - _last_alert < ALERT_INTERVAL or context.bot_data.services is None:
         return
     _last_alert = now

@@ -150,7 +150,7 @@ async def test_a_400_for_a_reply_is_a_bug_the_user_and_admins_hear_of(
 
     harness, watch = limited
     user, admin = await harness.bind("张伟"), await harness.bind("刘洋")
-    monkeypatch.setattr(errors, "_last_alert", 0.0)
+    monkeypatch.setattr(errors, "_last_alert", errors.NEVER)
     harness.sandbox.inject("sendMessage", error_code=400, description="Bad Request: can't parse entities",
                            times=1, chat_id=user.id)
     bodies = await replies_to(harness, user.id, "/mine")
