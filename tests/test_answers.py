@@ -43,15 +43,24 @@ def test_a_segmentation_artefact_does_not_drown_the_real_words(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == (key, no)
 
 
-@pytest.mark.parametrize(("question", "word"), [("上行文谁签发", "签发"), ("请假要找哪个领导签字", "领导签字")])
-def test_a_question_cue_gives_back_the_word_it_cuts_into(answers: AnswerEngine, question: str, word: str) -> None:
-    # 谁签 and 哪个领导 ask for an approver, but 签发 / 领导签字 also say what the question is about.
+@pytest.mark.parametrize(("question", "word"), [
+    ("上行文谁签发", "签发"), ("请假要找哪个领导签字", "领导签字"),  # a cue ending inside a word
+    ("能办升学宴吗", "升学宴"), ("多长时间检查一次师德", "检查"),  # what a cue surrounds
+])
+def test_a_question_cue_gives_back_the_words_it_cuts_into_or_surrounds(
+        answers: AnswerEngine, question: str, word: str) -> None:
+    # 谁签 and 哪个领导 ask for an approver, 能…吗 for a permission; the words say what it is about.
     assert word in [w.text for w in answers._content_words(question)]
 
 
-def test_an_approver_question_keeps_its_verb(answers: AnswerEngine) -> None:
-    answer = answers.ask("请两天假要找哪个领导签字", today=TODAY)
-    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("bureau-work-rules", 3)
+@pytest.mark.parametrize(("question", "key", "no"), [
+    ("请两天假要找哪个领导签字", "bureau-work-rules", 3),
+    ("老师能在学生面前抽烟吗", "teacher-code-of-conduct", 7),
+])
+def test_the_topic_of_an_approver_or_permission_question_counts(
+        answers: AnswerEngine, question: str, key: str, no: int) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == (key, no)
 
 
 def test_a_paraphrase_finds_the_article(answers: AnswerEngine) -> None:

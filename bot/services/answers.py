@@ -119,11 +119,12 @@ _TITLES = ("副局长", "局长", "副科长", "科长", "副主任", "主任", 
 _UNIT_SUFFIXES = ("教育局", "委员会", "局", "办公室", "中心")
 _PLACE_SUFFIXES = ("区", "县", "市", "镇", "乡")
 # What kind of answer a question wants, and what a document that gives it looks like. A question
-# asking 几次 prefers an article stating a frequency; 谁批 one naming an approver.
+# asking 几次 prefers an article stating a frequency; 谁批 one naming an approver. A group in a
+# question pattern is what the cue surrounds (能|办升学宴|吗): content, kept as such.
 _N = "[0-9零〇一二两三四五六七八九十百千]+"
 _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (re.compile(r"几次|多少次|多久.{0,6}一次|多长时间.{0,6}一次|多久开|多久搞|多久办|频次|频率|"
-                r"[一每](年|个月|月|季度|周|学期|学年)[^，。]{0,4}(几|多少)"),
+    (re.compile(r"几次|多少次|多久(.{0,6})一次|多长时间(.{0,6})一次|多久开|多久搞|多久办|频次|频率|"
+                r"[一每](?:年|个月|月|季度|周|学期|学年)([^，。]{0,4})(?:几|多少)"),
      re.compile(rf"每(年|半年|季度|季|月|周|学期|学年|天|日)|{_N}次|定期")),
     (re.compile(r"几天|多少天|多久|多长时间|几个工作日|多少个工作日|什么时候|何时|哪天|几号|期限|时限|截止|几月"),
      re.compile(rf"{_N}个?(工作日|日|天|小时|周|个月|月|年)|之前|以前|以内|届满|{_N}号")),
@@ -135,7 +136,7 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
      re.compile(r"处分|处理|追究|问责|通报|取消|扣|降|调离|解聘|批评|约谈")),
     (re.compile(r"什么材料|哪些材料|交什么|提交什么|带什么|准备什么|什么手续|哪些手续|什么证明|要交|交哪|哪几样"),
      re.compile(r"材料|提交|附|证明|填写|申请表|手续|报送")),
-    (re.compile(r"能不能|可不可以|可以吗|允许|允不允许|能否|行不行|是否可以|能.{1,8}吗|可以.{1,8}吗"),
+    (re.compile(r"能不能|可不可以|可以吗|允许|允不允许|能否|行不行|是否可以|能(.{1,8})吗|可以(.{1,8})吗"),
      re.compile(r"不得|禁止|严禁|可以|允许|应当|须|必须|一律")),
 ]
 ANSWER_TYPE_WEIGHT = 1.5
@@ -966,7 +967,8 @@ class AnswerEngine:
             match = question.search(target)
             if match:
                 end = self._cue_end(target, match.start(), match.end())
-                target = target[: match.start()] + " " + target[end:]
+                inside = " ".join(part for part in match.groups() if part)
+                target = target[: match.start()] + " " + inside + " " + target[end:]
                 asked.append(QueryWord(f"<answer:{index}>", ANSWER_TYPE_WEIGHT, False, frozenset(), answer_type=index))
         return self._plain_content_words(target) + asked
 
