@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
 import logging
 import re
@@ -32,6 +31,7 @@ from .state import (
     WebhookConfig,
     WithDescription,
     is_loopback_host,
+    json_copy,
     scope_key,
 )
 
@@ -559,7 +559,7 @@ class BotApi:
         sb._store(stored)
         sb.stats.deliveries[chat.id] += 1
         sb._emit_event("message", chat.id, message=stored.view().to_json())
-        return copy.deepcopy(data)
+        return json_copy(data)
 
     def _editable(self, p: _Params) -> StoredMessage:
         if p.has("inline_message_id"):
@@ -586,7 +586,7 @@ class BotApi:
         stored.edit_count += 1
         self.sb.stats.edits[chat.id] += 1
         self.sb._emit_event("edited", chat.id, message=stored.view().to_json())
-        return copy.deepcopy(data)
+        return json_copy(data)
 
     def _input_file(self, p: _Params, request: _Request, field: str, kind: str) -> StoredFile:
         upload = request.files.get(field)
@@ -670,7 +670,7 @@ class BotApi:
         finally:
             if sb._poll is poll:
                 sb._poll = None
-        return copy.deepcopy(sb._updates[:limit])
+        return json_copy(sb._updates[:limit])
 
     async def set_webhook(self, request: _Request) -> Any:
         sb = self.sb
@@ -793,7 +793,7 @@ class BotApi:
         source = self._source_message(p)
         inline, other = self._reply_markup(p)
         reply_to = self._reply_target(p, chat)
-        content = {k: copy.deepcopy(v) for k, v in source.data.items() if k in _CONTENT_KEYS}
+        content = {k: json_copy(v) for k, v in source.data.items() if k in _CONTENT_KEYS}
         raw_text = source.raw_text
         if "caption" in p.values and ("photo" in content or "document" in content):
             caption, entities, raw_text = self._caption(p)
@@ -820,7 +820,7 @@ class BotApi:
         p = _Params(request.params)
         chat = self._target_chat(p)
         source = self._source_message(p)
-        content = {k: copy.deepcopy(v) for k, v in source.data.items() if k in _CONTENT_KEYS}
+        content = {k: json_copy(v) for k, v in source.data.items() if k in _CONTENT_KEYS}
         sender = source.data.get("from") or self.sb.bot_user()
         content["forward_origin"] = {"type": "user", "sender_user": sender, "date": source.data["date"]}
         self._check_rate(chat)
@@ -999,7 +999,7 @@ class BotApi:
         return True
 
     async def get_my_commands(self, request: _Request) -> list[JSONDict]:
-        return copy.deepcopy(self.sb.bot_commands.get(self._scope(_Params(request.params)), []))
+        return json_copy(self.sb.bot_commands.get(self._scope(_Params(request.params)), []))
 
     async def delete_my_commands(self, request: _Request) -> bool:
         self.sb.bot_commands.pop(self._scope(_Params(request.params)), None)
@@ -1025,8 +1025,8 @@ class BotApi:
         if p.has("chat_id"):
             chat = self._target_chat(p)
             if chat.menu_button is not None:
-                return copy.deepcopy(chat.menu_button)
-        return copy.deepcopy(self.sb.default_menu_button)
+                return json_copy(chat.menu_button)
+        return json_copy(self.sb.default_menu_button)
 
     def _profile_text(self, p: _Params, field: str, limit: int, store: dict[str, str]) -> bool:
         value = p.string(field) or ""
@@ -1166,7 +1166,7 @@ def _maybe_int(value: Any) -> int | None:
 
 
 def _without_reply(data: JSONDict) -> JSONDict:
-    inner = copy.deepcopy(data)
+    inner = json_copy(data)
     inner.pop("reply_to_message", None)
     return inner
 

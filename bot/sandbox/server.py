@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import copy
 import itertools
 import json
 import logging
@@ -47,6 +46,7 @@ from .state import (
     StoredMessage,
     WebhookConfig,
     WithDescription,
+    json_copy,
     scope_key,
 )
 
@@ -445,7 +445,7 @@ class Sandbox:
         query: JSONDict = {
             "id": query_id,
             "from": user.to_api(),
-            "message": copy.deepcopy(stored.data),
+            "message": json_copy(stored.data),
             "chat_instance": str(abs(chat.id) * 7919 + 104_729),
             "data": callback_data,
         }
@@ -577,7 +577,7 @@ class Sandbox:
         return [c for c in self.calls if c.method.lower() == method.lower()]
 
     def commands(self, scope: JSONDict | None = None, language_code: str = "") -> list[JSONDict]:
-        return copy.deepcopy(self.bot_commands.get((scope_key(scope), language_code), []))
+        return json_copy(self.bot_commands.get((scope_key(scope), language_code), []))
 
     def _begin_request(self) -> None:
         self._inflight += 1
@@ -684,7 +684,7 @@ class Sandbox:
         if kind not in allowed_set:
             logger.info("dropping %s update: not in allowed_updates %s", kind, sorted(allowed_set))
             return
-        update = {"update_id": next(self._update_ids), kind: copy.deepcopy(payload)}
+        update = {"update_id": next(self._update_ids), kind: json_copy(payload)}
         self._updates.append(update)
         if self._poll is not None:
             self._poll.event.set()
@@ -866,7 +866,7 @@ def _maybe_int(value: Any) -> int | None:
 
 def _without_reply(data: JSONDict) -> JSONDict:
     # Telegram nests replies one level deep only.
-    inner = copy.deepcopy(data)
+    inner = json_copy(data)
     inner.pop("reply_to_message", None)
     return inner
 

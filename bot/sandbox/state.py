@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from .entities import Entity
 from .files import StoredFile
@@ -26,8 +25,27 @@ __all__ = [
     "WebhookConfig",
     "WithDescription",
     "is_loopback_host",
+    "json_copy",
     "scope_key",
 ]
+
+_J = TypeVar("_J")
+
+
+def json_copy(value: _J) -> _J:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars): what the sandbox stores and
+    returns. copy.deepcopy does the same with a memo and a type dispatch per object, which
+    made it the sandbox's largest cost per message sent."""
+    return cast(_J, _json_copy(value))
+
+
+def _json_copy(value: Any) -> Any:
+    if type(value) is dict:
+        return {key: _json_copy(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_json_copy(item) for item in value]
+    return value
+
 
 JSONDict = dict[str, Any]
 
@@ -129,9 +147,9 @@ class StoredMessage:
             caption=data.get("caption"),
             raw_text=self.raw_text,
             parse_mode=self.parse_mode,
-            entities=copy.deepcopy(data.get("entities") or data.get("caption_entities") or []),
-            reply_markup=copy.deepcopy(markup.get("inline_keyboard", [])),
-            reply_keyboard=copy.deepcopy(self.reply_keyboard),
+            entities=json_copy(data.get("entities") or data.get("caption_entities") or []),
+            reply_markup=json_copy(markup.get("inline_keyboard", [])),
+            reply_keyboard=json_copy(self.reply_keyboard),
             photo=file_info if self.file is not None and self.file.kind == "photo" else None,
             document=file_info if self.file is not None and self.file.kind == "document" else None,
             reply_to_message_id=int(reply_to["message_id"]) if reply_to else None,
@@ -139,7 +157,7 @@ class StoredMessage:
             deleted=self.deleted,
             date=int(data["date"]),
             from_bot=self.from_bot,
-            raw=copy.deepcopy(data),
+            raw=json_copy(data),
         )
 
 

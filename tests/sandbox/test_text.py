@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.sandbox.entities import detect_entities, entity_text, strip_text, utf16_len, utf16_slice
+from bot.sandbox.entities import detect_entities, entity_text, strip_text, utf16_len, utf16_offsets, utf16_slice
 from bot.sandbox.files import image_size
 from bot.sandbox.html import EntityParseError, parse_html, strip_html
 from bot.sandbox.limits import RateLimiter, RateLimits
 from bot.sandbox.markdown import parse_markdown, parse_markdown_v2
+from bot.sandbox.state import json_copy
 
 
 def test_utf16_length_counts_astral_characters_twice() -> None:
@@ -20,6 +21,24 @@ def test_utf16_length_counts_astral_characters_twice() -> None:
     assert utf16_len("中文") == 2
     assert utf16_len("😀") == 2
     assert utf16_slice("😀ab中", 2, 3) == "ab中"
+
+
+@given(st.text(st.characters(codec=None, exclude_categories=())))
+def test_utf16_offsets_count_code_units_one_character_at_a_time(text: str) -> None:
+    expected = [sum(2 if ord(c) > 0xFFFF else 1 for c in text[:i]) for i in range(len(text) + 1)]
+    assert utf16_offsets(text) == expected
+    assert utf16_len(text) == expected[-1]
+
+
+def test_json_copy_is_equal_and_shares_nothing_mutable() -> None:
+    original = {"text": "好", "entities": [{"type": "bold", "offset": 0, "length": 1}],
+                "reply_markup": {"inline_keyboard": [[{"text": "完成", "callback_data": "d:1"}]]}, "n": None}
+    copied = json_copy(original)
+    assert copied == original
+    copied["entities"][0]["length"] = 9
+    copied["reply_markup"]["inline_keyboard"][0].append({"text": "x"})
+    assert original["entities"][0]["length"] == 1
+    assert len(original["reply_markup"]["inline_keyboard"][0]) == 1
 
 
 @given(st.text())
