@@ -23,8 +23,8 @@ from tests.questions.harness import QUESTIONS_DIR, evaluate, load_questions
 TODAY = dt.date(2026, 11, 27)
 SETS = {
     # name: (data directory, question file, minimum top-1 over answerable questions, minimum refusals)
-    "sample": (DATA, QUESTIONS_DIR / "sample.yaml", 0.81, 0.90),
-    "heldout": (QUESTIONS_DIR / "heldout", QUESTIONS_DIR / "heldout" / "questions.yaml", 0.78, 0.88),
+    "sample": (DATA, QUESTIONS_DIR / "sample.yaml", 0.84, 0.90),
+    "heldout": (QUESTIONS_DIR / "heldout", QUESTIONS_DIR / "heldout" / "questions.yaml", 0.79, 0.88),
 }
 
 
@@ -42,6 +42,6 @@ async def test_top1_accuracy_and_refusals_stay_above_the_floor(factory: SessionF
     answerable = sum(v for k, v in report.count.items() if k != "refusal")
     top1 = sum(v for k, v in report.top1.items() if k != "refusal") / answerable
     refusals = report.rate(report.top1, "refusal")
-    print(f"\n{name}:\n{report.table()}")
+    print(f"\n{name}:\n{report.table()}\nanswerable top-1 {top1:.1%}")
     assert top1 >= min_top1, "\n".join(report.failures[:40])
     assert refusals >= min_refusals, "\n".join(f for f in report.failures if "expect=None" in f)

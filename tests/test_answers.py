@@ -63,6 +63,17 @@ def test_the_topic_of_an_approver_or_permission_question_counts(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == (key, no)
 
 
+@pytest.mark.parametrize(("question", "key", "no"), [
+    ("领导的联系点可以经常换吗", "leader-contact-points", 2),  # 原则上…保持稳定 answers a 可以…吗
+    ("干部的培训档案谁负责建", "cadre-training", 6),  # 人事科为每名干部建立…: a unit as the subject answers 谁
+    ("销号要交什么材料", "rectification-closure", 4),  # 填写…申请表…附…材料 states more of it than 材料 alone
+])
+def test_the_article_that_gives_the_kind_of_answer_asked_for_wins(
+        answers: AnswerEngine, question: str, key: str, no: int) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == (key, no)
+
+
 def test_a_paraphrase_finds_the_article(answers: AnswerEngine) -> None:
     answer = answers.ask("请假超过三天要谁批？")
     assert answer.answered

@@ -131,15 +131,17 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"多少钱|多少元|多少块|花多少|报多少|补多少|发多少|标准|限额|上限|最高|最多能"),
      re.compile(rf"{_N}(元|万元|块)|标准|不超过|限额")),
     (re.compile(r"谁批|谁审批|谁签|谁审核|谁负责|谁来|谁定|找谁|要谁|哪个领导|哪位领导|哪个部门|哪个科室|谁建|谁管"),
-     re.compile(r"审批|批准|审核|签批|签发|负责|同意|决定|确定|牵头|主管|归口")),
+     re.compile(r"审批|批准|审核|签批|签发|负责|同意|决定|确定|牵头|主管|归口|"
+                r"(^|[。；])[\u4e00-\u9fff]{1,8}(科|处|办公室|中心|党组|小组|委员会)(为|统一|应当|每)")),
     (re.compile(r"会怎么样|会怎样|怎么处理|如何处理|什么后果|后果|处分|处罚|追责|会被"),
      re.compile(r"处分|处理|追究|问责|通报|取消|扣|降|调离|解聘|批评|约谈")),
     (re.compile(r"什么材料|哪些材料|交什么|提交什么|带什么|准备什么|什么手续|哪些手续|什么证明|要交|交哪|哪几样"),
      re.compile(r"材料|提交|附|证明|填写|申请表|手续|报送")),
     (re.compile(r"能不能|可不可以|可以吗|允许|允不允许|能否|行不行|是否可以|能(.{1,8})吗|可以(.{1,8})吗"),
-     re.compile(r"不得|禁止|严禁|可以|允许|应当|须|必须|一律")),
+     re.compile(r"不得|禁止|严禁|可以|允许|应当|须|必须|一律|原则上|方可|只能|不准|不宜")),
 ]
 ANSWER_TYPE_WEIGHT = 1.5
+ANSWER_EVIDENCE = 0.01  # a tie-breaker: ranking weight of how many distinct answer cues an article has
 _MODAL_CHARS = frozenset("要能会想得可该应去来再还以在对把被给向从跟和与是都就也又")
 # Small talk and questions about the bot itself: never answered from the documents.
 _CHITCHAT = re.compile(
@@ -1069,6 +1071,10 @@ class AnswerEngine:
                     # among sibling articles, what the article itself says decides.
                     rank += 0.1 * _cover_text(doc.context, content, total_weight, self._groups(doc.context))
                     rank += OWN_WEIGHT * _cover_text(doc.own, content, total_weight, self._groups(doc.own))
+                    # Between articles that cover the question alike, the one stating more of what
+                    # is asked (附…材料, 填写…申请表 against 材料 alone) is the likelier answer.
+                    rank += ANSWER_EVIDENCE * sum(
+                        _answer_evidence(w.answer_type, doc.own) for w in content if w.answer_type is not None)
                 scored.append(_Scored(doc, confidence, rank, title_cover))
         scored.sort(key=lambda s: -s.rank)
         return self._settle_regulation_or_article(scored, body)
@@ -1246,6 +1252,13 @@ def _match(word: QueryWord, text: str, groups: frozenset[int]) -> float:
 @lru_cache(maxsize=65536)
 def _gives_answer(answer_type: int, text: str) -> float:
     return 1.0 if _ANSWER_TYPES[answer_type][1].search(text) else 0.0
+
+
+@lru_cache(maxsize=65536)
+def _answer_evidence(answer_type: int, text: str) -> float:
+    """How many distinct cues of the answer kind the text has (0…1, three or more = 1)."""
+    found = {m.group(0) for m in _ANSWER_TYPES[answer_type][1].finditer(text)}
+    return min(3, len(found)) / 3
 
 
 @lru_cache(maxsize=65536)
