@@ -63,6 +63,12 @@ def test_the_topic_of_an_approver_or_permission_question_counts(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == (key, no)
 
 
+def test_colloquial_filler_is_not_taken_for_the_topic(answers: AnswerEngine) -> None:
+    words = [w.text for w in answers._content_words("考勤记录拿来干嘛用，八千块钱的")]
+    assert "考勤记录" in words and not {"干嘛", "拿来", "块钱"} & set(words)
+    assert any(w.answer_type is not None for w in answers._content_words("师德评价啥时候报"))
+
+
 @pytest.mark.parametrize(("question", "key", "no"), [
     ("领导的联系点可以经常换吗", "leader-contact-points", 2),  # 原则上…保持稳定 answers a 可以…吗
     ("干部的培训档案谁负责建", "cadre-training", 6),  # 人事科为每名干部建立…: a unit as the subject answers 谁
