@@ -63,6 +63,18 @@ def test_the_topic_of_an_approver_or_permission_question_counts(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == (key, no)
 
 
+@pytest.mark.parametrize(("question", "key"), [
+    ("师德评价方案什么时候开始施行", "teacher-ethics-evaluation"),
+    ("局机关工作规程什么时候生效的", "bureau-work-rules"),
+    ("销号制度是哪个单位发的", "rectification-closure"),
+])
+def test_when_a_regulation_took_effect_or_who_issued_it_is_answered_with_the_regulation(
+        answers: AnswerEngine, question: str, key: str) -> None:
+    # The regulation's card shows its issuer and date in force; no article says them.
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", key)
+
+
 def test_colloquial_filler_is_not_taken_for_the_topic(answers: AnswerEngine) -> None:
     words = [w.text for w in answers._content_words("考勤记录拿来干嘛用，八千块钱的")]
     assert "考勤记录" in words and not {"干嘛", "拿来", "块钱"} & set(words)

@@ -494,9 +494,12 @@ class AnswerEngine:
         keywords = " ".join(regulation.keywords)
         context = matchable(f"{regulation.title} {keywords}")
         self._regulation_context[regulation.key] = context
+        facts = _document_facts(regulation)
         doc = _Doc("regulation", regulation.key, None, regulation.title,
-                   own=matchable(f"{regulation.title} {keywords} {regulation.summary} {' '.join(aliases)}"),
+                   own=matchable(f"{regulation.title} {keywords} {regulation.summary} {' '.join(aliases)} {facts}"),
                    title_text=matchable(f"{regulation.title} {' '.join(aliases)}"))
+        # The facts count for coverage only: as index terms, shared by every regulation, they
+        # would shift the rarity of 发文, 实施 … for all questions.
         terms = _join(self._weighted(regulation.title, 3.0), self._weighted(keywords, 2.0),
                       self._weighted(regulation.summary, 1.0), self._weighted(" ".join(aliases), 3.0))
         self.article_numbers[regulation.key] = set()
@@ -1187,6 +1190,18 @@ class _Scored:
 
     def hit(self) -> Hit:
         return Hit(self.doc.kind, self.doc.key, self.doc.no, self.doc.title, round(self.confidence, 4))
+
+
+def _document_facts(regulation: Regulation) -> str:
+    """What the regulation's answer card states besides its text (issuer, date in force), in the
+    words staff ask about it with: 哪个单位发的 / 什么时候施行 then find the document itself."""
+    parts = []
+    if regulation.issuer:
+        parts.append(f"{regulation.issuer} 发布单位")
+    if regulation.effective:
+        day = regulation.effective
+        parts.append(f"{day.year}年{day.month}月{day.day}日起施行 生效")
+    return " ".join(parts)
 
 
 def _is_head(person: Person, title: str) -> bool:
