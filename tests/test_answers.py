@@ -12,7 +12,7 @@ from bot.config import load_settings
 from bot.db import SessionFactory, transaction
 from bot.models import Measure, MeasureStatus
 from bot.services import ledger
-from bot.services.answers import AnswerEngine, add_alias, list_misses, record_miss
+from bot.services.answers import AnswerEngine, add_alias, list_misses, numerals_to_digits, record_miss
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -73,6 +73,14 @@ def test_when_a_regulation_took_effect_or_who_issued_it_is_answered_with_the_reg
     # The regulation's card shows its issuer and date in force; no article says them.
     answer = answers.ask(question, today=TODAY)
     assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", key)
+
+
+@pytest.mark.parametrize(("written", "canonical"), [
+    ("三天", "3天"), ("十五个工作日", "15个工作日"), ("五千元", "5000元"), ("六万块", "60000块"),
+    ("8万块", "80000块"), ("1万元以上5万元以下", "10000元以上50000元以下"), ("一年", "一年"),
+])
+def test_amounts_and_durations_are_written_one_way(written: str, canonical: str) -> None:
+    assert numerals_to_digits(written) == canonical
 
 
 def test_colloquial_filler_is_not_taken_for_the_topic(answers: AnswerEngine) -> None:

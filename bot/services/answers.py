@@ -171,7 +171,9 @@ _INTERROGATIVE = re.compile(
 )
 _DOCUMENT_ENDING = re.compile(r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则)(吗|呢|吧)?$|有(什么|哪些)规定")
 _ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
-_NUMERAL_UNIT = re.compile(r"([零〇一二两三四五六七八九十百千万]+)(?=[天日个次年月元条人时周项名分岁倍间所块%])")
+# Not right after digits: the 万 of 8万块 is 8's magnitude (_DIGIT_MAGNITUDE), not a numeral of its own.
+_NUMERAL_UNIT = re.compile(r"(?<![0-9])([零〇一二两三四五六七八九十百千万]+)"
+                           r"(?=[天日个次年月元条人时周项名分岁倍间所块%])")
 
 
 _DIGIT_MAGNITUDE = re.compile(r"(\d+(?:\.\d+)?)([万千])")
