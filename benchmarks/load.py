@@ -431,6 +431,7 @@ class Phase:
     heap_objects: int = 0
     notes: list[str] = field(default_factory=list)
     load: str = ""
+    api_calls: Counter[str] = field(default_factory=Counter)  # Bot API calls the sandbox answered, by method
 
     @property
     def per_cpu(self) -> float:
@@ -508,6 +509,7 @@ async def run_phase(name: str, sb: Sandbox, users: list[SandboxUser], start: Cal
         misses_before = await misses_total(app)
         TRACKER.reset()
         before = bot_message_count(sb, users)
+        methods_before = Counter(sb.stats.methods)
         profiler = cProfile.Profile() if args.profile else None
         cpu0, loop0 = time.process_time(), time.thread_time()
         if profiler is not None:
@@ -524,6 +526,7 @@ async def run_phase(name: str, sb: Sandbox, users: list[SandboxUser], start: Cal
         phase.cpu_process, phase.cpu_loop = time.process_time() - cpu0, time.thread_time() - loop0
         phase.load = loadavg()
         phase.sandbox_messages = bot_message_count(sb, users) - before
+        phase.api_calls = Counter(sb.stats.methods) - methods_before
         phase.logs = logs.take()
         phase.sql_statements, phase.sql_commits = TRACKER.sql_statements, TRACKER.sql_commits
         if args.gc_freeze:
@@ -774,6 +777,9 @@ def print_details(phase: Phase) -> None:
         print(f"{name}: {count:,} × {level} {logger}: {message}")
     for (level, logger, message), count in phase.warmup_logs.most_common(10):
         print(f"{name}, during the warm-up: {count:,} × {level} {logger}: {message}")
+    if phase.api_calls:
+        print(f"{name}: Bot API calls per update: "
+              + ", ".join(f"{method} {count / phase.updates:.2f}" for method, count in phase.api_calls.most_common()))
     if phase.sql_statements:
         print(f"{name}: SQL per update: {phase.sql_statements / phase.updates:.1f} statements, "
               f"{phase.sql_commits / phase.updates:.2f} commits")
