@@ -12,7 +12,14 @@ from bot.config import load_settings
 from bot.db import SessionFactory, transaction
 from bot.models import Measure, MeasureStatus
 from bot.services import ledger
-from bot.services.answers import AnswerEngine, add_alias, list_misses, numerals_to_digits, record_miss
+from bot.services.answers import (
+    AnswerEngine,
+    add_alias,
+    list_misses,
+    matchable,
+    numerals_to_digits,
+    record_miss,
+)
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -81,6 +88,13 @@ def test_when_a_regulation_took_effect_or_who_issued_it_is_answered_with_the_reg
 ])
 def test_amounts_and_durations_are_written_one_way(written: str, canonical: str) -> None:
     assert numerals_to_digits(written) == canonical
+
+
+@pytest.mark.parametrize(("written", "canonical"), [
+    ("1.5万元", "15000元"), ("报销2.5千块", "报销2500块"), ("8万", "80000"),
+])
+def test_a_decimal_amount_keeps_its_value(written: str, canonical: str) -> None:
+    assert matchable(written) == canonical
 
 
 def test_colloquial_filler_is_not_taken_for_the_topic(answers: AnswerEngine) -> None:

@@ -196,14 +196,30 @@ def numerals_to_digits(text: str) -> str:
     return _DIGIT_MAGNITUDE.sub(magnitude, text) if ("万" in text or "千" in text) else text
 
 
+# normalize() drops the decimal point with the rest of the punctuation (1.5万 would read 15万), so
+# a decimal amount with a magnitude is worked out first.
+_DECIMAL_MAGNITUDE = re.compile(r"(\d+\.\d+)\s*([万千])")
+
+
+def _decimal_amounts(text: str) -> str:
+    if "." not in text:
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        amount = float(match.group(1)) * (10000 if match.group(2) == "万" else 1000)
+        return str(round(amount)) if abs(amount - round(amount)) < 1e-6 else match.group(0)
+
+    return _DECIMAL_MAGNITUDE.sub(value, text)
+
+
 @lru_cache(maxsize=4096)
 def _index_text(text: str) -> str:
-    return numerals_to_digits(normalize(text))
+    return numerals_to_digits(normalize(_decimal_amounts(text)))
 
 
 def matchable(text: str) -> str:
     """The compact, digit-normalised form both questions and documents are compared in."""
-    return numerals_to_digits(compact(text))
+    return numerals_to_digits(compact(_decimal_amounts(text)))
 
 
 # ---- results ------------------------------------------------------------------------------------
