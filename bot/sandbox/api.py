@@ -33,6 +33,7 @@ from .state import (
     is_loopback_host,
     json_copy,
     scope_key,
+    without_reply,
 )
 
 if TYPE_CHECKING:
@@ -531,7 +532,7 @@ class BotApi:
         if thread_id is not None and chat.type == "supergroup":
             data["message_thread_id"] = thread_id
         if reply_to is not None:
-            data["reply_to_message"] = _without_reply(reply_to.data)
+            data["reply_to_message"] = without_reply(reply_to.data)
         data.update(content)
         if inline_markup is not None:
             data["reply_markup"] = inline_markup
@@ -1164,11 +1165,6 @@ def _maybe_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
 
-
-def _without_reply(data: JSONDict) -> JSONDict:
-    inner = json_copy(data)
-    inner.pop("reply_to_message", None)
-    return inner
 
 
 def _validate_update_types(raw: Any) -> list[str] | None:

@@ -48,6 +48,7 @@ from .state import (
     WithDescription,
     json_copy,
     scope_key,
+    without_reply,
 )
 
 logger = logging.getLogger(__name__)
@@ -471,7 +472,7 @@ class Sandbox:
             target = self._message_index.get((chat.id, reply_to))
             if target is None or target.deleted:
                 raise SandboxError(f"cannot reply to message {reply_to}: not found in chat {chat.id}")
-            data["reply_to_message"] = _without_reply(target.data)
+            data["reply_to_message"] = without_reply(target.data)
         data.update(content)
         stored = StoredMessage(data=data, from_bot=False, file=file)
         self._store(stored)
@@ -863,12 +864,6 @@ def _maybe_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
 
-
-def _without_reply(data: JSONDict) -> JSONDict:
-    # Telegram nests replies one level deep only.
-    inner = json_copy(data)
-    inner.pop("reply_to_message", None)
-    return inner
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:

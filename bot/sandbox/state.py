@@ -27,6 +27,7 @@ __all__ = [
     "is_loopback_host",
     "json_copy",
     "scope_key",
+    "without_reply",
 ]
 
 _J = TypeVar("_J")
@@ -45,6 +46,13 @@ def _json_copy(value: Any) -> Any:
     if type(value) is list:
         return [_json_copy(item) for item in value]
     return value
+
+
+def without_reply(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a message to nest as reply_to_message: Telegram nests replies one level deep only."""
+    inner = json_copy(data)
+    inner.pop("reply_to_message", None)
+    return inner
 
 
 JSONDict = dict[str, Any]

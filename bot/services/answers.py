@@ -188,12 +188,14 @@ def numerals_to_digits(text: str) -> str:
         value = chinese_to_int(match.group(1))
         return str(value) if value is not None else match.group(1)
 
-    def magnitude(match: re.Match[str]) -> str:
-        value = float(match.group(1)) * (10000 if match.group(2) == "万" else 1000)
-        return str(int(value)) if value.is_integer() else match.group(0)
-
     text = _NUMERAL_UNIT.sub(replace, text)
-    return _DIGIT_MAGNITUDE.sub(magnitude, text) if ("万" in text or "千" in text) else text
+    return _DIGIT_MAGNITUDE.sub(_magnitude, text) if ("万" in text or "千" in text) else text
+
+
+def _magnitude(match: re.Match[str]) -> str:
+    """8万 → 80000, 1.5千 → 1500; left as written when it is no whole number."""
+    value = float(match.group(1)) * (10000 if match.group(2) == "万" else 1000)
+    return str(round(value)) if abs(value - round(value)) < 1e-6 else match.group(0)
 
 
 # normalize() drops the decimal point with the rest of the punctuation (1.5万 would read 15万), so
@@ -202,14 +204,7 @@ _DECIMAL_MAGNITUDE = re.compile(r"(\d+\.\d+)\s*([万千])")
 
 
 def _decimal_amounts(text: str) -> str:
-    if "." not in text:
-        return text
-
-    def value(match: re.Match[str]) -> str:
-        amount = float(match.group(1)) * (10000 if match.group(2) == "万" else 1000)
-        return str(round(amount)) if abs(amount - round(amount)) < 1e-6 else match.group(0)
-
-    return _DECIMAL_MAGNITUDE.sub(value, text)
+    return _DECIMAL_MAGNITUDE.sub(_magnitude, text) if "." in text else text
 
 
 @lru_cache(maxsize=4096)
@@ -1283,9 +1278,8 @@ def _match(word: QueryWord, text: str, groups: frozenset[int]) -> float:
     return score
 
 
-@lru_cache(maxsize=65536)
 def _gives_answer(answer_type: int, text: str) -> float:
-    return 1.0 if _ANSWER_TYPES[answer_type][1].search(text) else 0.0
+    return 1.0 if _answer_evidence(answer_type, text) else 0.0
 
 
 @lru_cache(maxsize=65536)

@@ -70,7 +70,9 @@ class SynonymTable:
         if not groups:
             return cls({}, None)
         alternatives = sorted(groups, key=len, reverse=True)
-        implied = {phrase: frozenset(gid for member, gid in groups.items() if member in phrase)
+        # Each phrase's substrings looked up, not every member tested against every phrase:
+        # phrases are a few characters long and there are thousands of them.
+        implied = {phrase: frozenset(groups[part] for part in _substrings(phrase) if part in groups)
                    for phrase in groups}
         return cls(groups, re.compile("|".join(map(re.escape, alternatives))), implied)
 
@@ -90,6 +92,10 @@ class SynonymTable:
 
     def members(self, group_id: int) -> list[str]:
         return [phrase for phrase, gid in self.groups.items() if gid == group_id]
+
+
+def _substrings(text: str) -> set[str]:
+    return {text[i:j] for i in range(len(text)) for j in range(i + 1, len(text) + 1)}
 
 
 class Analyzer:
