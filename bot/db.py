@@ -41,6 +41,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if engine.dialect.driver == "aiosqlite":
             event.listen(engine.sync_engine, "do_execute", _aiosqlite_in_one_hop)
+            event.listen(engine.sync_engine, "connect", _aiosqlite_idle_ends_in_place)
     return engine
 
 
@@ -92,6 +93,34 @@ def _aiosqlite_in_one_hop(cursor: Any, statement: str, parameters: Any, _context
     else:
         cursor.description, cursor.lastrowid, cursor.rowcount = None, lastrowid, rowcount
     return True
+
+
+async def _nothing_to_end() -> None:
+    return None
+
+
+def _aiosqlite_idle_ends_in_place(dbapi_connection: Any, _record: Any) -> None:
+    """Skip the trip to aiosqlite's thread for a COMMIT or ROLLBACK with no transaction open.
+
+    Every unit of work ends in a commit, and the pool then rolls the returned connection back
+    (SQLAlchemy cannot tell that the commit already ended the transaction). For a read-only
+    message neither has anything to do: sqlite3 itself makes both no-ops when no transaction is
+    open, but each still costs a hand-off to the thread and back. `in_transaction` is SQLite's
+    own answer (sqlite3_get_autocommit), read without the thread; a pending write always goes
+    through. A driver without the attributes used here is left alone.
+    """
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is None or not isinstance(getattr(type(driver), "in_transaction", None), property):
+        return
+    for name in ("commit", "rollback"):
+        end = getattr(driver, name, None)
+        if end is None:
+            continue
+
+        def end_if_open(end: Any = end) -> Any:
+            return end() if driver.in_transaction else _nothing_to_end()
+
+        setattr(driver, name, end_if_open)
 
 
 #: SQLSTATE classes of an unreachable server: 08 connection exception, 57P operator intervention

@@ -1,13 +1,15 @@
 """bot.db.create_engine on SQLite: statements run in one hand-off to aiosqlite's thread
 (`_aiosqlite_in_one_hop`) and still behave as the driver's own execute() in every way the
 services rely on: rows, RETURNING, rowcount (the optimistic version check), lastrowid,
-errors translated to SQLAlchemy's, server-side cursors (stream) left to the adapter."""
+errors translated to SQLAlchemy's, server-side cursors (stream) left to the adapter. A COMMIT or
+ROLLBACK with no transaction open stays on the event loop (`_aiosqlite_idle_ends_in_place`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -24,6 +26,20 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         await conn.exec_driver_sql("INSERT INTO t (name, version) VALUES ('a', 1), ('b', 1), ('c', 1)")
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions run on aiosqlite's thread, in order."""
+    seen: list[str] = []
+    run = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await run(self, fn, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return seen
 
 
 def test_the_one_hop_execution_is_installed_only_for_aiosqlite() -> None:
@@ -78,3 +94,36 @@ async def test_streamed_results_still_use_the_adapters_server_side_cursor(engine
     finally:
         event.remove(Engine, "before_cursor_execute", watch)
     assert handled == [True]
+
+
+async def test_a_read_only_unit_of_work_makes_one_trip_to_the_database_thread(
+        engine: AsyncEngine, hand_offs: list[str]) -> None:
+    factory = db.create_session_factory(engine)
+    async with engine.connect():
+        pass  # the pooled connection exists before counting
+    hand_offs.clear()
+    async with db.transaction(factory) as session:
+        assert (await session.execute(text("SELECT name FROM t WHERE id = 1"))).scalar_one() == "a"
+    # The statement only: the commit and the pool's rollback-on-return had nothing to end.
+    assert hand_offs == ["steps"]
+
+
+async def test_a_write_is_still_committed_and_a_failed_one_rolled_back(
+        engine: AsyncEngine, hand_offs: list[str], tmp_path: Path) -> None:
+    factory = db.create_session_factory(engine)
+    async with db.transaction(factory) as session:
+        await session.execute(text("UPDATE t SET version = 2 WHERE name = 'a'"))
+    assert "commit" in hand_offs
+    with pytest.raises(RuntimeError):
+        async with db.transaction(factory) as session:
+            await session.execute(text("UPDATE t SET version = 3 WHERE name = 'b'"))
+            raise RuntimeError("the handler failed")
+    assert "rollback" in hand_offs
+    await engine.dispose()
+    reopened = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'one-hop.db'}")
+    try:
+        async with reopened.connect() as conn:
+            versions = dict((await conn.execute(text("SELECT name, version FROM t"))).tuples().all())
+        assert versions == {"a": 2, "b": 1, "c": 1}
+    finally:
+        await reopened.dispose()
