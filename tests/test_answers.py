@@ -82,6 +82,26 @@ def test_when_a_regulation_took_effect_or_who_issued_it_is_answered_with_the_reg
     assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", key)
 
 
+@pytest.mark.parametrize(("question", "key"), [
+    ("廉政建设责任制度是哪个文件", "integrity-responsibility"),  # any regulation is a 文件
+    ("县区联系协调是哪个文件", "county-liaison-coordination"),
+    # The title's words are also all in an article of another regulation: the document is meant.
+    ("联系协调工作制度", "county-liaison-coordination"),
+])
+def test_a_regulation_asked_for_as_a_document_is_answered_with_the_regulation(
+        answers: AnswerEngine, question: str, key: str) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", key)
+
+
+@pytest.mark.parametrize("question", ["联系点干嘛用", "民主生活会是干嘛的"])
+def test_a_question_about_what_a_title_names_gets_an_article_not_the_card(
+        answers: AnswerEngine, question: str) -> None:
+    # Every word is in a regulation's title, but 干嘛 asks something: an article says it.
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and answer.hits[0].kind == "article"
+
+
 @pytest.mark.parametrize(("written", "canonical"), [
     ("三天", "3天"), ("十五个工作日", "15个工作日"), ("五千元", "5000元"), ("六万块", "60000块"),
     ("8万块", "80000块"), ("1万元以上5万元以下", "10000元以上50000元以下"), ("一年", "一年"),
@@ -100,6 +120,11 @@ def test_a_decimal_amount_keeps_its_value(written: str, canonical: str) -> None:
 def test_colloquial_filler_is_not_taken_for_the_topic(answers: AnswerEngine) -> None:
     words = [w.text for w in answers._content_words("考勤记录拿来干嘛用，八千块钱的")]
     assert "考勤记录" in words and not {"干嘛", "拿来", "块钱"} & set(words)
+    words = [w.text for w in answers._content_words("咱们局里的财务制度")]
+    assert "财务" in words and not {"咱们", "局里"} & set(words)
+    # 局里 is nowhere in the documents, so it weighed as a rare word and matched 举例 by sound.
+    answer = answers.ask("局里的财务制度", today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "finance-center")
     assert any(w.answer_type is not None for w in answers._content_words("师德评价啥时候报"))
 
 
@@ -226,3 +251,29 @@ async def test_the_same_miss_from_many_workers_at_once_is_counted_every_time(fac
         await record_miss(session, "食堂的菜價誰來定")  # same question, traditional and no punctuation
         misses = await list_misses(session)
     assert [(m.count, m.query) for m in misses] == [(13, "食堂的菜价谁来定？")]
+
+
+async def test_a_regulations_purpose_article_gives_way_to_the_article_that_answers(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    # Article 1 names the whole topic (为规范…整改和销号工作，制定本办法) in few words, so it
+    # covers a question on 销号 as fully as the article saying how, and ranked first.
+    path = tmp_path / "ledger.yaml"
+    path.write_text(
+        "- key: canteen-ledger\n"
+        "  title: 学校食堂问题整改台账及销号办法\n"
+        "  articles:\n"
+        "    - no: 1\n"
+        "      text: 为规范学校食堂问题整改和销号工作，制定本办法。\n"
+        "    - no: 2\n"
+        "      text: 食堂问题处理完毕后，学校应当形成整改报告，附佐证材料和现场照片，\n"
+        "        经县级教育部门审核同意后提出销号申请。\n"
+        "    - no: 3\n"
+        "      text: 食堂问题台账由学校总务处建立，每月更新一次。\n",
+        encoding="utf-8")
+    async with transaction(seeded) as session:
+        await ledger.import_regulations(session, path)
+    async with transaction(seeded) as session:
+        await answers.refresh(session)
+    answer = answers.ask("食堂整改做完了怎么销号", today=TODAY)
+    assert (answer.hits[0].key, answer.hits[0].no) == ("canteen-ledger", 2)

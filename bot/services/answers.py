@@ -67,6 +67,7 @@ MEASURE_PRIOR = 0.1  # a question with nothing pointing at measures is more like
 OWN_WEIGHT = 0.2  # ranking weight of what an article itself says (vs its regulation)
 PARTIAL = 0.5  # credit for a long word sharing only some bigrams with a document
 COMPOUND = 0.3  # base credit for a compound word with only some parts in a synonym group
+PREAMBLE_PENALTY = 0.05  # ranking handicap of an article stating the regulation's purpose and basis
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
 
 # Phrases that carry no topic: question words, politeness, filler, pronouns.
@@ -78,7 +79,7 @@ STOP_WORDS = frozenset("""
 有 要 会 能 得 地 对 就 把 被 给 让 说 讲 具体 相关 方面 一些 一点 情况 事情 事儿 那边 这边 里面 内容 东西 部分 这块
 那块 关于 有关 呗 来着 么 一般 通常 平时 大概 大约 应该 需要 必须 得 请 想 知道 问 下 上 个 些 点 吗 嗯 哎 唉 那么
 这么 这样 那样 然后 所以 因为 但是 不过 如果 的话 时候 时 一个 一次 有点 好像 可能 其实 反正 比如 譬如 等等 之类
-干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱
+干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱 局里 咱们 咱
 """.split())
 # Multi-character filler removed before segmentation (single characters are dropped word by word,
 # never by substring: 会 must not be cut out of 会议).
@@ -167,9 +168,11 @@ _DOCUMENT_CUES = re.compile(
 # A question about something (怎么销号, 要写哪些内容) wants the article that says it, even when every
 # word of it is in a regulation's title.
 _INTERROGATIVE = re.compile(
-    r"怎么|怎样|如何|哪些|哪个|什么|多少|几|吗|呢|能不能|可不可以|可以|是否|谁|要不要|咋|啥|为何|为什么"
+    r"怎么|怎样|如何|哪些|哪个|什么|多少|几|吗|呢|能不能|可不可以|可以|是否|谁|要不要|咋|啥|为何|为什么|干嘛|干吗"
 )
 _DOCUMENT_ENDING = re.compile(r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则)(吗|呢|吧)?$|有(什么|哪些)规定")
+# The customary first article of a Chinese regulation: 为(了)…，根据…，制定本办法/规定/制度…
+_PREAMBLE = re.compile(r"为了?[^。]{2,120}?制定本")
 _ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
 # Not right after digits: the 万 of 8万块 is 8's magnitude (_DIGIT_MAGNITUDE), not a numeral of its own.
 _NUMERAL_UNIT = re.compile(r"(?<![0-9])([零〇一二两三四五六七八九十百千万]+)"
@@ -294,6 +297,7 @@ class _Doc:
     own: str  # matchable text of the document itself
     context: str = ""  # article: its regulation's title and keywords
     title_text: str = ""  # regulation: title and aliases only
+    preamble: bool = False  # article: 为…，根据…，制定本办法 — the regulation's purpose, not a rule
     alive: bool = True
 
 
@@ -524,7 +528,7 @@ class AnswerEngine:
         title = self.regulation_titles.get(key, key)
         doc = _Doc("article", key, no, f"《{title}》第{no}条",
                    own=matchable(f"{text} {' '.join(aliases)}"),
-                   context=self._regulation_context.get(key, ""))
+                   context=self._regulation_context.get(key, ""), preamble=bool(_PREAMBLE.match(text.strip())))
         # Article texts skip jieba words: bigrams and pinyin recall them as well, at a third of the cost.
         terms = _join(self._weighted(text, 1.0, words=False),
                       self._weighted(" ".join(aliases), 2.0), self._title_terms(title))
@@ -1092,6 +1096,10 @@ class AnswerEngine:
                     # is asked (附…材料, 填写…申请表 against 材料 alone) is the likelier answer.
                     rank += ANSWER_EVIDENCE * sum(
                         _answer_evidence(w.answer_type, doc.own) for w in content if w.answer_type is not None)
+                    if doc.preamble:
+                        # It names the regulation's whole topic, so it covers many questions about
+                        # it, but answers none of them; a sibling covering as much is the answer.
+                        rank -= PREAMBLE_PENALTY
                 scored.append(_Scored(doc, confidence, rank, title_cover))
         scored.sort(key=lambda s: -s.rank)
         return self._settle_regulation_or_article(scored, body)
@@ -1163,12 +1171,20 @@ class AnswerEngine:
         if not scored or scored[0].doc.kind == "measure":
             return scored
         key = scored[0].doc.key
+        asks_for_document = bool(_DOCUMENT_CUES.search(body) or _DOCUMENT_ENDING.search(body))
+        if asks_for_document and scored[0].doc.kind == "article":
+            # 连系协调工作制度: a document asked for by its title, which an article of another
+            # regulation happens to echo; the regulation covering the question as fully is meant.
+            best = max((s for s in scored if s.doc.kind == "regulation"), key=lambda s: s.confidence, default=None)
+            if best is not None and best.doc.key != key and best.confidence >= scored[0].confidence - 0.01:
+                best.rank = scored[0].rank + 0.001
+                scored.sort(key=lambda s: -s.rank)
+                return scored
         regulation = next((s for s in scored if s.doc.kind == "regulation" and s.doc.key == key), None)
         article = next((s for s in scored if s.doc.kind == "article" and s.doc.key == key), None)
         if regulation is None or article is None:
             return scored
-        about_document = (bool(_DOCUMENT_CUES.search(body) or _DOCUMENT_ENDING.search(body))
-                          and regulation.confidence >= article.confidence - 0.1)
+        about_document = asks_for_document and regulation.confidence >= article.confidence - 0.1
         all_in_title = regulation.title_cover >= article.confidence - 0.01 and not _INTERROGATIVE.search(body)
         if about_document or all_in_title:
             winner = regulation
@@ -1205,10 +1221,15 @@ class _Scored:
         return Hit(self.doc.kind, self.doc.key, self.doc.no, self.doc.title, round(self.confidence, 4))
 
 
+_DOCUMENT_KINDS = "文件"
+
+
 def _document_facts(regulation: Regulation) -> str:
     """What the regulation's answer card states besides its text (issuer, date in force), in the
-    words staff ask about it with: 哪个单位发的 / 什么时候施行 then find the document itself."""
-    parts = []
+    words staff ask about it with: 哪个单位发的 / 什么时候施行 then find the document itself.
+    And what it is: staff ask 是哪个文件 of any regulation, whatever its title ends with. (Not
+    规定/制度 as well: 陪餐人数有什么规定 would then favour the regulation over the article.)"""
+    parts = [_DOCUMENT_KINDS]
     if regulation.issuer:
         parts.append(f"{regulation.issuer} 发布单位")
     if regulation.effective:
