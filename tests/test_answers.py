@@ -132,6 +132,9 @@ def test_colloquial_filler_is_not_taken_for_the_topic(answers: AnswerEngine) -> 
     ("领导的联系点可以经常换吗", "leader-contact-points", 2),  # 原则上…保持稳定 answers a 可以…吗
     ("干部的培训档案谁负责建", "cadre-training", 6),  # 人事科为每名干部建立…: a unit as the subject answers 谁
     ("销号要交什么材料", "rectification-closure", 4),  # 填写…申请表…附…材料 states more of it than 材料 alone
+    # 局办公室建立…台账: a unit doing something answers 谁/哪个部门; 是哪个部门 is not 是哪个文件.
+    ("整改台账哪个部门建", "rectification-closure", 2),
+    ("整改措施台账是哪个科室建立的", "rectification-closure", 2),
 ])
 def test_the_article_that_gives_the_kind_of_answer_asked_for_wins(
         answers: AnswerEngine, question: str, key: str, no: int) -> None:
@@ -188,6 +191,23 @@ def test_owner_unit_overdue_and_mine_are_lists(answers: AnswerEngine) -> None:
     mine = answers.ask("我的整改", asker="张伟", today=TODAY)
     assert mine.listing is not None and mine.listing.mine and set(mine.listed) == set(owner.listed)
     assert not answers.ask("我的整改", asker=None).answered  # unknown asker: cannot answer "mine"
+
+
+@pytest.mark.parametrize(("question", "leader"), [
+    ("纪检组长分管的整改", "覃国强"),  # position 党组成员、纪检组长
+    ("分管财务的副局长管着哪些整改", "李明德"),  # 党组成员、副局长（分管计划财务、教育经费）
+])
+def test_a_leader_named_by_position_makes_a_list(answers: AnswerEngine, question: str, leader: str) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.listing is not None and answer.listing.leader == leader and answer.listed
+
+
+@pytest.mark.parametrize("question", ["逾期整改", "我的逾期整改", "张伟的逾期整改呢"])
+def test_filters_followed_only_by_the_word_for_measures_make_a_list(answers: AnswerEngine, question: str) -> None:
+    answer = answers.ask(question, asker="张伟", today=TODAY)
+    assert answer.listing is not None and answer.listing.overdue
+    # The same words with a topic before 整改 still mean that one measure.
+    assert answers.ask("港南区补贴整改", today=TODAY).listing is None
 
 
 def test_names_and_units_typed_with_a_homophone_still_make_lists(answers: AnswerEngine) -> None:

@@ -103,6 +103,8 @@ _LIST_CUES = re.compile(
     r"哪些|有哪些|哪几|几项|几个|几条|多少项|多少个|多少条|清单|列表|列一下|列出|都有|所有|全部|还有|还剩|剩下|"
     r"负责的|分管的|主管的|牵头的|名下|手上|手头|在管|管的|的整改|的措施|的任务|整改任务|整改措施|任务|统计|汇总|一览"
 )
+# 我的逾期整改: a filter and then only the word for measures is a list, though no list cue says so.
+_MEASURES_NOUN_ENDING = re.compile(r"(整改|整改措施|措施|事项)(呢|吧|啊)?$")
 _MINE = re.compile(r"我的|我负责|我名下|我手上|我手头|给我的|分给我|我还有|我这里|我这边的|本人的|我牵头")
 _OVERDUE = re.compile(
     r"逾期|超期|过期|超时|拖期|延误|误期|过了期限|超过期限|过了时限|到期没|到期未|没按时|未按时|没有按时|晚了"
@@ -134,7 +136,8 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
      re.compile(rf"{_N}(元|万元|块)|标准|不超过|限额")),
     (re.compile(r"谁批|谁审批|谁签|谁审核|谁负责|谁来|谁定|找谁|要谁|哪个领导|哪位领导|哪个部门|哪个科室|谁建|谁管"),
      re.compile(r"审批|批准|审核|签批|签发|负责|同意|决定|确定|牵头|主管|归口|"
-                r"(^|[。；])[\u4e00-\u9fff]{1,8}(科|处|办公室|中心|党组|小组|委员会)(为|统一|应当|每)")),
+                r"(^|[。；])[\u4e00-\u9fff]{1,8}(科|处|办公室|中心|党组|小组|委员会)"
+                r"(为|统一|应当|每|建立|组织|牵头|制定|会同|提出|汇总)")),
     (re.compile(r"会怎么样|会怎样|怎么处理|如何处理|什么后果|后果|处分|处罚|追责|会被"),
      re.compile(r"处分|处理|追究|问责|通报|取消|扣|降|调离|解聘|批评|约谈")),
     (re.compile(r"什么材料|哪些材料|交什么|提交什么|带什么|准备什么|什么手续|哪些手续|什么证明|要交|交哪|哪几样"),
@@ -158,11 +161,12 @@ _LETTERS = re.compile(r"[A-Z]*")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _SURNAME_TITLE = re.compile(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLES))})")
 _ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
+_POSITION_PARTS = re.compile(r"[、，,；;/（）()\s]+")
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
 _DOCUMENT_CUES = re.compile(
     r"(哪个|哪份|哪部|哪项|什么|哪些)(文件|制度|规定|办法|规程|方案|准则|规范|细则|条例)|"
     r"(制度|规定|办法|规程|方案|准则|规范|细则|条例|纪律).{0,6}(讲什么|讲的是什么|哪些内容|什么内容|主要内容|叫什么|是什么)|"
-    r"有没有.{0,12}(制度|规定|办法|文件)|是哪个|施行|生效|实施日期|"
+    r"有没有.{0,12}(制度|规定|办法|文件)|是哪个(?!部门|科室|单位|领导|人|科|处|室|组)|施行|生效|实施日期|"
     r"印发|发布|出台|制定的|谁制定|哪个单位发|发文|文号|全文|原文|在哪里看|在哪看|在哪儿看|哪里能看|找不到"
 )
 # A question about something (怎么销号, 要写哪些内容) wants the article that says it, even when every
@@ -489,7 +493,8 @@ class AnswerEngine:
         self._with_roles: list[tuple[Person, list[str]]] = []
         for person in self.people.values():
             self._by_surname[person.name[:1]].append(person)
-            parts = [p for p in re.split(r"[、，,（）()\s]+", compact(person.position)) if p]
+            # Split before normalising: normalising drops the 、 and （） that separate the parts.
+            parts = [c for c in (compact(p) for p in _POSITION_PARTS.split(person.position)) if c]
             if any(p.endswith(_ROLE_ENDINGS) for p in parts):
                 self._with_roles.append((person, parts))
 
@@ -905,7 +910,7 @@ class AnswerEngine:
             if mention:
                 residue = residue.replace(mention, " ")
         cue = bool(_LIST_CUES.search(target))
-        residue = _LIST_CUES.sub(" ", residue)
+        residue = _MEASURES_NOUN_ENDING.sub(" ", _LIST_CUES.sub(" ", residue).rstrip())
         leftover = self._content_weight(self._content_words(residue))
 
         owner = leader = None
