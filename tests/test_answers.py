@@ -94,6 +94,13 @@ def test_a_regulation_asked_for_as_a_document_is_answered_with_the_regulation(
     assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", key)
 
 
+@pytest.mark.parametrize("question", ["花了三千五的经费谁批", "买设备花了七万块要谁批"])
+def test_a_sum_of_money_finds_the_rule_whose_bounds_take_it_in(answers: AnswerEngine, question: str) -> None:
+    # finance-center 2: 单笔5000元以下（含）由单位负责人审批；5000元以上5万元以下（含）须经分管局领导审批…
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("finance-center", 2)
+
+
 @pytest.mark.parametrize("question", ["联系点干嘛用", "民主生活会是干嘛的"])
 def test_a_question_about_what_a_title_names_gets_an_article_not_the_card(
         answers: AnswerEngine, question: str) -> None:
@@ -105,6 +112,7 @@ def test_a_question_about_what_a_title_names_gets_an_article_not_the_card(
 @pytest.mark.parametrize(("written", "canonical"), [
     ("三天", "3天"), ("十五个工作日", "15个工作日"), ("五千元", "5000元"), ("六万块", "60000块"),
     ("8万块", "80000块"), ("1万元以上5万元以下", "10000元以上50000元以下"), ("一年", "一年"),
+    ("花了一万二", "花了12000"), ("五千以上", "5000以上"), ("千万不要", "千万不要"), ("万一出事", "万一出事"),
 ])
 def test_amounts_and_durations_are_written_one_way(written: str, canonical: str) -> None:
     assert numerals_to_digits(written) == canonical

@@ -25,7 +25,10 @@ def test_normalize_folds_traditional_fullwidth_case_and_punctuation() -> None:
 
 
 @pytest.mark.parametrize(("numeral", "value"), [("五", 5), ("十", 10), ("十二", 12), ("二十", 20),
-                                                ("一百零五", 105), ("两", 2), ("12", 12), ("一万二千", 12000)])
+                                                ("一百零五", 105), ("两", 2), ("12", 12), ("一万二千", 12000),
+                                                # as amounts are said: the digit after 万 is thousands
+                                                ("一万二", 12000), ("三千五", 3500), ("一百五", 150),
+                                                ("一万零二", 10002)])
 def test_chinese_numerals(numeral: str, value: int) -> None:
     assert chinese_to_int(numeral) == value
 

@@ -10,7 +10,8 @@ How a question is answered:
    question clearly names one measure.
 3. Otherwise BM25 over bigrams, words, pinyin and synonyms recalls candidates of every
    kind; they are re-ranked by how much of the question's meaning each one covers
-   (IDF-weighted content words, matched exactly, by pinyin, by synonym or by bigrams).
+   (IDF-weighted content words, matched exactly, by pinyin, by synonym or by bigrams). A sum
+   of money (花6万块) also finds, and is matched by, the rules whose bounds take it in (5万元以上).
 4. The coverage of the best candidate decides: answer, offer suggestions, or admit
    there is no answer. An article number (第五条) picks the article of the regulation
    the rest of the question names.
@@ -24,7 +25,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import Any, Literal
 
@@ -178,24 +179,40 @@ _DOCUMENT_ENDING = re.compile(r"(制度|规定|办法|规程|细则|方案|准�
 # The customary first article of a Chinese regulation: 为(了)…，根据…，制定本办法/规定/制度…
 _PREAMBLE = re.compile(r"为了?[^。]{2,120}?制定本")
 _ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
+# A sum of money in a question: digits then a currency word or a bound (60000块, 5000以上).
+_QUESTION_AMOUNT = re.compile(r"(\d+)(?=元|块|钱|以上|以下|以内|左右|多块|多元)"
+                              r"|(?:花了?|花费|用了|共计|金额|费用|价值|报销了?)(\d+)")
+# Bounds on sums of money in a document (normalised: no punctuation, numerals as digits).
+_AMOUNT_BOUND = re.compile(
+    r"(?P<low>\d+)元?(?:含)?(?:以上|至|到|-)(?P<high>\d+)元(?:含)?(?:以下|以内)?"
+    r"|(?P<under>\d+)元(?:含)?(?:以下|以内)|(?:不超过|不高于|低于|不足|少于|不满)(?P<under2>\d+)元"
+    r"|(?P<over>\d+)元(?:含)?(?:以上)|(?:超过|高于|大于|达到)(?P<above>\d+)元"
+)
 # Not right after digits: the 万 of 8万块 is 8's magnitude (_DIGIT_MAGNITUDE), not a numeral of its own.
 _NUMERAL_UNIT = re.compile(r"(?<![0-9])([零〇一二两三四五六七八九十百千万]+)"
                            r"(?=[天日个次年月元条人时周项名分岁倍间所块%])")
 
 
 _DIGIT_MAGNITUDE = re.compile(r"(\d+(?:\.\d+)?)([万千])")
+# An amount said without a unit (花了一万二, 五千以上): a digit, then 百/千/万 — never the idioms
+# 千万 and 万一, which start with the magnitude.
+_NUMERAL_AMOUNT = re.compile(r"(?<![0-9零〇一二两三四五六七八九十百千万])"
+                             r"([一二两三四五六七八九十][零〇一二两三四五六七八九十]*[百千万][零〇一二两三四五六七八九十百千万]*)"
+                             r"(?![零〇一二两三四五六七八九十百千万])")
 
 
 def numerals_to_digits(text: str) -> str:
     """三天 → 3天, 五千元 → 5000元, 8万 → 80000: documents and questions write numbers both ways."""
 
-    def replace(match: re.Match[str]) -> str:
+    def as_digits(match: re.Match[str]) -> str:
         if match.group(1) in ("一", "两"):
             return match.group(1)  # 一年, 一次, 两天: "a" or "per", written the same way in documents
         value = chinese_to_int(match.group(1))
         return str(value) if value is not None else match.group(1)
 
-    text = _NUMERAL_UNIT.sub(replace, text)
+    text = _NUMERAL_UNIT.sub(as_digits, text)
+    if "万" in text or "千" in text or "百" in text:
+        text = _NUMERAL_AMOUNT.sub(as_digits, text)
     return _DIGIT_MAGNITUDE.sub(_magnitude, text) if ("万" in text or "千" in text) else text
 
 
@@ -329,6 +346,7 @@ class _KindIndex:
     extra: Segment = field(default_factory=lambda: Segment([]))
     extra_terms: list[DocTerms] = field(default_factory=list)
     dead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    priced: list[int] = field(default_factory=list)  # positions of rules setting bounds on sums of money
 
 
 class PhraseIndex:
@@ -635,6 +653,8 @@ class AnswerEngine:
         index.base = Segment([t for _, t in docs])
         index.base_size = len(docs)
         index.dead = np.zeros(len(docs), dtype=bool)
+        if kind != "measure":
+            index.priced = [i for i, d in enumerate(index.docs) if _states_amounts(d.own)]
         self.kinds[kind] = index
 
     # ---- keeping current ------------------------------------------------------------------------
@@ -699,6 +719,8 @@ class AnswerEngine:
             index.docs.append(doc)
             index.positions[(doc.key, doc.no)] = position
             index.extra_terms.append(terms)
+            if kind != "measure" and _states_amounts(doc.own):
+                index.priced.append(position)
             if doc.kind == "article" and doc.no is not None:
                 self.article_numbers[doc.key].add(doc.no)
         # The overlay is small by construction (a full rebuild happens past 10%), so rebuilding it is cheap.
@@ -1015,6 +1037,7 @@ class AnswerEngine:
         return end
 
     def _plain_content_words(self, target: str) -> list[QueryWord]:
+        amounts = {m.group(1) or m.group(2) for m in _QUESTION_AMOUNT.finditer(target)}
         stripped = _STOP_RE.sub(" ", target)
         words: list[str] = []
         for chunk in stripped.split():
@@ -1027,7 +1050,10 @@ class AnswerEngine:
             seen.add(word)
             if word.isdigit():
                 # Numbers (来了15个客人) hint but rarely decide.
-                weighted.append(self._query_word(word, 0.5 * self._word_idf(word)))
+                number = self._query_word(word, 0.5 * self._word_idf(word))
+                if word in amounts:
+                    number = replace(number, amount=int(word))
+                weighted.append(number)
                 continue
             if len(word) == 1 and not word.isascii():
                 # A lone character carries little meaning unless it is all there is.
@@ -1073,6 +1099,7 @@ class AnswerEngine:
         idf = {t: bm25_idf(self._df(t), total) for t in query_terms}
         weights = list(query_terms.items())
         total_weight = self._content_weight(content)
+        amounts = [w.amount for w in content if w.amount is not None]
         # How the question is asked hints at what it is about: progress → a measure, rules → an article.
         measure_hint = 0.1 if _STATUS_CUES.search(body) else (0.0 if self._mentions_measure(body) else -MEASURE_PRIOR)
         bonus = {"measure": measure_hint, "article": 0.1 if _RULE_CUES.search(body) else 0.0, "regulation": 0.0}
@@ -1083,6 +1110,10 @@ class AnswerEngine:
                 # Short or misspelt titles can fall through BM25; a fuzzy title match recalls them.
                 known = {id(d) for _, d in recalled}
                 recalled += [(0.0, d) for d in self._title_fuzzy(index, body) if id(d) not in known]
+            if amounts and index.priced:
+                # 花60000块要谁批 shares no word with 50000元以上须经…: the sum itself recalls it.
+                known = {id(d) for _, d in recalled}
+                recalled += [(0.0, d) for d in self._priced(index, amounts) if id(d) not in known]
             best_bm25 = max((s for s, _ in recalled), default=0.0) or 1.0
             for bm25, doc in recalled:
                 confidence, title_cover = self._confidence(doc, content, total_weight)
@@ -1127,6 +1158,18 @@ class AnswerEngine:
                        if index.docs[index.base_size + i].alive)
         out.sort(key=lambda pair: -pair[0])
         return out[:k]
+
+    @staticmethod
+    def _priced(index: _KindIndex, amounts: list[int], limit: int = 30) -> list[_Doc]:
+        """Rules whose stated bounds take in one of the question's sums of money."""
+        found: list[_Doc] = []
+        for position in index.priced:
+            doc = index.docs[position]
+            if doc.alive and any(_within_stated_amounts(a, doc.own) for a in amounts):
+                found.append(doc)
+                if len(found) == limit:
+                    break
+        return found
 
     def _title_fuzzy(self, index: _KindIndex, body: str) -> list[_Doc]:
         from rapidfuzz import fuzz, process
@@ -1213,6 +1256,7 @@ class QueryWord:
     groups: frozenset[int]  # synonym groups of the word (or of its parts)
     parts: tuple[tuple[int, int], ...] = ()  # (group, characters covered) for compound words
     answer_type: int | None = None  # a pseudo-word: "the document gives this kind of answer"
+    amount: int | None = None  # a sum of money (花60000块): found in a document's 5万元以上 as well
 
 
 @dataclass
@@ -1297,11 +1341,39 @@ def _match(word: QueryWord, text: str, groups: frozenset[int]) -> float:
     if word.answer_type is not None:
         return _gives_answer(word.answer_type, text)
     score = _word_match(word.text, text, word.by_sound)
+    if word.amount is not None and score < 1.0 and _within_stated_amounts(word.amount, text):
+        return 1.0
     if score < 0.9 and word.parts and not word.groups.isdisjoint(groups):
         # Synonyms: 打车 ~ 市内交通. A compound (值班补助) counts only for the parts found.
         covered = sum(length for group, length in word.parts if group in groups)
         score = max(score, 0.9 * (COMPOUND + (1 - COMPOUND) * min(1.0, covered / len(word.text))))
     return score
+
+
+@lru_cache(maxsize=65536)
+def _amount_ranges(text: str) -> tuple[tuple[int, float], ...]:
+    """The sums of money a text sets bounds on, as closed ranges: 10000元以下 → (0, 10000),
+    5000元以上50000元以下 → (5000, 50000), 超过10000元 → (10000, inf). Bounds are inclusive:
+    whether 5000元 itself is 以上 or 以下 is the article's to say, and either way it is the one."""
+    ranges: list[tuple[int, float]] = []
+    for match in _AMOUNT_BOUND.finditer(text):
+        low, high, over, above = (match.group(g) for g in ("low", "high", "over", "above"))
+        under = match.group("under") or match.group("under2")
+        if low is not None and high is not None:
+            ranges.append((int(low), float(high)))
+        elif under is not None:
+            ranges.append((0, float(under)))
+        elif over is not None or above is not None:
+            ranges.append((int(over or above), float("inf")))
+    return tuple(ranges)
+
+
+def _states_amounts(text: str) -> bool:
+    return "元" in text and bool(_amount_ranges(text))
+
+
+def _within_stated_amounts(amount: int, text: str) -> bool:
+    return "元" in text and any(low <= amount <= high for low, high in _amount_ranges(text))
 
 
 def _gives_answer(answer_type: int, text: str) -> float:

@@ -91,7 +91,10 @@ def clean_display(text: str, limit: int | None = None) -> str:
 
 
 def chinese_to_int(numeral: str) -> int | None:
-    """'十二' → 12, '一百零五' → 105, '两' → 2, '12' → 12; None when it is not a number."""
+    """'十二' → 12, '一百零五' → 105, '两' → 2, '12' → 12; None when it is not a number.
+
+    A digit right after 百, 千 or 万 is the next place down, as people say amounts: 一万二 is
+    12000 and 三千五 is 3500 (一万零二, with the 零, is 10002)."""
     numeral = numeral.strip()
     if not numeral:
         return None
@@ -100,11 +103,12 @@ def chinese_to_int(numeral: str) -> int | None:
     if any(c not in _CN_NUMBER for c in numeral):
         return None
     total, section, digit = 0, 0, None
+    last_unit = 1
     for char in numeral:
         if char in _CN_DIGITS:
             digit = _CN_DIGITS[char]
             continue
-        unit = _CN_UNITS[char]
+        unit = last_unit = _CN_UNITS[char]
         if unit == 10000:
             section = (section + (digit or 0)) * unit
             total += section
@@ -113,6 +117,8 @@ def chinese_to_int(numeral: str) -> int | None:
             # A bare unit at the start means one of it: 十二 = 12.
             section += (1 if digit is None else digit) * unit
         digit = None
+    if digit and last_unit >= 100 and numeral[-2] in _CN_UNITS:
+        return total + section + digit * last_unit // 10
     return total + section + (digit or 0)
 
 
