@@ -183,6 +183,13 @@ async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     engine, factory = await _open_database(settings)
     try:
         answers = await AnswerEngine.load(factory, settings)
+        # On stderr, so that --json output stays one object per line.
+        if answers.document_count() == 0:
+            print("提示：数据库中还没有规章制度和整改措施，所有问题都将无法回答。"
+                  "请先运行 zhenggai db seed 导入示例数据，或用 zhenggai import 导入。", file=sys.stderr)
+        if args.asker is not None and args.asker not in answers.people:
+            print(f"提示：找不到干部「{args.asker}」，“我的整改”类问题不会列出任何措施。"
+                  "用 zhenggai cadre list 查看干部名单。", file=sys.stderr)
         questions: Sequence[str] = [args.question] if args.question is not None else _stdin_lines()
         for question in questions:
             answer = answers.ask(question, asker=args.asker)

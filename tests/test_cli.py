@@ -51,6 +51,20 @@ def test_ask_json_contract_for_one_and_many_questions(db_url: str) -> None:
     assert lines[1] == {"query": "今天天气怎么样", "answered": False, "hits": []}
 
 
+def test_ask_on_an_empty_database_says_how_to_load_data(db_url: str) -> None:
+    result = zhenggai("ask", "教师工作纪律", "--json", database_url=db_url)
+    assert result.code == 0 and json.loads(result.out)["answered"] is False  # stdout stays JSON
+    assert "zhenggai db seed" in result.err
+
+
+def test_ask_as_someone_unknown_says_so(db_url: str) -> None:
+    import_all(db_url)
+    known = zhenggai("ask", "我的整改", "--as", "张伟", database_url=db_url)
+    assert known.code == 0 and "找不到干部" not in known.err and "提示" not in known.err
+    unknown = zhenggai("ask", "我的整改", "--as", "张三丰", database_url=db_url)
+    assert unknown.code == 0 and "找不到干部「张三丰」" in unknown.err
+
+
 def test_unanswered_questions_are_listed_by_misses(db_url: str) -> None:
     import_all(db_url)
     zhenggai("ask", "今天天气怎么样", database_url=db_url)
