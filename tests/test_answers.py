@@ -130,6 +130,11 @@ def test_colloquial_filler_is_not_taken_for_the_topic(answers: AnswerEngine) -> 
     assert "考勤记录" in words and not {"干嘛", "拿来", "块钱"} & set(words)
     words = [w.text for w in answers._content_words("咱们局里的财务制度")]
     assert "财务" in words and not {"咱们", "局里"} & set(words)
+    words = [w.text for w in answers._content_words("别人硬塞的礼品推不了，每个领导要联系几所学校")]
+    assert "礼品" in words and "学校" in words and not {"别人", "不了", "几所"} & set(words)
+    # A cue said twice is cut twice: the second 几月 is not a rare topic word.
+    words = [w.text for w in answers._content_words("汛期是从几月到几月")]
+    assert "汛期" in words and not {"几月", "是从"} & set(words)
     # 局里 is nowhere in the documents, so it weighed as a rare word and matched 举例 by sound.
     answer = answers.ask("局里的财务制度", today=TODAY)
     assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "finance-center")
@@ -305,3 +310,19 @@ async def test_a_regulations_purpose_article_gives_way_to_the_article_that_answe
         await answers.refresh(session)
     answer = answers.ask("食堂整改做完了怎么销号", today=TODAY)
     assert (answer.hits[0].key, answer.hits[0].no) == ("canteen-ledger", 2)
+
+
+async def test_asking_which_materials_a_rule_requires_prefers_the_rule_to_a_measure_on_them(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    path = tmp_path / "materials.csv"
+    path.write_text("code,problem,measure,category,unit,owner,leader,deadline,status,progress\n"
+                    "ZG2025778,公务接待费报销材料不全,补齐公务接待费报销所需的审批单、公函和接待清单等材料,"
+                    "财务管理,计划财务科,杨桂芳,李明德,2027-01-31,进行中,\n", encoding="utf-8")
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, path)
+    async with transaction(seeded) as session:
+        await answers.refresh(session)
+    # The measure repeats every word of the question, but 要交哪几样材料 asks what the rules say.
+    answer = answers.ask("公务接待费报销要交哪几样材料", today=TODAY)
+    assert answer.hits[0].kind == "article" and answer.hits[0].key == "finance-center"

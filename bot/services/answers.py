@@ -80,7 +80,7 @@ STOP_WORDS = frozenset("""
 有 要 会 能 得 地 对 就 把 被 给 让 说 讲 具体 相关 方面 一些 一点 情况 事情 事儿 那边 这边 里面 内容 东西 部分 这块
 那块 关于 有关 呗 来着 么 一般 通常 平时 大概 大约 应该 需要 必须 得 请 想 知道 问 下 上 个 些 点 吗 嗯 哎 唉 那么
 这么 这样 那样 然后 所以 因为 但是 不过 如果 的话 时候 时 一个 一次 有点 好像 可能 其实 反正 比如 譬如 等等 之类
-干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱 局里 咱们 咱
+干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱 局里 咱们 咱 别人 人家 不了 是从
 """.split())
 # Multi-character filler removed before segmentation (single characters are dropped word by word,
 # never by substring: 会 must not be cut out of 会议).
@@ -96,7 +96,7 @@ _MEASURE_WORDS = re.compile(r"整改|问题|措施|落实|情况|台账|任务|�
 _RULE_CUES = re.compile(
     r"能不能|可不可以|可以吗|能否|允许|允不允许|要不要|需不需要|是否需要|需要.{0,6}吗|谁批|谁审批|谁签|要谁|找谁|"
     r"多少钱|标准|规定|怎么报|流程|程序|手续|多久|几天内|多少天|几次|最多|最少|至少|不超过|违规|违反|会怎么样|"
-    r"怎么处理|处分|算不算|行不行|可不可|该怎么|要怎么|怎么办|咋办|咋整"
+    r"怎么处理|处分|算不算|行不行|可不可|该怎么|要怎么|怎么办|咋办|咋整|什么材料|哪些材料|哪几样|要交什么|交哪"
 )
 
 # Words that turn a question into a request for a list of measures.
@@ -162,6 +162,8 @@ _LETTERS = re.compile(r"[A-Z]*")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _SURNAME_TITLE = re.compile(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLES))})")
 _ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
+# Measure words after 几 (how many …); not 岁, 天, 年, 月, 点: an age or a time is a topic.
+_COUNTERS = frozenset("个位名人所包样种项条家件份张台辆批套部本类")
 _POSITION_PARTS = re.compile(r"[、，,；;/（）()\s]+")
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
 _DOCUMENT_CUES = re.compile(
@@ -1014,11 +1016,13 @@ class AnswerEngine:
         one pseudo-word per kind of answer asked for (frequency, deadline, approver …)."""
         asked: list[QueryWord] = []
         for index, (question, _) in enumerate(_ANSWER_TYPES):
-            match = question.search(target)
-            if match:
+            matches = list(question.finditer(target))
+            # Every occurrence is cut (从几月到几月), from the last so the earlier positions hold.
+            for match in reversed(matches):
                 end = self._cue_end(target, match.start(), match.end())
                 inside = " ".join(part for part in match.groups() if part)
                 target = target[: match.start()] + " " + inside + " " + target[end:]
+            if matches:
                 asked.append(QueryWord(f"<answer:{index}>", ANSWER_TYPE_WEIGHT, False, frozenset(), answer_type=index))
         return self._plain_content_words(target) + asked
 
@@ -1048,6 +1052,8 @@ class AnswerEngine:
             if word in seen:
                 continue
             seen.add(word)
+            if len(word) == 2 and word[0] == "几" and word[1] in _COUNTERS:
+                continue  # 几包, 几所, 几位: "how many", asked of something named elsewhere
             if word.isdigit():
                 # Numbers (来了15个客人) hint but rarely decide.
                 number = self._query_word(word, 0.5 * self._word_idf(word))
