@@ -161,6 +161,14 @@ def test_a_paraphrase_finds_the_article(answers: AnswerEngine) -> None:
     assert (answer.hits[0].kind, answer.hits[0].key) == ("article", "bureau-work-rules")
 
 
+def test_everyday_words_find_the_formal_ones(answers: AnswerEngine) -> None:
+    # 党员因故不能参加组织生活会的，须向支部书记请假… (data/synonyms.yaml: 急事 ~ 因故)
+    answer = answers.ask("组织生活会那天有急事怎么办", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("democratic-life-meeting", 8)
+    words = [w.text for w in answers._content_words("案子什么时候才能结案")]
+    assert "结案" in words and "才能" not in words
+
+
 def test_an_article_number_picks_that_article(answers: AnswerEngine) -> None:
     answer = answers.ask("教师行为准则第二条")
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("teacher-code-of-conduct", 2)

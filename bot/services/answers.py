@@ -80,7 +80,7 @@ STOP_WORDS = frozenset("""
 有 要 会 能 得 地 对 就 把 被 给 让 说 讲 具体 相关 方面 一些 一点 情况 事情 事儿 那边 这边 里面 内容 东西 部分 这块
 那块 关于 有关 呗 来着 么 一般 通常 平时 大概 大约 应该 需要 必须 得 请 想 知道 问 下 上 个 些 点 吗 嗯 哎 唉 那么
 这么 这样 那样 然后 所以 因为 但是 不过 如果 的话 时候 时 一个 一次 有点 好像 可能 其实 反正 比如 譬如 等等 之类
-干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱 局里 咱们 咱 别人 人家 不了 是从
+干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱 局里 咱们 咱 别人 人家 不了 是从 那天 这天 才能
 """.split())
 # Multi-character filler removed before segmentation (single characters are dropped word by word,
 # never by substring: 会 must not be cut out of 会议).
