@@ -15,6 +15,7 @@ from bot.services import ledger
 from bot.services.answers import (
     AnswerEngine,
     add_alias,
+    english_terms,
     list_misses,
     matchable,
     numerals_to_digits,
@@ -167,6 +168,26 @@ def test_everyday_words_find_the_formal_ones(answers: AnswerEngine) -> None:
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("democratic-life-meeting", 8)
     words = [w.text for w in answers._content_words("案子什么时候才能结案")]
     assert "结案" in words and "才能" not in words
+
+
+def test_english_words_mixed_into_a_chinese_question_are_understood(answers: AnswerEngine) -> None:
+    overdue = answers.ask("有哪些 overdue 的整改", today=TODAY)
+    assert overdue.listing is not None and overdue.listing.overdue
+    mine = answers.ask("my 整改", asker="张伟", today=TODAY)
+    assert mine.listing is not None and mine.listing.mine
+    cash = answers.ask("单笔 cash 支付最多多少钱", today=TODAY)
+    assert cash.answered and (cash.hits[0].key, cash.hits[0].no) == ("finance-center", 5)
+    # An all-English question is not for this bot: nothing is read into it.
+    assert not answers.ask("How do I reset my OA password?", asker="张伟", today=TODAY).answered
+
+
+def test_the_english_word_list_must_be_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "english.yaml"
+    path.write_text("- approval\n- 审批\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"english\.yaml"):
+        english_terms(path)
+    path.write_text("Approval: 审批\n", encoding="utf-8")
+    assert english_terms(path) == {"approval": "审批"}
 
 
 def test_an_article_number_picks_that_article(answers: AnswerEngine) -> None:

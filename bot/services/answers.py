@@ -27,10 +27,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import yaml
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -159,6 +161,8 @@ _BOT_META = re.compile(
     r"陪我聊|聊聊天|唱首歌|写首诗|写一首"
 )
 _LETTERS = re.compile(r"[A-Z]*")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_ENGLISH_WORD = re.compile(r"(?<![a-z0-9])[a-z]+(?![a-z0-9])")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _SURNAME_TITLE = re.compile(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLES))})")
 _ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
@@ -410,6 +414,17 @@ def _sounds_in(target: str, sounds: dict[tuple[str, ...], set[str]], *, same_fir
     return None, ""
 
 
+@cache
+def english_terms(path: Path) -> dict[str, str]:
+    """data/english.yaml: lower-case English word → the Chinese word read in its place."""
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: 应为「英文词: 中文词」的映射")
+    return {str(english).lower(): str(chinese) for english, chinese in data.items() if english and chinese}
+
+
 class AnswerEngine:
     """The in-memory index and the ranking. Build with `load`; keep current with `refresh`."""
 
@@ -438,6 +453,7 @@ class AnswerEngine:
         self._title_cache: dict[str, DocTerms] = {}
         self._synced_at: dt.datetime | None = None
         self.build_seconds = 0.0
+        self.english: dict[str, str] = {}  # approval → 审批, for questions mixing in English words
 
     # ---- building -------------------------------------------------------------------------------
 
@@ -445,6 +461,7 @@ class AnswerEngine:
     async def load(cls, factory: SessionFactory, settings: Settings) -> AnswerEngine:
         analyzer = Analyzer.shared(settings.data_dir / "dict.txt", settings.data_dir / "synonyms.yaml")
         engine = cls(analyzer, settings.tz)
+        engine.english = english_terms(settings.data_dir / "english.yaml")
         async with transaction(factory) as session:
             await engine.rebuild(session)
         return engine
@@ -770,6 +787,8 @@ class AnswerEngine:
 
         if _CHITCHAT.fullmatch(target) or _BOT_META.search(target):
             return Answer(query, False, [])
+        if self.english and _HAN.search(target):
+            target = _ENGLISH_WORD.sub(lambda m: self.english.get(m.group(0), m.group(0)), target)
 
         codes, unknown_code = self._find_codes(text)
         if codes:
