@@ -221,6 +221,12 @@ def test_a_place_and_a_topic_is_one_measure(answers: AnswerEngine) -> None:
     assert answer.answered and answer.hits[0].key == "ZG2025001" and answer.listing is None
 
 
+def test_asking_whether_something_is_done_yet_is_about_the_measure(answers: AnswerEngine) -> None:
+    # ZG2025028 重新确定领导联系点; leader-contact-points 2 says how 联系点 are decided.
+    answer = answers.ask("联系点重新确定好了吗", today=TODAY)
+    assert answer.answered and answer.hits[0].key == "ZG2025028"
+
+
 def test_owner_unit_overdue_and_mine_are_lists(answers: AnswerEngine) -> None:
     owner = answers.ask("张伟负责的整改", today=TODAY)
     assert owner.listing is not None and owner.listing.owner == "张伟"
