@@ -190,6 +190,22 @@ def test_the_english_word_list_must_be_a_mapping(tmp_path: Path) -> None:
     assert english_terms(path) == {"approval": "审批"}
 
 
+@pytest.mark.parametrize(("everyday", "formal"), [
+    ("出国旅游", "涉密人员出境须按照干部管理权限报批"), ("要审批吗", "报批"), ("调走的时候", "调离岗位"),
+    ("有急事", "因故不能参加"), ("学时不够", "未达到要求"),
+])
+def test_the_synonym_table_links_everyday_words_to_the_formal_ones(
+        answers: AnswerEngine, everyday: str, formal: str) -> None:
+    synonyms = answers.analyzer.synonyms
+    assert synonyms.group_ids(everyday) & synonyms.group_ids(formal)
+
+
+def test_a_rule_saying_what_follows_answers_what_happens_if(answers: AnswerEngine) -> None:
+    # cadre-training 8: …未完成年度培训学时的，不得评为优秀等次 — a consequence, as 会怎么样 asks.
+    answer = answers.ask("培训学时没达到会怎么样", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("cadre-training", 8)
+
+
 def test_an_article_number_picks_that_article(answers: AnswerEngine) -> None:
     answer = answers.ask("教师行为准则第二条")
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("teacher-code-of-conduct", 2)
