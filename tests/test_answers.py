@@ -233,6 +233,14 @@ def test_off_topic_questions_are_refused(answers: AnswerEngine, question: str) -
     assert not answers.ask(question).answered
 
 
+@pytest.mark.parametrize("question", ["张伟的手机号多少", "林振华局长在不在办公室", "黄局长今天在吗"])
+def test_questions_about_a_persons_whereabouts_or_phone_are_refused(answers: AnswerEngine, question: str) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert not answer.answered and answer.hits == []
+    # … but a measure asked about through its owner still is one.
+    assert answers.ask("钟春兰那条补贴整改进展在哪", today=TODAY).hits[0].key == "ZG2025001"
+
+
 def test_a_place_and_a_topic_is_one_measure(answers: AnswerEngine) -> None:
     answer = answers.ask("港南区补贴发了没有")
     assert answer.answered and answer.hits[0].key == "ZG2025001" and answer.listing is None

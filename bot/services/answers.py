@@ -161,6 +161,8 @@ _BOT_META = re.compile(
     r"陪我聊|聊聊天|唱首歌|写首诗|写一首"
 )
 _LETTERS = re.compile(r"[A-Z]*")
+# What is asked about a named person that no document holds: how to reach them, where they are.
+_PERSONAL = re.compile(r"电话|手机|号码|微信|邮箱|住址|住哪|家住|生日|年龄|多大了|在不在|在吗|在办公室|上班了吗|人在哪")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _ENGLISH_WORD = re.compile(r"(?<![a-z0-9])[a-z]+(?![a-z0-9])")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
@@ -800,6 +802,10 @@ class AnswerEngine:
         article_no = find_article_no(text)
         body = _ARTICLE_IN_TARGET.sub(" ", target) if article_no else target
         listing, residue = self._list_intent(body, asker)
+        if (listing is None and _PERSONAL.search(body) and not _MEASURE_WORDS.search(body)
+                and self._person_in(body)[0] is not None):
+            # 张伟的电话 / 黄局长今天在办公室吗: about a person, which no regulation or measure says.
+            return Answer(query, False, [])
         content = self._content_words(residue if listing is not None else body)
         ranked = self._rank(body, content)
 
