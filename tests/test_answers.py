@@ -30,6 +30,24 @@ async def answers(seeded: SessionFactory) -> AnswerEngine:
     return await AnswerEngine.load(seeded, load_settings())
 
 
+MEASURES_HEADER = "code,problem,measure,category,unit,owner,leader,deadline,status,progress\n"
+
+
+def written(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def import_and_refresh(factory: SessionFactory, answers: AnswerEngine, path: Path) -> int:
+    """Import `path` (measures CSV or regulations YAML, by suffix) and let the engine pick it
+    up; returns how many documents the refresh re-indexed."""
+    importer = ledger.import_regulations if path.suffix == ".yaml" else ledger.import_measures
+    async with transaction(factory) as session:
+        await importer(session, path)
+    async with transaction(factory) as session:
+        return await answers.refresh(session)
+
+
 def test_a_regulation_title_with_traditional_characters_is_answered(answers: AnswerEngine) -> None:
     answer = answers.ask("教師工作紀律")
     assert answer.answered
@@ -307,14 +325,9 @@ async def test_a_status_change_is_seen_without_rebuilding(seeded: SessionFactory
 async def test_an_import_is_picked_up_by_refresh_without_a_full_rebuild(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:
-    path = tmp_path / "new.csv"
-    path.write_text("code,problem,measure,category,unit,owner,leader,deadline,status,progress\n"
-                    "ZG2025777,校车超载接送学生存在安全隐患,开展校车专项整治,校车安全,基础教育科,张伟,陈建华,"
-                    "2027-01-31,进行中,\n", encoding="utf-8")
-    async with transaction(seeded) as session:
-        await ledger.import_measures(session, path)
-    async with transaction(seeded) as session:
-        changed = await answers.refresh(session)
+    changed = await import_and_refresh(seeded, answers, written(tmp_path / "new.csv", MEASURES_HEADER
+                                       + "ZG2025777,校车超载接送学生存在安全隐患,开展校车专项整治,校车安全,"
+                                       "基础教育科,张伟,陈建华,2027-01-31,进行中,\n"))
     assert changed == 1  # one document re-indexed, not the whole index
     answer = answers.ask("校车超载的整改")
     assert answer.answered and answer.hits[0].key == "ZG2025777"
@@ -353,8 +366,7 @@ async def test_a_regulations_purpose_article_gives_way_to_the_article_that_answe
 ) -> None:
     # Article 1 names the whole topic (为规范…整改和销号工作，制定本办法) in few words, so it
     # covers a question on 销号 as fully as the article saying how, and ranked first.
-    path = tmp_path / "ledger.yaml"
-    path.write_text(
+    await import_and_refresh(seeded, answers, written(tmp_path / "ledger.yaml", (
         "- key: canteen-ledger\n"
         "  title: 学校食堂问题整改台账及销号办法\n"
         "  articles:\n"
@@ -364,12 +376,8 @@ async def test_a_regulations_purpose_article_gives_way_to_the_article_that_answe
         "      text: 食堂问题处理完毕后，学校应当形成整改报告，附佐证材料和现场照片，\n"
         "        经县级教育部门审核同意后提出销号申请。\n"
         "    - no: 3\n"
-        "      text: 食堂问题台账由学校总务处建立，每月更新一次。\n",
-        encoding="utf-8")
-    async with transaction(seeded) as session:
-        await ledger.import_regulations(session, path)
-    async with transaction(seeded) as session:
-        await answers.refresh(session)
+        "      text: 食堂问题台账由学校总务处建立，每月更新一次。\n"
+    )))
     answer = answers.ask("食堂整改做完了怎么销号", today=TODAY)
     assert (answer.hits[0].key, answer.hits[0].no) == ("canteen-ledger", 2)
 
@@ -377,14 +385,9 @@ async def test_a_regulations_purpose_article_gives_way_to_the_article_that_answe
 async def test_asking_which_materials_a_rule_requires_prefers_the_rule_to_a_measure_on_them(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:
-    path = tmp_path / "materials.csv"
-    path.write_text("code,problem,measure,category,unit,owner,leader,deadline,status,progress\n"
-                    "ZG2025778,公务接待费报销材料不全,补齐公务接待费报销所需的审批单、公函和接待清单等材料,"
-                    "财务管理,计划财务科,杨桂芳,李明德,2027-01-31,进行中,\n", encoding="utf-8")
-    async with transaction(seeded) as session:
-        await ledger.import_measures(session, path)
-    async with transaction(seeded) as session:
-        await answers.refresh(session)
+    await import_and_refresh(seeded, answers, written(tmp_path / "materials.csv", MEASURES_HEADER
+                             + "ZG2025778,公务接待费报销材料不全,补齐公务接待费报销所需的审批单、公函和接待清单等材料,"
+                             "财务管理,计划财务科,杨桂芳,李明德,2027-01-31,进行中,\n"))
     # The measure repeats every word of the question, but 要交哪几样材料 asks what the rules say.
     answer = answers.ask("公务接待费报销要交哪几样材料", today=TODAY)
     assert answer.hits[0].kind == "article" and answer.hits[0].key == "finance-center"
