@@ -120,6 +120,11 @@ def test_a_sum_of_money_finds_the_rule_whose_bounds_take_it_in(answers: AnswerEn
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("finance-center", 2)
 
 
+def test_a_count_is_not_taken_for_a_sum_of_money(answers: AnswerEngine) -> None:
+    assert [w.amount for w in answers._content_words("花了12000报账")] == [12000, None]
+    assert all(w.amount is None for w in answers._content_words("报销了3次还没到账，用了12天"))
+
+
 @pytest.mark.parametrize("question", ["联系点干嘛用", "民主生活会是干嘛的"])
 def test_a_question_about_what_a_title_names_gets_an_article_not_the_card(
         answers: AnswerEngine, question: str) -> None:
