@@ -23,8 +23,8 @@ from tests.questions.harness import QUESTIONS_DIR, evaluate, load_questions
 TODAY = dt.date(2026, 11, 27)
 SETS = {
     # name: (data directory, question file, minimum top-1 over answerable questions, minimum refusals)
-    "sample": (DATA, QUESTIONS_DIR / "sample.yaml", 0.90, 0.90),
-    "heldout": (QUESTIONS_DIR / "heldout", QUESTIONS_DIR / "heldout" / "questions.yaml", 0.87, 0.88),
+    "sample": (DATA, QUESTIONS_DIR / "sample.yaml", 0.91, 0.90),
+    "heldout": (QUESTIONS_DIR / "heldout", QUESTIONS_DIR / "heldout" / "questions.yaml", 0.88, 0.88),
 }
 
 
