@@ -25,7 +25,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -676,8 +676,7 @@ class AnswerEngine:
         index.base = Segment([t for _, t in docs])
         index.base_size = len(docs)
         index.dead = np.zeros(len(docs), dtype=bool)
-        if kind != "measure":
-            index.priced = [i for i, d in enumerate(index.docs) if _states_amounts(d.own)]
+        index.priced = [i for i, d in enumerate(index.docs) if _is_priced(d)]
         self.kinds[kind] = index
 
     # ---- keeping current ------------------------------------------------------------------------
@@ -742,7 +741,7 @@ class AnswerEngine:
             index.docs.append(doc)
             index.positions[(doc.key, doc.no)] = position
             index.extra_terms.append(terms)
-            if kind != "measure" and _states_amounts(doc.own):
+            if _is_priced(doc):
                 index.priced.append(position)
             if doc.kind == "article" and doc.no is not None:
                 self.article_numbers[doc.key].add(doc.no)
@@ -1083,10 +1082,8 @@ class AnswerEngine:
                 continue  # 几包, 几所, 几位: "how many", asked of something named elsewhere
             if word.isdigit():
                 # Numbers (来了15个客人) hint but rarely decide.
-                number = self._query_word(word, 0.5 * self._word_idf(word))
-                if word in amounts:
-                    number = replace(number, amount=int(word))
-                weighted.append(number)
+                weighted.append(self._query_word(word, 0.5 * self._word_idf(word),
+                                                 amount=int(word) if word in amounts else None))
                 continue
             if len(word) == 1 and not word.isascii():
                 # A lone character carries little meaning unless it is all there is.
@@ -1104,10 +1101,11 @@ class AnswerEngine:
             weighted.append(self._query_word(word, weight, rare=specificity > 13.5))
         return weighted
 
-    def _query_word(self, word: str, weight: float, *, rare: bool = False) -> QueryWord:
+    def _query_word(self, word: str, weight: float, *, rare: bool = False, amount: int | None = None) -> QueryWord:
         parts = tuple(self.analyzer.synonyms.group_spans(word))
         groups = frozenset(g for g, _ in parts)
-        return QueryWord(word, weight, rare and not word.isascii() and len(word) >= 2, groups, parts=parts)
+        return QueryWord(word, weight, rare and not word.isascii() and len(word) >= 2, groups, parts=parts,
+                         amount=amount)
 
     @staticmethod
     def _content_weight(words: Sequence[QueryWord]) -> float:
@@ -1401,8 +1399,9 @@ def _amount_ranges(text: str) -> tuple[tuple[int, float], ...]:
     return tuple(ranges)
 
 
-def _states_amounts(text: str) -> bool:
-    return "元" in text and bool(_amount_ranges(text))
+def _is_priced(doc: _Doc) -> bool:
+    """A rule (not a measure: those state no bounds) setting bounds on sums of money."""
+    return doc.kind != "measure" and "元" in doc.own and bool(_amount_ranges(doc.own))
 
 
 def _within_stated_amounts(amount: int, text: str) -> bool:
