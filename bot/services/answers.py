@@ -1098,7 +1098,7 @@ class AnswerEngine:
                 # 要交, 能去, 完假 (休完假): a segmentation artefact, not a topic — unless it sounds
                 # like something we have (制渡 → 制度), which makes it a typo worth matching.
                 weight *= 0.3
-            weighted.append(self._query_word(word, weight, rare=specificity > 13.5))
+            weighted.append(self._query_word(word, weight, rare=specificity > 13.5 or self._heard_not_seen(word)))
         return weighted
 
     def _query_word(self, word: str, weight: float, *, rare: bool = False, amount: int | None = None) -> QueryWord:
@@ -1110,6 +1110,17 @@ class AnswerEngine:
     @staticmethod
     def _content_weight(words: Sequence[QueryWord]) -> float:
         return sum(w.weight for w in words)
+
+    def _heard_not_seen(self, word: str) -> bool:
+        """A word no document contains that sounds like a domain word they do contain, with a
+        character in common (督察 for 督查): a pinyin-IME slip into a real word, matched by sound."""
+        if len(word) < 2 or word.isascii() or any(self._df(word[i : i + 2]) for i in range(len(word) - 1)):
+            return False
+        return any(
+            any(a == b for a, b in zip(meant, word, strict=True))
+            and all(self._df(meant[i : i + 2]) for i in range(len(meant) - 1))
+            for meant in self.analyzer.domain_sounds.get(tuple(pinyin_of(word)), ())
+        )
 
     def _word_idf(self, word: str) -> float:
         total = self._total_docs()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -98,6 +99,10 @@ def _substrings(text: str) -> set[str]:
     return {text[i:j] for i in range(len(text)) for j in range(i + 1, len(text) + 1)}
 
 
+#: Longest stretch of a domain word indexed by sound (a question's words are rarely longer).
+SOUND_STRETCH = 4
+
+
 class Analyzer:
     """Turns text into weighted terms; one instance per process (jieba's dictionary is large)."""
 
@@ -112,6 +117,8 @@ class Analyzer:
         self._short_chunk_terms = lru_cache(maxsize=65536)(self._analyse_short_chunk)
         self._log_total = math.log(self._jieba.total)
         self.domain_words: set[str] = set()
+        #: Domain words and their stretches by toneless pinyin: what a homophone slip (督察 for 督查) meant.
+        self.domain_sounds: dict[tuple[str, ...], set[str]] = defaultdict(set)
         if dictionary is not None and dictionary.is_file():
             for line in dictionary.read_text(encoding="utf-8").splitlines():
                 if line.strip() and not line.startswith("#"):
@@ -137,6 +144,11 @@ class Analyzer:
         word = word.strip()
         if len(word) >= 2 and word not in self.domain_words:
             self.domain_words.add(word)
+            # Every stretch, so that 合算 finds the 核算 of 财务核算中心.
+            syllables = pinyin_of(word)
+            for start in range(len(word) - 1):
+                for end in range(start + 2, min(start + SOUND_STRETCH, len(word)) + 1):
+                    self.domain_sounds[tuple(syllables[start:end])].add(word[start:end])
             self._jieba.add_word(word, freq=20000)
 
     def specificity(self, word: str) -> float:
