@@ -76,6 +76,12 @@ def test_a_segmentation_artefact_does_not_drown_the_real_words(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == (key, no)
 
 
+def test_a_longer_segmentation_artefact_weighs_as_little_as_a_short_one(answers: AnswerEngine) -> None:
+    # jieba's guesses 科那辆 (科|那辆) and 批才行 (批|才行) are no words of Chinese or of the rules.
+    weights = {w.text: w.weight for w in answers._content_words("我们科那辆执法车修变速箱要谁来批才行")}
+    assert weights["科那辆"] < weights["执法"] / 2 and weights["批才行"] < weights["变速箱"] / 2
+
+
 @pytest.mark.parametrize(("question", "word"), [
     ("上行文谁签发", "签发"), ("请假要找哪个领导签字", "领导签字"),  # a cue ending inside a word
     ("能办升学宴吗", "升学宴"), ("多长时间检查一次师德", "检查"),  # what a cue surrounds
@@ -166,6 +172,9 @@ def test_colloquial_filler_is_not_taken_for_the_topic(answers: AnswerEngine) -> 
     # A cue said twice is cut twice: the second 几月 is not a rare topic word.
     words = [w.text for w in answers._content_words("汛期是从几月到几月")]
     assert "汛期" in words and not {"几月", "是从"} & set(words)
+    # A relative date is filler, and cut out before jieba can read 车上 out of 执法车上周修.
+    words = [w.text for w in answers._content_words("执法车上周修变速箱")]
+    assert "变速箱" in words and not {"车上", "上周"} & set(words)
     # 局里 is nowhere in the documents, so it weighed as a rare word and matched 举例 by sound.
     answer = answers.ask("局里的财务制度", today=TODAY)
     assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "finance-center")

@@ -85,6 +85,7 @@ STOP_WORDS = frozenset("""
 那块 关于 有关 呗 来着 么 一般 通常 平时 大概 大约 应该 需要 必须 得 请 想 知道 问 下 上 个 些 点 吗 嗯 哎 唉 那么
 这么 这样 那样 然后 所以 因为 但是 不过 如果 的话 时候 时 一个 一次 有点 好像 可能 其实 反正 比如 譬如 等等 之类
 干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱 局里 咱们 咱 别人 人家 不了 是从 那天 这天 才能
+上周 下周 这周 本周 上星期 下星期 上个月 下个月 这个月 昨天 前天 前几天 刚才
 """.split())
 # Multi-character filler removed before segmentation (single characters are dropped word by word,
 # never by substring: 会 must not be cut out of 会议).
@@ -1093,8 +1094,7 @@ class AnswerEngine:
             specificity = self.analyzer.specificity(word)
             general = min(1.0, max(0.2, (specificity - 6.5) / 5.0))
             weight = self._word_idf(word) * general
-            if len(word) == 2 and specificity > 17 and self._df(word) == 0 and (
-                    word[0] in _MODAL_CHARS or self._df("p:" + " ".join(pinyin_of(word))) == 0):
+            if specificity > 17 and self._unseen(word) and (word[0] in _MODAL_CHARS or not self._heard(word)):
                 # 要交, 能去, 完假 (休完假): a segmentation artefact, not a topic — unless it sounds
                 # like something we have (制渡 → 制度), which makes it a typo worth matching.
                 weight *= 0.3
@@ -1111,10 +1111,19 @@ class AnswerEngine:
     def _content_weight(words: Sequence[QueryWord]) -> float:
         return sum(w.weight for w in words)
 
+    def _unseen(self, word: str) -> bool:
+        """No document has any two neighbouring characters of `word`."""
+        return not any(self._df(word[i : i + 2]) for i in range(len(word) - 1))
+
+    def _heard(self, word: str) -> bool:
+        """Some document has two neighbouring syllables of `word`'s sound."""
+        syllables = pinyin_of(word)
+        return any(self._df("p:" + " ".join(syllables[i : i + 2])) for i in range(len(syllables) - 1))
+
     def _heard_not_seen(self, word: str) -> bool:
         """A word no document contains that sounds like a domain word they do contain, with a
         character in common (督察 for 督查): a pinyin-IME slip into a real word, matched by sound."""
-        if len(word) < 2 or word.isascii() or any(self._df(word[i : i + 2]) for i in range(len(word) - 1)):
+        if len(word) < 2 or word.isascii() or not self._unseen(word):
             return False
         return any(
             any(a == b for a, b in zip(meant, word, strict=True))
