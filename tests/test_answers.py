@@ -412,3 +412,21 @@ async def test_asking_which_materials_a_rule_requires_prefers_the_rule_to_a_meas
     # The measure repeats every word of the question, but 要交哪几样材料 asks what the rules say.
     answer = answers.ask("公务接待费报销要交哪几样材料", today=TODAY)
     assert answer.hits[0].kind == "article" and answer.hits[0].key == "finance-center"
+
+
+async def test_a_telling_character_outside_the_words_decides_between_articles_that_match_alike(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    # 谁来签 is cut out as the cue, and 签 alone is no word: both articles cover 采购合同 and
+    # name who acts, but only article 3 says who signs (签订).
+    await import_and_refresh(seeded, answers, written(tmp_path / "purchase.yaml", (
+        "- key: school-purchase\n"
+        "  title: 学校采购管理办法\n"
+        "  articles:\n"
+        "    - no: 2\n"
+        "      text: 学校采购工作由总务处归口管理；财务室负责采购合同的合法性审查。\n"
+        "    - no: 3\n"
+        "      text: 采购合同由总务处起草，经财务室审核后由校长签订。\n"
+    )))
+    answer = answers.ask("采购合同谁来签", today=TODAY)
+    assert (answer.hits[0].key, answer.hits[0].no) == ("school-purchase", 3)

@@ -72,6 +72,8 @@ MEASURE_PRIOR = 0.1  # a question with nothing pointing at measures is more like
 OWN_WEIGHT = 0.2  # ranking weight of what an article itself says (vs its regulation)
 PARTIAL = 0.5  # credit for a long word sharing only some bigrams with a document
 COMPOUND = 0.3  # base credit for a compound word with only some parts in a synonym group
+LONE_WEIGHT = 0.03  # ranking hint of the question's telling single characters (see _lone_chars)
+LONE_SPECIFICITY = 8.0  # 签 批 酒 车 假 are telling; 来 要 去 人 are not
 PREAMBLE_PENALTY = 0.05  # ranking handicap of an article stating the regulation's purpose and basis
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
 
@@ -1154,6 +1156,7 @@ class AnswerEngine:
         # How the question is asked hints at what it is about: progress → a measure, rules → an article.
         measure_hint = 0.1 if _STATUS_CUES.search(body) else (0.0 if self._mentions_measure(body) else -MEASURE_PRIOR)
         bonus = {"measure": measure_hint, "article": 0.1 if _RULE_CUES.search(body) else 0.0, "regulation": 0.0}
+        lone = self._lone_chars(body, content)
         scored: list[_Scored] = []
         for kind, index in self.kinds.items():
             recalled = self._recall(index, weights, idf, 30)
@@ -1183,6 +1186,9 @@ class AnswerEngine:
                     # is asked (附…材料, 填写…申请表 against 材料 alone) is the likelier answer.
                     rank += ANSWER_EVIDENCE * sum(
                         _answer_evidence(w.answer_type, doc.own) for w in content if w.answer_type is not None)
+                    if lone:
+                        # 采购合同谁来签: of two articles on 采购合同, the one that says 签订.
+                        rank += LONE_WEIGHT * sum(1 for c in lone if c in doc.own) / len(lone)
                     if doc.preamble:
                         # It names the regulation's whole topic, so it covers many questions about
                         # it, but answers none of them; a sibling covering as much is the answer.
@@ -1190,6 +1196,14 @@ class AnswerEngine:
                 scored.append(_Scored(doc, confidence, rank, title_cover))
         scored.sort(key=lambda s: -s.rank)
         return self._settle_regulation_or_article(scored, body)
+
+    def _lone_chars(self, body: str, content: list[QueryWord]) -> str:
+        """Telling characters of the question that are in none of its words (签 of 谁来签, 酒 of
+        喝点酒): too vague to match on, but a hint between articles that match alike."""
+        covered = "".join(w.text for w in content)
+        return "".join(dict.fromkeys(
+            c for c in body if "\u4e00" <= c <= "\u9fff" and c not in covered and c not in STOP_WORDS
+            and self.analyzer.specificity(c) >= LONE_SPECIFICITY))
 
     def _mentions_measure(self, body: str) -> bool:
         """Does the question point at measures at all (a unit, a person, 整改/问题 words)?"""
