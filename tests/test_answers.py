@@ -235,7 +235,8 @@ def test_the_english_word_list_must_be_a_mapping(tmp_path: Path) -> None:
     ("拆成几个小单子", "化整为零"), ("在农田里盖房子", "乱占耕地建房"), ("红包推不掉", "因故未能拒收"),
     ("申请人是我表哥", "与近亲属有利害关系"), ("半夜有急事", "夜间值班"), ("来了15个客人", "接待对象"),
     ("几个人陪着吃", "陪餐人数"), ("想换课", "需要调课的"), ("休完假回来上班", "返岗当日"),
-    ("往上报的请示", "以本局名义制发的上行文"),
+    ("往上报的请示", "以本局名义制发的上行文"), ("单位能自己做主吗", "财务自主权不变"), ("花钱", "资金使用"),
+    ("没请假直接走人", "擅自离岗"),
 ])
 def test_the_synonym_table_links_everyday_words_to_the_formal_ones(
         answers: AnswerEngine, everyday: str, formal: str) -> None:
