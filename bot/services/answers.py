@@ -12,6 +12,7 @@ How a question is answered:
    kind; they are re-ranked by how much of the question's meaning each one covers
    (IDF-weighted content words, matched exactly, by pinyin, by synonym or by bigrams). A sum
    of money (花6万块) also finds, and is matched by, the rules whose bounds take it in (5万元以上).
+   Telling single characters that no content word holds (签 of 谁来签) break ties between articles.
 4. The coverage of the best candidate decides: answer, offer suggestions, or admit
    there is no answer. An article number (第五条) picks the article of the regulation
    the rest of the question names.
