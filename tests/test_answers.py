@@ -119,6 +119,8 @@ def test_when_a_regulation_took_effect_or_who_issued_it_is_answered_with_the_reg
     ("县区联系协调是哪个文件", "county-liaison-coordination"),
     # The title's words are also all in an article of another regulation: the document is meant.
     ("联系协调工作制度", "county-liaison-coordination"),
+    # What to mind in a whole field: the regulation on it, not its first article.
+    ("廉政方面要注意些什么", "integrity-responsibility"), ("财务方面有哪些要求", "finance-center"),
 ])
 def test_a_regulation_asked_for_as_a_document_is_answered_with_the_regulation(
         answers: AnswerEngine, question: str, key: str) -> None:
