@@ -47,6 +47,15 @@ def test_code_variants_all_spell_the_same_code(typed: str) -> None:
     assert not any(code_variant_matches(letters, groups, "ZG2025040") for letters, groups in candidates)
 
 
+@pytest.mark.parametrize("typed", ["QZ-2025-08", "QZ2025008", "qz202508", "qz-2025-8", "QZ 2025 0008"])
+def test_a_code_with_short_groups_is_found_however_its_zeros_are_typed(typed: str) -> None:
+    # Another bureau's codes (QZ-2025-08) pad less than ours: a typist may add the zeros we drop.
+    candidates = code_candidates(typed + " 什么时候到期")
+    assert any(code_variant_matches(letters, groups, "QZ-2025-08") for letters, groups in candidates)
+    assert not any(code_variant_matches(letters, groups, "QZ-2025-80") for letters, groups in candidates)
+    assert not any(code_variant_matches(letters, groups, "QZ-2025-18") for letters, groups in candidates)
+
+
 @pytest.mark.parametrize(("text", "date"), [("2026-12-31", dt.date(2026, 12, 31)), ("2026/1/5", dt.date(2026, 1, 5)),
                                             ("2026年12月31日", dt.date(2026, 12, 31)),
                                             ("2027年2月底", dt.date(2027, 2, 28)), ("长期坚持", None), ("", None)])

@@ -185,16 +185,23 @@ def code_candidates(text: str) -> list[tuple[str, list[str]]]:
 
 
 def code_variant_matches(letters: str, groups: list[str], code: str) -> bool:
-    """Does a typed (letters, digit groups) spell `code`, allowing dropped zero padding?"""
+    """Does a typed (letters, digit groups) spell `code`, allowing dropped or added zero padding?"""
     canonical = code_key(code)
     code_letters = re.match(r"[A-Z]*", canonical)
     prefix = code_letters.group(0) if code_letters else ""
     if letters and letters != prefix:
         return False
-    pattern = re.escape(prefix) if letters else f"(?:{re.escape(prefix)})?"
-    # Each typed group may have lost leading zeros; the first may also be part of a longer code.
-    pattern += "".join(f"0*{re.escape(g.lstrip('0') or '0')}" for g in groups)
-    return re.fullmatch(pattern, canonical) is not None
+    if re.fullmatch(_padded(groups), canonical[len(prefix):]) is not None:
+        return True
+    # Or the other way round: the code's own groups padded where the typist did not separate
+    # them (QZ2025008 for QZ-2025-08).
+    stored = re.findall(r"[0-9]+", unicodedata.normalize("NFKC", code))
+    return len(stored) > 1 and re.fullmatch(_padded(stored), "".join(groups)) is not None
+
+
+def _padded(groups: list[str]) -> str:
+    """Digit groups, each with any number of leading zeros (typed codes drop or add padding)."""
+    return "".join(f"0*{re.escape(g.lstrip('0') or '0')}" for g in groups)
 
 
 # ---- dates --------------------------------------------------------------------------------------
