@@ -275,7 +275,8 @@ def test_an_unknown_code_is_not_answered_with_something_else(answers: AnswerEngi
     assert not answer.answered and answer.hits == [] and answer.unknown_code == "ZG2025099"
 
 
-@pytest.mark.parametrize("question", ["今天天气怎么样", "你好", "帮我写一首诗", "asdfgh", "。。。", "高考几号"])
+@pytest.mark.parametrize("question", ["今天天气怎么样", "你好", "帮我写一首诗", "asdfgh", "。。。", "高考几号",
+                                      "你好呀，吃饭了没", "在忙吗"])
 def test_off_topic_questions_are_refused(answers: AnswerEngine, question: str) -> None:
     assert not answers.ask(question).answered
 

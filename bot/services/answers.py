@@ -159,8 +159,11 @@ ANSWER_EVIDENCE = 0.01  # a tie-breaker: ranking weight of how many distinct ans
 _MODAL_CHARS = frozenset("要能会想得可该应去来再还以在对把被给向从跟和与是都就也又")
 # Small talk and questions about the bot itself: never answered from the documents.
 _CHITCHAT = re.compile(
-    r"(你好|您好|在吗|在不在|哈喽|hello|hi|hey|嗨|早上好|上午好|中午好|下午好|晚上好|晚安|早安|谢谢|多谢|感谢|谢了|"
-    r"好的|好|嗯|哦|哈哈|呵呵|ok|okay|再见|拜拜|辛苦了|收到|明白|知道了|测试|test)+(啊|呀|哈|哦|了|你|您|呢)*"
+    r"((你好|您好|在吗|在不在|哈喽|hello|hi|hey|嗨|早上好|上午好|中午好|下午好|晚上好|晚安|早安|谢谢|多谢|感谢|谢了|"
+    r"好的|好|嗯|哦|哈哈|呵呵|ok|okay|再见|拜拜|辛苦了|收到|明白|知道了|测试|test|"
+    # Greetings phrased as questions: 吃饭了没 is "hello", not a question about meals.
+    r"吃过?饭?了?(吗|没有?)|忙(吗|不忙)|在忙(吗|没)?|最近(还)?好(吗|不好)?|最近怎么样|睡了(吗|没)|"
+    r"早|晚上好)(啊|呀|哈|哦|了|你|您|呢)*)+"
 )
 _BOT_META = re.compile(
     r"你是谁|你叫什么|你是什么|你是机器人|你是人|谁开发|谁做的|你会什么|你能做什么|你几岁|讲个笑话|说个笑话|"
