@@ -121,6 +121,12 @@ def test_when_a_regulation_took_effect_or_who_issued_it_is_answered_with_the_reg
     ("联系协调工作制度", "county-liaison-coordination"),
     # What to mind in a whole field: the regulation on it, not its first article.
     ("廉政方面要注意些什么", "integrity-responsibility"), ("财务方面有哪些要求", "finance-center"),
+    # Asking to see it, or what it says, in chat words.
+    ("干部教育培训制度主要讲了啥", "cadre-training"), ("财务报销的规定发我看看", "finance-center"),
+    ("干部教育培训制度有吗", "cadre-training"), ("销号制度全文", "rectification-closure"),
+    ("教师工作纪律summary一下", "teacher-work-discipline"),
+    # Another genre word than the title's: 管理办法 for 管理制度.
+    ("财务核算中心管理办法", "finance-center"),
 ])
 def test_a_regulation_asked_for_as_a_document_is_answered_with_the_regulation(
         answers: AnswerEngine, question: str, key: str) -> None:

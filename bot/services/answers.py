@@ -183,7 +183,9 @@ _POSITION_PARTS = re.compile(r"[、，,；;/（）()\s]+")
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
 _DOCUMENT_CUES = re.compile(
     r"(哪个|哪份|哪部|哪项|什么|哪些)(文件|制度|规定|办法|规程|方案|准则|规范|细则|条例)|"
-    r"(制度|规定|办法|规程|方案|准则|规范|细则|条例|纪律).{0,6}(讲什么|讲的是什么|哪些内容|什么内容|主要内容|叫什么|是什么)|"
+    r"(制度|规定|办法|规程|方案|准则|规范|细则|条例|纪律).{0,6}"
+    r"(讲什么|讲的是什么|讲了什么|讲了啥|讲的啥|讲啥|说了什么|说了啥|哪些内容|什么内容|主要内容|叫什么|是什么)|"
+    r"发(我|给我)(看看|一下|一份)?|给我看看|"
     r"有没有.{0,12}(制度|规定|办法|文件)|是哪个(?!部门|科室|单位|领导|人|科|处|室|组)|施行|生效|实施日期|"
     r"印发|发布|出台|制定的|谁制定|哪个单位发|发文|文号|全文|原文|在哪里看|在哪看|在哪儿看|哪里能看|找不到|"
     r"方面.{0,4}(注意|要求|规定)"  # 保密方面要注意些什么, 财务方面有哪些要求: the whole of it
@@ -193,7 +195,8 @@ _DOCUMENT_CUES = re.compile(
 _INTERROGATIVE = re.compile(
     r"怎么|怎样|如何|哪些|哪个|什么|多少|几|吗|呢|能不能|可不可以|可以|是否|谁|要不要|咋|啥|为何|为什么|干嘛|干吗"
 )
-_DOCUMENT_ENDING = re.compile(r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则)(吗|呢|吧)?$|有(什么|哪些)规定")
+_DOCUMENT_ENDING = re.compile(
+    r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则)(吗|呢|吧|有吗|有没有|在哪|在哪里)?$|有(什么|哪些)规定")
 # The customary first article of a Chinese regulation: 为(了)…，根据…，制定本办法/规定/制度…
 _PREAMBLE = re.compile(r"为了?[^。]{2,120}?制定本")
 _ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
@@ -1340,7 +1343,8 @@ class _Scored:
         return Hit(self.doc.kind, self.doc.key, self.doc.no, self.doc.title, round(self.confidence, 4))
 
 
-_DOCUMENT_KINDS = "文件"
+#: What any regulation is and has, in the words staff ask for it with (…是哪个文件, …全文).
+_DOCUMENT_KINDS = "文件 全文 原文"
 
 
 def _document_facts(regulation: Regulation) -> str:
