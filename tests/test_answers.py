@@ -320,6 +320,12 @@ def test_owner_unit_overdue_and_mine_are_lists(answers: AnswerEngine) -> None:
     assert not answers.ask("我的整改", asker=None).answered  # unknown asker: cannot answer "mine"
 
 
+@pytest.mark.parametrize("question", ["张伟已经完成的整改有哪些", "张伟已完成的整改"])
+def test_a_status_said_with_already_filters_the_list(answers: AnswerEngine, question: str) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.listing is not None and answer.listing.statuses == {MeasureStatus.DONE}
+
+
 @pytest.mark.parametrize(("question", "leader"), [
     ("纪检组长分管的整改", "覃国强"),  # position 党组成员、纪检组长
     ("分管财务的副局长管着哪些整改", "李明德"),  # 党组成员、副局长（分管计划财务、教育经费）
