@@ -449,3 +449,20 @@ async def test_a_telling_character_outside_the_words_decides_between_articles_th
     )))
     answer = answers.ask("采购合同谁来签", today=TODAY)
     assert (answer.hits[0].key, answer.hits[0].no) == ("school-purchase", 3)
+
+
+async def test_a_compound_synonym_is_found_said_in_its_parts_other_words(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    # 公车封存 is a synonym-table phrase of its own; the rule says 公务用车 (~ 公车) … 封存.
+    await import_and_refresh(seeded, answers, written(tmp_path / "cars.yaml", (
+        "- key: school-cars\n"
+        "  title: 学校车辆使用规定\n"
+        "  articles:\n"
+        "    - no: 1\n"
+        "      text: 严禁公车私用，严禁使用公务用车接送子女上下学。\n"
+        "    - no: 2\n"
+        "      text: 法定节假日期间，公务用车一律封存停驶，钥匙交办公室保管。\n"
+    )))
+    answer = answers.ask("公车封存", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("school-cars", 2)

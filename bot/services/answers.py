@@ -1112,10 +1112,18 @@ class AnswerEngine:
         return weighted
 
     def _query_word(self, word: str, weight: float, *, rare: bool = False, amount: int | None = None) -> QueryWord:
-        parts = tuple(self.analyzer.synonyms.group_spans(word))
+        synonyms = self.analyzer.synonyms
+        parts = tuple(synonyms.group_spans(word))
         groups = frozenset(g for g, _ in parts)
+        inner: tuple[tuple[int, int, int], ...] = ()
+        if len(word) >= 3 and word in synonyms.groups:
+            # 公车封存 is a member itself, and so is its 公车 (~ 公务用车): a text saying
+            # 公务用车…封存 says it too.
+            inner = tuple((synonyms.groups[word[i:j]], i, j) for i in range(len(word))
+                          for j in range(i + 2, len(word) + 1)
+                          if (i, j) != (0, len(word)) and word[i:j] in synonyms.groups)
         return QueryWord(word, weight, rare and not word.isascii() and len(word) >= 2, groups, parts=parts,
-                         amount=amount)
+                         amount=amount, inner=inner)
 
     @staticmethod
     def _content_weight(words: Sequence[QueryWord]) -> float:
@@ -1330,6 +1338,7 @@ class QueryWord:
     parts: tuple[tuple[int, int], ...] = ()  # (group, characters covered) for compound words
     answer_type: int | None = None  # a pseudo-word: "the document gives this kind of answer"
     amount: int | None = None  # a sum of money (花60000块): found in a document's 5万元以上 as well
+    inner: tuple[tuple[int, int, int], ...] = ()  # (group, start, end) of members inside a member word
 
 
 @dataclass
@@ -1421,7 +1430,25 @@ def _match(word: QueryWord, text: str, groups: frozenset[int]) -> float:
         # Synonyms: 打车 ~ 市内交通. A compound (值班补助) counts only for the parts found.
         covered = sum(length for group, length in word.parts if group in groups)
         score = max(score, 0.9 * (COMPOUND + (1 - COMPOUND) * min(1.0, covered / len(word.text))))
+    if score < 0.9 and word.inner:
+        score = max(score, _inner_cover(word, text, groups))
     return score
+
+
+def _inner_cover(word: QueryWord, text: str, groups: frozenset[int]) -> float:
+    """Credit for a compound member word (公车封存) whose inner members the text says in other
+    words (公务用车) and all of whose other characters it has as they are (封存)."""
+    covered = [False] * len(word.text)
+    for group, start, end in word.inner:
+        if group in groups:
+            covered[start:end] = [True] * (end - start)
+    if not any(covered):
+        return 0.0
+    for i in range(len(word.text) - 1):
+        if word.text[i : i + 2] in text:
+            covered[i] = covered[i + 1] = True
+    # All of it, or nothing: 教师 (~ 老师) alone does not make a text about 教师资格证.
+    return 0.9 if all(covered) else 0.0
 
 
 @lru_cache(maxsize=65536)
