@@ -466,3 +466,21 @@ async def test_a_compound_synonym_is_found_said_in_its_parts_other_words(
     )))
     answer = answers.ask("公车封存", today=TODAY)
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("school-cars", 2)
+
+
+async def test_asking_what_time_of_day_prefers_the_rule_that_states_one(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "hours.yaml", (
+        "- key: school-hours\n"
+        "  title: 学校作息和考勤规定\n"
+        "  articles:\n"
+        "    - no: 1\n"
+        "      text: 教职工下午无故缺勤半天以上的，按旷工处理。\n"
+        "    - no: 2\n"
+        "      text: 夏季作息时间为上午8:00至12:00，下午15:00至18:00。\n"
+    )))
+    answer = answers.ask("下午几点上班", today=TODAY)
+    assert (answer.hits[0].key, answer.hits[0].no) == ("school-hours", 2)
+    # 几点 counting points is no time of day.
+    assert not any(w.answer_type is not None for w in answers._content_words("师德评价有哪几点要求"))

@@ -153,6 +153,9 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
      re.compile(r"材料|提交|附|证明|填写|申请表|手续|报送|介绍信|证件|凭")),
     (re.compile(r"能不能|可不可以|可以吗|允许|允不允许|能否|行不行|是否可以|能(.{1,8})吗|可以(.{1,8})吗"),
      re.compile(r"不得|禁止|严禁|可以|允许|应当|须|必须|一律|原则上|方可|只能|不准|不宜")),
+    # A time of day (几点上班): not 几点要求/几点意见, where 几点 counts points.
+    (re.compile(r"几点钟?(?!要求|意见|建议|注意|内容|规定|做法|体会)|几时(?!候)"),
+     re.compile(r"(上午|下午|早上|晚上|中午|凌晨)\s?[0-9]{1,2}|[0-9]{1,2}(点|时(?!间|限|候))")),
 ]
 ANSWER_TYPE_WEIGHT = 1.5
 ANSWER_EVIDENCE = 0.01  # a tie-breaker: ranking weight of how many distinct answer cues an article has
