@@ -320,6 +320,16 @@ def test_owner_unit_overdue_and_mine_are_lists(answers: AnswerEngine) -> None:
     assert not answers.ask("我的整改", asker=None).answered  # unknown asker: cannot answer "mine"
 
 
+@pytest.mark.parametrize(("question", "code"), [
+    ("乱收费那条整改情况", "ZG2025011"), ("班额过大那条整改情况", "ZG2025009"),
+])
+def test_that_measure_and_how_it_is_going_is_answered_with_the_measure(
+        answers: AnswerEngine, question: str, code: str) -> None:
+    # 那条 is filler, not an unmatched topic word; 整改情况 asks how a measure is going.
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and answer.hits[0].key == code
+
+
 @pytest.mark.parametrize("question", ["张伟已经完成的整改有哪些", "张伟已完成的整改"])
 def test_a_status_said_with_already_filters_the_list(answers: AnswerEngine, question: str) -> None:
     answer = answers.ask(question, today=TODAY)
