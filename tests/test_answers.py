@@ -322,10 +322,12 @@ def test_owner_unit_overdue_and_mine_are_lists(answers: AnswerEngine) -> None:
 
 @pytest.mark.parametrize(("question", "code"), [
     ("乱收费那条整改情况", "ZG2025011"), ("班额过大那条整改情况", "ZG2025009"),
+    # Every measure is a 整改 and has a 进展, though its text need not say so.
+    ("班额过大那条整改有进展吗", "ZG2025009"), ("乱收费整改有进展吗", "ZG2025011"),
 ])
 def test_that_measure_and_how_it_is_going_is_answered_with_the_measure(
         answers: AnswerEngine, question: str, code: str) -> None:
-    # 那条 is filler, not an unmatched topic word; 整改情况 asks how a measure is going.
+    # 那条 is filler, not an unmatched topic word; 整改情况/有进展吗 ask how a measure is going.
     answer = answers.ask(question, today=TODAY)
     assert answer.answered and answer.hits[0].key == code
 

@@ -660,7 +660,7 @@ class AnswerEngine:
                         (row.problem, row.measure, row.unit, row.category, row.owner, row.leader or ""))
         rest = numerals_to_digits(normalize(row.progress)) if row.progress else ""
         doc = _Doc("measure", code, None, f"{code} {row.problem[:60]}",
-                   own=f"{main}{rest}{aliases and compact(aliases)}".replace(" ", ""))
+                   own=f"{main}{rest}{aliases and compact(aliases)}{_MEASURE_FACTS}".replace(" ", ""))
         # Measures are indexed by bigrams only (no words, pinyin or synonyms: 100,000 of them must
         # index in seconds, and bigrams recall them well); the re-ranking still matches candidates
         # by sound and synonym. Aliases an admin added get the full analysis.
@@ -1356,6 +1356,8 @@ class _Scored:
         return Hit(self.doc.kind, self.doc.key, self.doc.no, self.doc.title, round(self.confidence, 4))
 
 
+#: What any measure is and has, in the words staff ask about it with (路政巡查那条整改有进展吗).
+_MEASURE_FACTS = "整改措施进展"
 #: What any regulation is and has, in the words staff ask for it with (…是哪个文件, …全文).
 _DOCUMENT_KINDS = "文件 全文 原文"
 
