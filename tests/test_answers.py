@@ -496,3 +496,22 @@ async def test_asking_what_time_of_day_prefers_the_rule_that_states_one(
     assert (answer.hits[0].key, answer.hits[0].no) == ("school-hours", 2)
     # 几点 counting points is no time of day.
     assert not any(w.answer_type is not None for w in answers._content_words("师德评价有哪几点要求"))
+
+
+async def test_who_manages_something_is_answered_by_the_article_naming_the_unit(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    # Article 2 has 公章 as typed and article 1 only 印章; the summary naming a unit is the
+    # regulation's, not article 2's, answer to 归哪个科管.
+    await import_and_refresh(seeded, answers, written(tmp_path / "seals.yaml", (
+        "- key: school-seals\n"
+        "  title: 学校印章使用规定\n"
+        "  summary: 明确学校印章由校长办公室统一管理以及私盖公章的处理。\n"
+        "  articles:\n"
+        "    - no: 1\n"
+        "      text: 学校印章由校长办公室统一管理，专人保管，用印登记。\n"
+        "    - no: 2\n"
+        "      text: 严禁私盖公章，违反规定的依规依纪追究责任。\n"
+    )))
+    answer = answers.ask("学校的公章归哪个科管", today=TODAY)
+    assert (answer.hits[0].key, answer.hits[0].no) == ("school-seals", 1)

@@ -144,8 +144,9 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
      re.compile(rf"{_N}个?(工作日|日|天|小时|周|个月|月|年)|之前|以前|以内|届满|{_N}号")),
     (re.compile(r"多少钱|多少元|多少块|花多少|报多少|补多少|发多少|标准|限额|上限|最高|最多能"),
      re.compile(rf"{_N}(元|万元|块)|标准|不超过|限额")),
-    (re.compile(r"谁批|谁审批|谁签|谁审核|谁负责|谁来|谁定|找谁|要谁|哪个领导|哪位领导|哪个部门|哪个科室|谁建|谁管"),
-     re.compile(r"审批|批准|审核|签批|签发|负责|同意|决定|确定|牵头|主管|归口|"
+    (re.compile(r"谁批|谁审批|谁签|谁审核|谁负责|谁来|谁定|找谁|要谁|哪个领导|哪位领导|哪个部门|哪个科室|谁建|谁管|"
+                r"哪个科|归谁|归哪"),
+     re.compile(r"审批|批准|审核|签批|签发|负责|同意|决定|确定|牵头|主管|归口|由[^，。；]{1,12}(统一)?管理|"
                 r"(^|[。；])[\u4e00-\u9fff]{1,8}(科|处|办公室|中心|党组|小组|委员会)"
                 r"(为|统一|应当|每|建立|组织|牵头|制定|会同|提出|汇总)")),
     (re.compile(r"会怎么样|会怎样|怎么处理|如何处理|什么后果|后果|处分|处罚|追责|会被|什么影响|有影响吗"),
@@ -1274,7 +1275,7 @@ class AnswerEngine:
         matched = 0.0
         for word in content:
             match = _match(word, doc.own, self._groups(doc.own))
-            if doc.context and match < 1.0:
+            if doc.context and match < 1.0 and word.answer_type is None:
                 match = max(match, 0.8 * _match(word, doc.context, self._groups(doc.context)))
             matched += word.weight * match
         coverage = matched / total_weight
