@@ -515,3 +515,24 @@ async def test_who_manages_something_is_answered_by_the_article_naming_the_unit(
     )))
     answer = answers.ask("学校的公章归哪个科管", today=TODAY)
     assert (answer.hits[0].key, answer.hits[0].no) == ("school-seals", 1)
+
+
+async def test_who_is_in_charge_and_who_approves_are_told_apart(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    # Both articles name who acts; only article 2 says who is in charge (负责).
+    await import_and_refresh(seeded, answers, written(tmp_path / "labs.yaml", (
+        "- key: school-labs\n"
+        "  title: 学校实验室安全管理办法\n"
+        "  articles:\n"
+        "    - no: 1\n"
+        "      text: 实验室危险化学品的申购，经分管副校长审批、校长批准后方可采购。\n"
+        "    - no: 2\n"
+        "      text: 实验室危险化学品的保管由教务处负责，实行双人双锁。\n"
+    )))
+    in_charge = answers.ask("实验室危险化学品由谁负责", today=TODAY)
+    assert (in_charge.hits[0].key, in_charge.hits[0].no) == ("school-labs", 2)
+    approval_step = next(h for h in in_charge.hits if (h.key, h.no) == ("school-labs", 1))
+    assert approval_step.score < in_charge.hits[0].score  # an approval step is not who is in charge
+    approver = answers.ask("实验室危险化学品谁批", today=TODAY)
+    assert (approver.hits[0].key, approver.hits[0].no) == ("school-labs", 1)
