@@ -14,6 +14,7 @@ from bot.models import Measure, MeasureStatus
 from bot.services import ledger
 from bot.services.answers import (
     AnswerEngine,
+    _answer_evidence,
     add_alias,
     english_terms,
     list_misses,
@@ -536,3 +537,12 @@ async def test_who_is_in_charge_and_who_approves_are_told_apart(
     assert approval_step.score < in_charge.hits[0].score  # an approval step is not who is in charge
     approver = answers.ask("实验室危险化学品谁批", today=TODAY)
     assert (approver.hits[0].key, approver.hits[0].no) == ("school-labs", 1)
+
+
+def test_when_is_answered_by_an_occasion_as_well_as_by_a_date(answers: AnswerEngine) -> None:
+    when = next(w.answer_type for w in answers._content_words("什么时候开展专项检查") if w.answer_type is not None)
+    assert when is not None
+    for text in ("重要节假日和大型活动前应当组织开展专项检查", "汛期台风季节应当组织开展专项检查",
+                 "每学期结束后10个工作日内进行通报"):
+        assert _answer_evidence(when, text) > 0, text
+    assert _answer_evidence(when, "应当组织开展专项检查") == 0
