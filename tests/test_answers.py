@@ -288,6 +288,21 @@ def test_off_topic_questions_are_refused(answers: AnswerEngine, question: str) -
     assert not answers.ask(question).answered
 
 
+async def test_asking_about_the_weather_is_small_talk_but_weather_in_a_rule_is_not(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "storms.yaml", (
+        "- key: school-storms\n"
+        "  title: 学校恶劣天气应对办法\n"
+        "  articles:\n"
+        "    - no: 1\n"
+        "      text: 遇台风、暴雨等恶劣天气，学校应当实行24小时值班，值班人员不得离岗。\n"
+    )))
+    assert not answers.ask("明天港南天气怎么样", today=TODAY).answered
+    answer = answers.ask("恶劣天气值班怎么安排", today=TODAY)
+    assert answer.answered and answer.hits[0].key == "school-storms"
+
+
 @pytest.mark.parametrize("question", ["张伟的手机号多少", "林振华局长在不在办公室", "黄局长今天在吗"])
 def test_questions_about_a_persons_whereabouts_or_phone_are_refused(answers: AnswerEngine, question: str) -> None:
     answer = answers.ask(question, today=TODAY)

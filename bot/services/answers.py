@@ -174,6 +174,12 @@ _CHITCHAT = re.compile(
     r"吃过?饭?了?(吗|没有?)|忙(吗|不忙)|在忙(吗|没)?|最近(还)?好(吗|不好)?|最近怎么样|睡了(吗|没)|"
     r"早|晚上好)(啊|呀|哈|哦|了|你|您|呢)*)+"
 )
+# The weather, asked as such (明天钦州天气怎么样); not 恶劣天气值班怎么安排.
+_WHEN = r"(今天|明天|后天|周末|这几天|最近|今晚|明早)"
+_WEATHER = re.compile(
+    rf"{_WHEN}?[\u4e00-\u9fff]{{0,4}}的?(天气|气温)(预报)?(怎么样|如何|好吗|好不好|咋样|热不热|冷不冷|会下雨吗|下不下雨)"
+    rf"(啊|呀|呢)?|{_WHEN}[\u4e00-\u9fff]{{0,4}}的?(天气|气温)(预报)?(啊|呀|呢)?"
+)
 _BOT_META = re.compile(
     r"你是谁|你叫什么|你是什么|你是机器人|你是人|谁开发|谁做的|你会什么|你能做什么|你几岁|讲个笑话|说个笑话|"
     r"陪我聊|聊聊天|唱首歌|写首诗|写一首"
@@ -808,7 +814,7 @@ class AnswerEngine:
             return Answer(query, False, [])
         today = today or self.today()
 
-        if _CHITCHAT.fullmatch(target) or _BOT_META.search(target):
+        if _CHITCHAT.fullmatch(target) or _BOT_META.search(target) or _WEATHER.fullmatch(target):
             return Answer(query, False, [])
         if self.english and _HAN.search(target):
             target = _ENGLISH_WORD.sub(lambda m: self.english.get(m.group(0), m.group(0)), target)
