@@ -145,6 +145,9 @@ def test_a_sum_of_money_finds_the_rule_whose_bounds_take_it_in(answers: AnswerEn
 def test_a_count_is_not_taken_for_a_sum_of_money(answers: AnswerEngine) -> None:
     assert [w.amount for w in answers._content_words("花了12000报账")] == [12000, None]
     assert all(w.amount is None for w in answers._content_words("报销了3次还没到账，用了12天"))
+    # A round sum with nothing after it is money; a round count of things, a year or a hotline is not.
+    assert [w.amount for w in answers._content_words(matchable("要罚一家公司15万")) if w.amount] == [150000]
+    assert all(w.amount is None for w in answers._content_words(matchable("2000年建的3000间校舍打12345")))
 
 
 @pytest.mark.parametrize("question", ["联系点干嘛用", "民主生活会是干嘛的"])

@@ -217,7 +217,9 @@ _PREAMBLE = re.compile(r"为了?[^。]{2,120}?制定本")
 _ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
 # A sum of money in a question: digits then a currency word or a bound (60000块, 5000以上).
 _QUESTION_AMOUNT = re.compile(r"(\d+)(?=元|块|钱|以上|以下|以内|左右|多块|多元)"
-                              r"|(?:花了?|花费|用了|共计|金额|费用|价值|报销了?)(\d+)(?![0-9次天个年月日号人条项周])")
+                              r"|(?:花了?|花费|用了|共计|金额|费用|价值|报销了?|罚款?)(\d+)(?![0-9次天个年月日号人条项周])"
+                              # A round sum with no unit after it (罚一家公司15万): money, in our rules.
+                              r"|(?<![0-9a-z])([1-9]\d*000)(?![0-9次天个年月日号人条项周名所家辆件份台套间户位])")
 # Bounds on sums of money in a document (normalised: no punctuation, numerals as digits).
 _AMOUNT_BOUND = re.compile(
     r"(?P<low>\d+)元?(?:含)?(?:以上|至|到|-)(?P<high>\d+)元(?:含)?(?:以下|以内)?"
@@ -1093,7 +1095,7 @@ class AnswerEngine:
         return end
 
     def _plain_content_words(self, target: str) -> list[QueryWord]:
-        amounts = {m.group(1) or m.group(2) for m in _QUESTION_AMOUNT.finditer(target)}
+        amounts = {next(g for g in m.groups() if g) for m in _QUESTION_AMOUNT.finditer(target)}
         stripped = _STOP_RE.sub(" ", target)
         words: list[str] = []
         for chunk in stripped.split():
