@@ -557,6 +557,14 @@ async def test_who_is_in_charge_and_who_approves_are_told_apart(
     assert (approver.hits[0].key, approver.hits[0].no) == ("school-labs", 1)
 
 
+def test_may_i_is_answered_by_a_rule_saying_no_more_or_not_granted(answers: AnswerEngine) -> None:
+    may = next(w.answer_type for w in answers._content_words("打车的钱能报吗") if w.answer_type is not None)
+    assert may is not None
+    for text in ("包干使用，不再另行报销出租车费用", "未经批准的不予报销", "不能重复领取"):
+        assert _answer_evidence(may, text) > 0, text
+    assert _answer_evidence(may, "市内交通费每人每天80元") == 0
+
+
 def test_when_is_answered_by_an_occasion_as_well_as_by_a_date(answers: AnswerEngine) -> None:
     when = next(w.answer_type for w in answers._content_words("什么时候开展专项检查") if w.answer_type is not None)
     assert when is not None
