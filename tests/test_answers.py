@@ -572,3 +572,11 @@ def test_when_is_answered_by_an_occasion_as_well_as_by_a_date(answers: AnswerEng
                  "每学期结束后10个工作日内进行通报"):
         assert _answer_evidence(when, text) > 0, text
     assert _answer_evidence(when, "应当组织开展专项检查") == 0
+
+
+def test_whether_a_rule_covers_a_case_is_answered_by_its_scope(answers: AnswerEngine) -> None:
+    covers = next(w.answer_type for w in answers._content_words("民办幼儿园也按这个办法来吗")
+                  if w.answer_type is not None)
+    assert covers is not None
+    assert _answer_evidence(covers, "全市公办中小学幼儿园开展安全演练适用本办法") > 0
+    assert _answer_evidence(covers, "幼儿园每学期至少组织两次安全演练") == 0
