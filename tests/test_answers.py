@@ -580,3 +580,5 @@ def test_whether_a_rule_covers_a_case_is_answered_by_its_scope(answers: AnswerEn
     assert covers is not None
     assert _answer_evidence(covers, "全市公办中小学幼儿园开展安全演练适用本办法") > 0
     assert _answer_evidence(covers, "幼儿园每学期至少组织两次安全演练") == 0
+    # What something takes in is answered by its definition.
+    assert any(w.answer_type == covers for w in answers._content_words("差旅费都包括哪几块"))
