@@ -77,6 +77,16 @@ def test_a_segmentation_artefact_does_not_drown_the_real_words(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == (key, no)
 
 
+def test_the_story_around_a_long_question_weighs_less_than_what_it_asks(answers: AnswerEngine) -> None:
+    # 市里/其他/配合 … are in no document; 协调 and 解决的问题 are. Answered at 0.34 when every
+    # word of the story weighed as much as the question's topic.
+    answer = answers.ask("要市里其他部门配合才能解决的问题怎么协调", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("county-liaison-coordination", 4)
+    # A short question keeps every word at full weight: 耕地占用税 must still count against an answer.
+    short = {w.text: w.weight for w in answers._content_words("耕地占用税怎么算")}
+    assert short and all(weight > 1.0 for weight in short.values())
+
+
 def test_a_longer_segmentation_artefact_weighs_as_little_as_a_short_one(answers: AnswerEngine) -> None:
     # jieba's guesses 科那辆 (科|那辆) and 批才行 (批|才行) are no words of Chinese or of the rules.
     weights = {w.text: w.weight for w in answers._content_words("我们科那辆执法车修变速箱要谁来批才行")}

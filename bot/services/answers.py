@@ -75,6 +75,8 @@ PARTIAL = 0.5  # credit for a long word sharing only some bigrams with a documen
 COMPOUND = 0.3  # base credit for a compound word with only some parts in a synonym group
 LONE_WEIGHT = 0.03  # ranking hint of the question's telling single characters (see _lone_chars)
 LONE_SPECIFICITY = 8.0  # 签 批 酒 车 假 are telling; 来 要 去 人 are not
+STORY_AT = 7  # words in a question long enough to tell a story around what it asks
+STORY_WEIGHT = 0.5  # weight of a story word there that no document has (孩子生病住院 before 能换班吗)
 PREAMBLE_PENALTY = 0.05  # ranking handicap of an article stating the regulation's purpose and basis
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
 
@@ -1129,6 +1131,11 @@ class AnswerEngine:
                 # 要交, 能去, 完假 (休完假): a segmentation artefact, not a topic — unless it sounds
                 # like something we have (制渡 → 制度), which makes it a typo worth matching.
                 weight *= 0.3
+            elif len(words) >= STORY_AT and self._unseen(word) and not self._heard_not_seen(word) \
+                    and not self.analyzer.synonyms.group_ids(word):
+                # 国庆想回湖南老家，出了广西要跟谁报备: the story (湖南, 老家) is why they ask, not what;
+                # words no document has, nor a synonym or a sound-alike of it, weigh less there.
+                weight *= STORY_WEIGHT
             weighted.append(self._query_word(word, weight, rare=specificity > 13.5 or self._heard_not_seen(word)))
         return weighted
 
