@@ -13,6 +13,7 @@ from bot.db import SessionFactory, transaction
 from bot.models import Measure, MeasureStatus
 from bot.services import ledger
 from bot.services.answers import (
+    _STATUS_CUES,
     AnswerEngine,
     _answer_evidence,
     add_alias,
@@ -592,3 +593,10 @@ def test_whether_a_rule_covers_a_case_is_answered_by_its_scope(answers: AnswerEn
     assert _answer_evidence(covers, "幼儿园每学期至少组织两次安全演练") == 0
     # What something takes in is answered by its definition.
     assert any(w.answer_type == covers for w in answers._content_words("差旅费都包括哪几块"))
+
+
+@pytest.mark.parametrize("question", ["文书档案补归档的整改期限是哪天", "乱收费整改什么时候到期"])
+def test_asking_when_a_measure_falls_due_points_at_measures(question: str) -> None:
+    # As 进展/完成了没 do: the measure, not the rule on deadlines, is meant (see _rank's hint).
+    assert _STATUS_CUES.search(matchable(question))
+    assert not _STATUS_CUES.search(matchable("整改期限怎么确定"))
