@@ -576,6 +576,14 @@ def test_may_i_is_answered_by_a_rule_saying_no_more_or_not_granted(answers: Answ
     assert _answer_evidence(may, "市内交通费每人每天80元") == 0
 
 
+def test_a_requirement_asked_for_is_answered_by_a_rule_setting_a_bar(answers: AnswerEngine) -> None:
+    required = next(w.answer_type for w in answers._content_words("干部培训学时要求") if w.answer_type is not None)
+    assert required is not None
+    assert _answer_evidence(required, "干部每年参加各类培训累计不少于12天或者90学时") > 0
+    # Saying that falling short of it has a consequence sets no bar.
+    assert _answer_evidence(required, "年度学时未达到要求的年度考核不得评为优秀等次") == 0
+
+
 def test_when_is_answered_by_an_occasion_as_well_as_by_a_date(answers: AnswerEngine) -> None:
     when = next(w.answer_type for w in answers._content_words("什么时候开展专项检查") if w.answer_type is not None)
     assert when is not None

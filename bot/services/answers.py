@@ -166,6 +166,9 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"也按|也照|也适用|适用吗|适不适用|适用不适用|包不包括|包括.{0,8}吗|算不算|属不属于|属于.{0,8}吗|"
                 r"包括哪|包括什么|包含哪|哪几块|哪几种|分哪几|分为哪"),
      re.compile(r"适用|参照|包括|所称|是指|属于|视为")),
+    # What is required, asked at the end (学时要求, 有什么要求): the article setting a bar.
+    (re.compile(r"要求(是什么|是啥|有哪些|有什么|吗)?$|最少要|至少要|起码要"),
+     re.compile(rf"不少于|不低于|至少|不得少于|累计{_N}|{_N}(学时|课时|小时|次|人)以上")),
     # A time of day (几点上班): not 几点要求/几点意见, where 几点 counts points.
     (re.compile(r"几点钟?(?!要求|意见|建议|注意|内容|规定|做法|体会)|几时(?!候)"),
      re.compile(r"(上午|下午|早上|晚上|中午|凌晨)\s?[0-9]{1,2}|[0-9]{1,2}(点|时(?!间|限|候))")),
