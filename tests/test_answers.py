@@ -136,7 +136,8 @@ def test_when_a_regulation_took_effect_or_who_issued_it_is_answered_with_the_reg
     # Asking to see it, or what it says, in chat words.
     ("干部教育培训制度主要讲了啥", "cadre-training"), ("财务报销的规定发我看看", "finance-center"),
     ("干部教育培训制度有吗", "cadre-training"), ("销号制度全文", "rectification-closure"),
-    ("教师工作纪律summary一下", "teacher-work-discipline"),
+    ("教师工作纪律summary一下", "teacher-work-discipline"), ("财务核算中心管理制度讲的什么", "finance-center"),
+    ("干部教育培训制度发一下", "cadre-training"), ("党员学习的规定在哪里", "party-member-study"),
     # Another genre word than the title's: 管理办法 for 管理制度.
     ("财务核算中心管理办法", "finance-center"),
 ])
@@ -237,6 +238,9 @@ def test_english_words_mixed_into_a_chinese_question_are_understood(answers: Ans
     assert overdue.listing is not None and overdue.listing.overdue
     mine = answers.ask("my 整改", asker="张伟", today=TODAY)
     assert mine.listing is not None and mine.listing.mine
+    # English words next to each other are still words (not "myoverdue").
+    both = answers.ask("my overdue 整改", asker="张伟", today=TODAY)
+    assert both.listing is not None and both.listing.mine and both.listing.overdue
     cash = answers.ask("单笔 cash 支付最多多少钱", today=TODAY)
     assert cash.answered and (cash.hits[0].key, cash.hits[0].no) == ("finance-center", 5)
     # An all-English question is not for this bot: nothing is read into it.

@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 import re
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -198,7 +199,7 @@ _LETTERS = re.compile(r"[A-Z]*")
 # What is asked about a named person that no document holds: how to reach them, where they are.
 _PERSONAL = re.compile(r"电话|手机|号码|微信|邮箱|住址|住哪|家住|生日|年龄|多大了|在不在|在吗|在办公室|上班了吗|人在哪")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_ENGLISH_WORD = re.compile(r"(?<![a-z0-9])[a-z]+(?![a-z0-9])")
+_TYPED_ENGLISH_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?![A-Za-z0-9])")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _SURNAME_TITLE = re.compile(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLES))})")
 _ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
@@ -209,11 +210,18 @@ _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "�
 _DOCUMENT_CUES = re.compile(
     r"(哪个|哪份|哪部|哪项|什么|哪些)(文件|制度|规定|办法|规程|方案|准则|规范|细则|条例)|"
     r"(制度|规定|办法|规程|方案|准则|规范|细则|条例|纪律).{0,6}"
-    r"(讲什么|讲的是什么|讲了什么|讲了啥|讲的啥|讲啥|说了什么|说了啥|哪些内容|什么内容|主要内容|叫什么|是什么)|"
-    r"发(我|给我)(看看|一下|一份)?|给我看看|"
+    r"(讲什么|讲的是什么|讲的什么|讲了什么|讲了啥|讲的啥|讲啥|说了什么|说了啥|说的什么|哪些内容|什么内容|主要内容|"
+    r"叫什么|是什么)|"
+    r"发(我|给我)(看看|看下|一下|一份)?|给我看|发一下|发一份|发过来|"
     r"有没有.{0,12}(制度|规定|办法|文件)|是哪个(?!部门|科室|单位|领导|人|科|处|室|组)|施行|生效|实施日期|"
     r"印发|发布|出台|制定的|谁制定|哪个单位发|发文|文号|全文|原文|在哪里看|在哪看|在哪儿看|哪里能看|找不到|"
     r"方面.{0,4}(注意|要求|规定)"  # 保密方面要注意些什么, 财务方面有哪些要求: the whole of it
+)
+# Asking for the document itself, not for what it says on a point (陪餐人数有什么规定 is the latter):
+# whether there is one, to see it, where it is, what it is about.
+_WHOLE_DOCUMENT = re.compile(
+    r"有没有.{0,12}(制度|规定|办法|文件)|全文|原文|发(我|给我)?(看看|看下|一下|一份)|给我看|"
+    r"(制度|规定|办法|规程|细则)(在哪里?|在哪儿)|(制度|规定|办法|规程|细则)(讲|说)的?(是)?(什么|啥)"
 )
 # A question about something (怎么销号, 要写哪些内容) wants the article that says it, even when every
 # word of it is in a regulation's title.
@@ -829,7 +837,10 @@ class AnswerEngine:
         if _CHITCHAT.fullmatch(target) or _BOT_META.search(target) or _WEATHER.fullmatch(target):
             return Answer(query, False, [])
         if self.english and _HAN.search(target):
-            target = _ENGLISH_WORD.sub(lambda m: self.english.get(m.group(0), m.group(0)), target)
+            # On the text as typed, where spaces still part the words (data security, not datasecurity).
+            typed = unicodedata.normalize("NFKC", text)
+            target = matchable(_TYPED_ENGLISH_WORD.sub(
+                lambda m: self.english.get(m.group(0).lower(), m.group(0)), typed))
 
         codes, unknown_code = self._find_codes(text)
         if codes:
@@ -1345,7 +1356,10 @@ class AnswerEngine:
         article = next((s for s in scored if s.doc.kind == "article" and s.doc.key == key), None)
         if regulation is None or article is None:
             return scored
-        about_document = asks_for_document and regulation.confidence >= article.confidence - 0.1
+        # The document asked for outright may cover the question's words a little less than an
+        # article does (有没有关于公务接待的规定: 规定 is in an article, not in …管理办法).
+        margin = 0.2 if _WHOLE_DOCUMENT.search(body) else 0.1
+        about_document = asks_for_document and regulation.confidence >= article.confidence - margin
         all_in_title = regulation.title_cover >= article.confidence - 0.01 and not _INTERROGATIVE.search(body)
         if about_document or all_in_title:
             winner = regulation
