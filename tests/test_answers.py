@@ -301,7 +301,7 @@ def test_an_unknown_code_is_not_answered_with_something_else(answers: AnswerEngi
 
 
 @pytest.mark.parametrize("question", ["今天天气怎么样", "你好", "帮我写一首诗", "asdfgh", "。。。", "高考几号",
-                                      "你好呀，吃饭了没", "在忙吗"])
+                                      "你好呀，吃饭了没", "在忙吗", "帮我订个出差住的酒店", "帮我买一台办公电脑"])
 def test_off_topic_questions_are_refused(answers: AnswerEngine, question: str) -> None:
     assert not answers.ask(question).answered
 
@@ -338,6 +338,13 @@ def test_asking_whether_something_is_done_yet_is_about_the_measure(answers: Answ
     # ZG2025028 重新确定领导联系点; leader-contact-points 2 says how 联系点 are decided.
     answer = answers.ask("联系点重新确定好了吗", today=TODAY)
     assert answer.answered and answer.hits[0].key == "ZG2025028"
+
+
+@pytest.mark.parametrize("question", ["王建军负责的整改有哪些", "刘海涛手上的任务"])
+def test_the_measures_of_someone_we_do_not_have_are_not_answered_with_rules(
+        answers: AnswerEngine, question: str) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert not answer.answered and answer.hits == [] and answer.listing is None
 
 
 def test_owner_unit_overdue_and_mine_are_lists(answers: AnswerEngine) -> None:

@@ -191,11 +191,21 @@ _WEATHER = re.compile(
     rf"{_WHEN}?[\u4e00-\u9fff]{{0,4}}的?(天气|气温)(预报)?(怎么样|如何|好吗|好不好|咋样|热不热|冷不冷|会下雨吗|下不下雨)"
     rf"(啊|呀|呢)?|{_WHEN}[\u4e00-\u9fff]{{0,4}}的?(天气|气温)(预报)?(啊|呀|呢)?"
 )
+# An errand for a personal assistant (帮我订一张去南宁的动车票), not a question on our rules.
+_ERRAND = re.compile(r"(请|麻烦)?(你)?(帮我|给我|替我|帮忙)(订|预订|预定|买|抢)")
 _BOT_META = re.compile(
     r"你是谁|你叫什么|你是什么|你是机器人|你是人|谁开发|谁做的|你会什么|你能做什么|你几岁|讲个笑话|说个笑话|"
     r"陪我聊|聊聊天|唱首歌|写首诗|写一首"
 )
 _LETTERS = re.compile(r"[A-Z]*")
+# A person's measures asked for by name (王建军负责的整改有哪些), and the common surnames that
+# tell a name from a topic (港南区负责的 is a unit, 财务科 neither).
+_SOMEONES_MEASURES = re.compile(
+    r"([\u4e00-\u9fff]{2,3}?)(同志|科长|主任|局长|副局长|老师)?(负责|分管|牵头|主管|手上|名下|手头)的?"
+    r"(整改|措施|任务|事项|工作)")
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+    "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤蒙黎农甘")
 # What is asked about a named person that no document holds: how to reach them, where they are.
 _PERSONAL = re.compile(r"电话|手机|号码|微信|邮箱|住址|住哪|家住|生日|年龄|多大了|在不在|在吗|在办公室|上班了吗|人在哪")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -834,7 +844,8 @@ class AnswerEngine:
             return Answer(query, False, [])
         today = today or self.today()
 
-        if _CHITCHAT.fullmatch(target) or _BOT_META.search(target) or _WEATHER.fullmatch(target):
+        if (_CHITCHAT.fullmatch(target) or _BOT_META.search(target) or _WEATHER.fullmatch(target)
+                or _ERRAND.match(target)):
             return Answer(query, False, [])
         if self.english and _HAN.search(target):
             # On the text as typed, where spaces still part the words (data security, not datasecurity).
@@ -855,6 +866,9 @@ class AnswerEngine:
         if (listing is None and _PERSONAL.search(body) and not _MEASURE_WORDS.search(body)
                 and self._person_in(body)[0] is not None):
             # 张伟的电话 / 黄局长今天在办公室吗: about a person, which no regulation or measure says.
+            return Answer(query, False, [])
+        if listing is None and self._names_nobody_we_know(body):
+            # 王建军负责的整改: a list for a person we do not have; the rules are no answer to it.
             return Answer(query, False, [])
         content = self._content_words(residue if listing is not None else body)
         ranked = self._rank(body, content)
@@ -1030,6 +1044,15 @@ class AnswerEngine:
         query = ListQuery(owner=owner, leader=leader, unit=unit,
                           statuses=frozenset(statuses) if statuses else None, overdue=overdue, mine=mine)
         return query, residue
+
+    def _names_nobody_we_know(self, body: str) -> bool:
+        """Does the question ask for a named person's measures, the name being nobody we have?"""
+        match = _SOMEONES_MEASURES.match(body)
+        if match is None:
+            return False
+        name = match.group(1)
+        return (name[0] in _SURNAMES and self._person_in(name)[0] is None and self._unit_in(name)[0] is None
+                and self._df(name[:2]) == 0)
 
     def _satisfies(self, info: MeasureInfo, listing: ListQuery, asker: str | None, today: dt.date) -> bool:
         if listing.mine and info.owner != asker:
