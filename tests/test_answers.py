@@ -273,6 +273,15 @@ def test_the_synonym_table_links_everyday_words_to_the_formal_ones(
     assert synonyms.group_ids(everyday) & synonyms.group_ids(formal)
 
 
+@pytest.mark.parametrize(("everyday", "unrelated"), [
+    ("年终奖", "奖励金额一般为罚没款金额的1%至6%"),  # 奖励金 was a member, and a substring of 奖励金额
+])
+def test_the_synonym_table_does_not_link_a_word_to_one_it_is_merely_inside(
+        answers: AnswerEngine, everyday: str, unrelated: str) -> None:
+    synonyms = answers.analyzer.synonyms
+    assert not synonyms.group_ids(everyday) & synonyms.group_ids(unrelated)
+
+
 def test_a_rule_saying_what_follows_answers_what_happens_if(answers: AnswerEngine) -> None:
     # cadre-training 8: …未完成年度培训学时的，不得评为优秀等次 — a consequence, as 会怎么样 asks.
     answer = answers.ask("培训学时没达到会怎么样", today=TODAY)
