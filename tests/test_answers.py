@@ -265,7 +265,7 @@ def test_the_english_word_list_must_be_a_mapping(tmp_path: Path) -> None:
     ("往上报的请示", "以本局名义制发的上行文"), ("单位能自己做主吗", "财务自主权不变"), ("花钱", "资金使用"),
     ("没请假直接走人", "擅自离岗"), ("多少天内回复", "15日内"), ("问题又冒出来了", "出现反弹回潮"),
     ("群众来信", "信访事项"), ("这个案子", "处罚案件"), ("有急事去不了", "因特殊情况不能值班"),
-    ("那天有事去不了", "因公因事不能参加"), ("夏天几点上班", "夏季作息时间"),
+    ("那天有事去不了", "因公因事不能参加"), ("夏天几点上班", "夏季作息时间"), ("冬天几点下班", "冬令时工作时间"),
 ])
 def test_the_synonym_table_links_everyday_words_to_the_formal_ones(
         answers: AnswerEngine, everyday: str, formal: str) -> None:
