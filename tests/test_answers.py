@@ -91,7 +91,9 @@ def test_the_story_around_a_long_question_weighs_less_than_what_it_asks(answers:
 def test_a_longer_segmentation_artefact_weighs_as_little_as_a_short_one(answers: AnswerEngine) -> None:
     # jieba's guesses 科那辆 (科|那辆) and 批才行 (批|才行) are no words of Chinese or of the rules.
     weights = {w.text: w.weight for w in answers._content_words("我们科那辆执法车修变速箱要谁来批才行")}
-    assert weights["科那辆"] < weights["执法"] / 2 and weights["批才行"] < weights["变速箱"] / 2
+    # (执法车 may be one word or two, depending on the data this process has seen.)
+    topic = max(weights.values())
+    assert weights["科那辆"] < topic / 2 and weights["批才行"] < topic / 2
 
 
 @pytest.mark.parametrize(("question", "word"), [
@@ -545,7 +547,8 @@ async def test_asking_what_time_of_day_prefers_the_rule_that_states_one(
     answer = answers.ask("下午几点上班", today=TODAY)
     assert (answer.hits[0].key, answer.hits[0].no) == ("school-hours", 2)
     # 几点 counting points is no time of day.
-    assert not any(w.answer_type is not None for w in answers._content_words("师德评价有哪几点要求"))
+    time_of_day = {w.answer_type for w in answers._content_words("几点上班")} - {None}
+    assert time_of_day and not time_of_day & {w.answer_type for w in answers._content_words("师德评价有哪几点要求")}
 
 
 async def test_who_manages_something_is_answered_by_the_article_naming_the_unit(

@@ -143,6 +143,8 @@ _N = "[0-9零〇一二两三四五六七八九十百千]+"
 # A unit as the subject of a sentence that acts (办公室统一…, 人事科建立…): it is who does it.
 _UNIT_ACTS = (r"(^|[。；])[\u4e00-\u9fff]{1,8}(科|处|办公室|中心|党组|小组|委员会)"
               r"(为|统一|应当|每|建立|组织|牵头|制定|会同|提出|汇总)")
+# …由办公室统一管理: who manages it.
+_MANAGED_BY = r"由[^，。；]{1,12}(统一)?管理"
 _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"几次|多少次|多久(.{0,6})一次|多长时间(.{0,6})一次|多久开|多久搞|多久办|频次|频率|"
                 r"[一每](?:年|个月|月|季度|周|学期|学年)([^，。]{0,4})(?:几|多少)"),
@@ -152,11 +154,10 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"多少钱|多少元|多少块|花多少|报多少|补多少|发多少|标准|限额|上限|最高|最多能"),
      re.compile(rf"{_N}(元|万元|块)|标准|不超过|限额")),
     (re.compile(r"谁批|谁审批|谁签|谁审核|谁来|谁定|找谁|要谁|哪个领导|哪位领导|谁建"),
-     re.compile(r"审批|批准|审核|签批|签发|负责|同意|决定|确定|牵头|主管|归口|由[^，。；]{1,12}(统一)?管理|"
-                rf"{_UNIT_ACTS}")),
+     re.compile(rf"审批|批准|审核|签批|签发|负责|同意|决定|确定|牵头|主管|归口|{_MANAGED_BY}|{_UNIT_ACTS}")),
     # Who is in charge (谁管, 归哪个科): a unit or post that 负责/主管/归口/牵头, more than an approval step.
     (re.compile(r"谁负责|谁管|谁来管|归谁|归哪|哪个部门|哪个科室|哪个科|谁牵头"),
-     re.compile(rf"负责|主管|归口|牵头|由[^，。；]{{1,12}}(统一)?管理|{_UNIT_ACTS}")),
+     re.compile(rf"负责|主管|归口|牵头|{_MANAGED_BY}|{_UNIT_ACTS}")),
     (re.compile(r"会怎么样|会怎样|怎么处理|如何处理|什么后果|后果|处分|处罚|追责|会被|什么影响|有影响吗"),
      re.compile(r"处分|处理|追究|问责|通报|取消|扣|降|调离|解聘|批评|约谈|不得评|不予")),
     (re.compile(r"什么材料|哪些材料|交什么|提交什么|带什么|准备什么|什么手续|哪些手续|什么证明|要交|交哪|哪几样"),
@@ -167,12 +168,13 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"也按|也照|也适用|适用吗|适不适用|适用不适用|包不包括|包括.{0,8}吗|算不算|属不属于|属于.{0,8}吗|"
                 r"包括哪|包括什么|包含哪|哪几块|哪几种|分哪几|分为哪"),
      re.compile(r"适用|参照|包括|所称|是指|属于|视为")),
+    # A time of day (几点上班): not 几点要求/几点意见, where 几点 counts points (before the
+    # requirement cue below cuts 要求 out of 几点要求).
+    (re.compile(r"几点钟?(?!要求|意见|建议|注意|内容|规定|做法|体会)|几时(?!候)"),
+     re.compile(r"(上午|下午|早上|晚上|中午|凌晨)\s?[0-9]{1,2}|[0-9]{1,2}(点|时(?!间|限|候))")),
     # What is required, asked at the end (学时要求, 有什么要求): the article setting a bar.
     (re.compile(r"要求(是什么|是啥|有哪些|有什么|吗)?$|最少要|至少要|起码要"),
      re.compile(rf"不少于|不低于|至少|不得少于|累计{_N}|{_N}(学时|课时|小时|次|人)以上")),
-    # A time of day (几点上班): not 几点要求/几点意见, where 几点 counts points.
-    (re.compile(r"几点钟?(?!要求|意见|建议|注意|内容|规定|做法|体会)|几时(?!候)"),
-     re.compile(r"(上午|下午|早上|晚上|中午|凌晨)\s?[0-9]{1,2}|[0-9]{1,2}(点|时(?!间|限|候))")),
 ]
 ANSWER_TYPE_WEIGHT = 1.5
 ANSWER_EVIDENCE = 0.01  # a tie-breaker: ranking weight of how many distinct answer cues an article has
