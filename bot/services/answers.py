@@ -189,9 +189,10 @@ _CHITCHAT = re.compile(
 )
 # The weather, asked as such (明天钦州天气怎么样); not 恶劣天气值班怎么安排.
 _WHEN = r"(今天|明天|后天|周末|这几天|最近|今晚|明早)"
+_WEATHER_NOUN = r"[\u4e00-\u9fff]{0,4}的?(天气|气温)(预报)?"
 _WEATHER = re.compile(
-    rf"{_WHEN}?[\u4e00-\u9fff]{{0,4}}的?(天气|气温)(预报)?(怎么样|如何|好吗|好不好|咋样|热不热|冷不冷|会下雨吗|下不下雨)"
-    rf"(啊|呀|呢)?|{_WHEN}[\u4e00-\u9fff]{{0,4}}的?(天气|气温)(预报)?(啊|呀|呢)?"
+    rf"{_WHEN}?{_WEATHER_NOUN}(怎么样|如何|好吗|好不好|咋样|热不热|冷不冷|会下雨吗|下不下雨)(啊|呀|呢)?"
+    rf"|{_WHEN}{_WEATHER_NOUN}(啊|呀|呢)?"
 )
 # An errand for a personal assistant (帮我订一张去南宁的动车票), not a question on our rules.
 _ERRAND = re.compile(r"(请|麻烦)?(你)?(帮我|给我|替我|帮忙)(订|预订|预定|买|抢)")
@@ -207,7 +208,7 @@ _SOMEONES_MEASURES = re.compile(
     r"(整改|措施|任务|事项|工作)")
 _SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
-    "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤蒙黎农甘")
+    "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤蒙农甘")
 # What is asked about a named person that no document holds: how to reach them, where they are.
 _PERSONAL = re.compile(r"电话|手机|号码|微信|邮箱|住址|住哪|家住|生日|年龄|多大了|在不在|在吗|在办公室|上班了吗|人在哪")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -841,7 +842,7 @@ class AnswerEngine:
     def ask(self, question: str, *, asker: str | None = None, today: dt.date | None = None) -> Answer:
         query = question.strip()
         text = query[:MAX_QUESTION_CHARS]
-        target = matchable(text)
+        target = matchable(self._english_read(text))
         if not target:
             return Answer(query, False, [])
         today = today or self.today()
@@ -849,11 +850,6 @@ class AnswerEngine:
         if (_CHITCHAT.fullmatch(target) or _BOT_META.search(target) or _WEATHER.fullmatch(target)
                 or _ERRAND.match(target)):
             return Answer(query, False, [])
-        if self.english and _HAN.search(target):
-            # On the text as typed, where spaces still part the words (data security, not datasecurity).
-            typed = unicodedata.normalize("NFKC", text)
-            target = matchable(_TYPED_ENGLISH_WORD.sub(
-                lambda m: self.english.get(m.group(0).lower(), m.group(0)), typed))
 
         codes, unknown_code = self._find_codes(text)
         if codes:
@@ -1047,6 +1043,15 @@ class AnswerEngine:
                           statuses=frozenset(statuses) if statuses else None, overdue=overdue, mine=mine)
         return query, residue
 
+    def _english_read(self, text: str) -> str:
+        """English words in a Chinese question read as their Chinese (approval → 审批), on the text as
+        typed, where spaces still part the words (data security, not datasecurity). An all-English
+        question is left as it is."""
+        if not self.english or not _HAN.search(text):
+            return text
+        typed = unicodedata.normalize("NFKC", text)
+        return _TYPED_ENGLISH_WORD.sub(lambda m: self.english.get(m.group(0).lower(), m.group(0)), typed)
+
     def _names_nobody_we_know(self, body: str) -> bool:
         """Does the question ask for a named person's measures, the name being nobody we have?"""
         match = _SOMEONES_MEASURES.match(body)
@@ -1167,16 +1172,17 @@ class AnswerEngine:
             specificity = self.analyzer.specificity(word)
             general = min(1.0, max(0.2, (specificity - 6.5) / 5.0))
             weight = self._word_idf(word) * general
-            if specificity > 17 and self._unseen(word) and (word[0] in _MODAL_CHARS or not self._heard(word)):
+            unseen = self._unseen(word)
+            slip = unseen and self._slip_of_domain_word(word)
+            if specificity > 17 and unseen and (word[0] in _MODAL_CHARS or not self._heard(word)):
                 # 要交, 能去, 完假 (休完假): a segmentation artefact, not a topic — unless it sounds
                 # like something we have (制渡 → 制度), which makes it a typo worth matching.
                 weight *= 0.3
-            elif len(words) >= STORY_AT and self._unseen(word) and not self._heard_not_seen(word) \
-                    and not self.analyzer.synonyms.group_ids(word):
+            elif len(words) >= STORY_AT and unseen and not slip and not self.analyzer.synonyms.group_ids(word):
                 # 国庆想回湖南老家，出了广西要跟谁报备: the story (湖南, 老家) is why they ask, not what;
                 # words no document has, nor a synonym or a sound-alike of it, weigh less there.
                 weight *= STORY_WEIGHT
-            weighted.append(self._query_word(word, weight, rare=specificity > 13.5 or self._heard_not_seen(word)))
+            weighted.append(self._query_word(word, weight, rare=specificity > 13.5 or slip))
         return weighted
 
     def _query_word(self, word: str, weight: float, *, rare: bool = False, amount: int | None = None) -> QueryWord:
@@ -1206,10 +1212,10 @@ class AnswerEngine:
         syllables = pinyin_of(word)
         return any(self._df("p:" + " ".join(syllables[i : i + 2])) for i in range(len(syllables) - 1))
 
-    def _heard_not_seen(self, word: str) -> bool:
-        """A word no document contains that sounds like a domain word they do contain, with a
-        character in common (督察 for 督查): a pinyin-IME slip into a real word, matched by sound."""
-        if len(word) < 2 or word.isascii() or not self._unseen(word):
+    def _slip_of_domain_word(self, word: str) -> bool:
+        """Does `word`, which no document contains, sound like a domain word they do contain, with
+        a character in common (督察 for 督查)? A pinyin-IME slip into a real word: matched by sound."""
+        if len(word) < 2 or word.isascii():
             return False
         return any(
             any(a == b for a, b in zip(meant, word, strict=True))
@@ -1286,7 +1292,7 @@ class AnswerEngine:
         喝点酒): too vague to match on, but a hint between articles that match alike."""
         covered = "".join(w.text for w in content)
         return "".join(dict.fromkeys(
-            c for c in body if "\u4e00" <= c <= "\u9fff" and c not in covered and c not in STOP_WORDS
+            c for c in body if _HAN.match(c) and c not in covered and c not in STOP_WORDS
             and self.analyzer.specificity(c) >= LONE_SPECIFICITY))
 
     def _mentions_measure(self, body: str) -> bool:
