@@ -40,6 +40,15 @@ def written(path: Path, text: str) -> Path:
     return path
 
 
+def regulation_yaml(key: str, title: str, articles: dict[int, str], *, summary: str = "") -> str:
+    """One regulation in the import format, for a test's own small rule book."""
+    lines = [f"- key: {key}", f"  title: {title}"] + ([f"  summary: {summary}"] if summary else [])
+    lines.append("  articles:")
+    for no, text in articles.items():
+        lines += [f"    - no: {no}", f"      text: {text}"]
+    return "\n".join(lines) + "\n"
+
+
 async def import_and_refresh(factory: SessionFactory, answers: AnswerEngine, path: Path) -> int:
     """Import `path` (measures CSV or regulations YAML, by suffix) and let the engine pick it
     up; returns how many documents the refresh re-indexed."""
@@ -320,13 +329,10 @@ def test_off_topic_questions_are_refused(answers: AnswerEngine, question: str) -
 async def test_asking_about_the_weather_is_small_talk_but_weather_in_a_rule_is_not(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:
-    await import_and_refresh(seeded, answers, written(tmp_path / "storms.yaml", (
-        "- key: school-storms\n"
-        "  title: 学校恶劣天气应对办法\n"
-        "  articles:\n"
-        "    - no: 1\n"
-        "      text: 遇台风、暴雨等恶劣天气，学校应当实行24小时值班，值班人员不得离岗。\n"
-    )))
+    await import_and_refresh(seeded, answers, written(tmp_path / "storms.yaml", regulation_yaml(
+        "school-storms", "学校恶劣天气应对办法", {
+            1: "遇台风、暴雨等恶劣天气，学校应当实行24小时值班，值班人员不得离岗。",
+        })))
     assert not answers.ask("明天港南天气怎么样", today=TODAY).answered
     answer = answers.ask("恶劣天气值班怎么安排", today=TODAY)
     assert answer.answered and answer.hits[0].key == "school-storms"
@@ -470,18 +476,12 @@ async def test_a_regulations_purpose_article_gives_way_to_the_article_that_answe
 ) -> None:
     # Article 1 names the whole topic (为规范…整改和销号工作，制定本办法) in few words, so it
     # covers a question on 销号 as fully as the article saying how, and ranked first.
-    await import_and_refresh(seeded, answers, written(tmp_path / "ledger.yaml", (
-        "- key: canteen-ledger\n"
-        "  title: 学校食堂问题整改台账及销号办法\n"
-        "  articles:\n"
-        "    - no: 1\n"
-        "      text: 为规范学校食堂问题整改和销号工作，制定本办法。\n"
-        "    - no: 2\n"
-        "      text: 食堂问题处理完毕后，学校应当形成整改报告，附佐证材料和现场照片，\n"
-        "        经县级教育部门审核同意后提出销号申请。\n"
-        "    - no: 3\n"
-        "      text: 食堂问题台账由学校总务处建立，每月更新一次。\n"
-    )))
+    await import_and_refresh(seeded, answers, written(tmp_path / "ledger.yaml", regulation_yaml(
+        "canteen-ledger", "学校食堂问题整改台账及销号办法", {
+            1: "为规范学校食堂问题整改和销号工作，制定本办法。",
+            2: "食堂问题处理完毕后，学校应当形成整改报告，附佐证材料和现场照片，经县级教育部门审核同意后提出销号申请。",
+            3: "食堂问题台账由学校总务处建立，每月更新一次。",
+        })))
     answer = answers.ask("食堂整改做完了怎么销号", today=TODAY)
     assert (answer.hits[0].key, answer.hits[0].no) == ("canteen-ledger", 2)
 
@@ -502,15 +502,11 @@ async def test_a_telling_character_outside_the_words_decides_between_articles_th
 ) -> None:
     # 谁来签 is cut out as the cue, and 签 alone is no word: both articles cover 采购合同 and
     # name who acts, but only article 3 says who signs (签订).
-    await import_and_refresh(seeded, answers, written(tmp_path / "purchase.yaml", (
-        "- key: school-purchase\n"
-        "  title: 学校采购管理办法\n"
-        "  articles:\n"
-        "    - no: 2\n"
-        "      text: 学校采购工作由总务处归口管理；财务室负责采购合同的合法性审查。\n"
-        "    - no: 3\n"
-        "      text: 采购合同由总务处起草，经财务室审核后由校长签订。\n"
-    )))
+    await import_and_refresh(seeded, answers, written(tmp_path / "purchase.yaml", regulation_yaml(
+        "school-purchase", "学校采购管理办法", {
+            2: "学校采购工作由总务处归口管理；财务室负责采购合同的合法性审查。",
+            3: "采购合同由总务处起草，经财务室审核后由校长签订。",
+        })))
     answer = answers.ask("采购合同谁来签", today=TODAY)
     assert (answer.hits[0].key, answer.hits[0].no) == ("school-purchase", 3)
 
@@ -519,15 +515,11 @@ async def test_a_compound_synonym_is_found_said_in_its_parts_other_words(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:
     # 公车封存 is a synonym-table phrase of its own; the rule says 公务用车 (~ 公车) … 封存.
-    await import_and_refresh(seeded, answers, written(tmp_path / "cars.yaml", (
-        "- key: school-cars\n"
-        "  title: 学校车辆使用规定\n"
-        "  articles:\n"
-        "    - no: 1\n"
-        "      text: 严禁公车私用，严禁使用公务用车接送子女上下学。\n"
-        "    - no: 2\n"
-        "      text: 法定节假日期间，公务用车一律封存停驶，钥匙交办公室保管。\n"
-    )))
+    await import_and_refresh(seeded, answers, written(tmp_path / "cars.yaml", regulation_yaml(
+        "school-cars", "学校车辆使用规定", {
+            1: "严禁公车私用，严禁使用公务用车接送子女上下学。",
+            2: "法定节假日期间，公务用车一律封存停驶，钥匙交办公室保管。",
+        })))
     answer = answers.ask("公车封存", today=TODAY)
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("school-cars", 2)
 
@@ -535,15 +527,11 @@ async def test_a_compound_synonym_is_found_said_in_its_parts_other_words(
 async def test_asking_what_time_of_day_prefers_the_rule_that_states_one(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:
-    await import_and_refresh(seeded, answers, written(tmp_path / "hours.yaml", (
-        "- key: school-hours\n"
-        "  title: 学校作息和考勤规定\n"
-        "  articles:\n"
-        "    - no: 1\n"
-        "      text: 教职工下午无故缺勤半天以上的，按旷工处理。\n"
-        "    - no: 2\n"
-        "      text: 夏季作息时间为上午8:00至12:00，下午15:00至18:00。\n"
-    )))
+    await import_and_refresh(seeded, answers, written(tmp_path / "hours.yaml", regulation_yaml(
+        "school-hours", "学校作息和考勤规定", {
+            1: "教职工下午无故缺勤半天以上的，按旷工处理。",
+            2: "夏季作息时间为上午8:00至12:00，下午15:00至18:00。",
+        })))
     answer = answers.ask("下午几点上班", today=TODAY)
     assert (answer.hits[0].key, answer.hits[0].no) == ("school-hours", 2)
     # 几点 counting points is no time of day.
@@ -556,16 +544,11 @@ async def test_who_manages_something_is_answered_by_the_article_naming_the_unit(
 ) -> None:
     # Article 2 has 公章 as typed and article 1 only 印章; the summary naming a unit is the
     # regulation's, not article 2's, answer to 归哪个科管.
-    await import_and_refresh(seeded, answers, written(tmp_path / "seals.yaml", (
-        "- key: school-seals\n"
-        "  title: 学校印章使用规定\n"
-        "  summary: 明确学校印章由校长办公室统一管理以及私盖公章的处理。\n"
-        "  articles:\n"
-        "    - no: 1\n"
-        "      text: 学校印章由校长办公室统一管理，专人保管，用印登记。\n"
-        "    - no: 2\n"
-        "      text: 严禁私盖公章，违反规定的依规依纪追究责任。\n"
-    )))
+    await import_and_refresh(seeded, answers, written(tmp_path / "seals.yaml", regulation_yaml(
+        "school-seals", "学校印章使用规定", {
+            1: "学校印章由校长办公室统一管理，专人保管，用印登记。",
+            2: "严禁私盖公章，违反规定的依规依纪追究责任。",
+        }, summary="明确学校印章由校长办公室统一管理以及私盖公章的处理。")))
     answer = answers.ask("学校的公章归哪个科管", today=TODAY)
     assert (answer.hits[0].key, answer.hits[0].no) == ("school-seals", 1)
 
@@ -574,15 +557,11 @@ async def test_who_is_in_charge_and_who_approves_are_told_apart(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:
     # Both articles name who acts; only article 2 says who is in charge (负责).
-    await import_and_refresh(seeded, answers, written(tmp_path / "labs.yaml", (
-        "- key: school-labs\n"
-        "  title: 学校实验室安全管理办法\n"
-        "  articles:\n"
-        "    - no: 1\n"
-        "      text: 实验室危险化学品的申购，经分管副校长审批、校长批准后方可采购。\n"
-        "    - no: 2\n"
-        "      text: 实验室危险化学品的保管由教务处负责，实行双人双锁。\n"
-    )))
+    await import_and_refresh(seeded, answers, written(tmp_path / "labs.yaml", regulation_yaml(
+        "school-labs", "学校实验室安全管理办法", {
+            1: "实验室危险化学品的申购，经分管副校长审批、校长批准后方可采购。",
+            2: "实验室危险化学品的保管由教务处负责，实行双人双锁。",
+        })))
     in_charge = answers.ask("实验室危险化学品由谁负责", today=TODAY)
     assert (in_charge.hits[0].key, in_charge.hits[0].no) == ("school-labs", 2)
     approval_step = next(h for h in in_charge.hits if (h.key, h.no) == ("school-labs", 1))
