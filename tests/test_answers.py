@@ -342,6 +342,22 @@ async def test_asking_about_the_weather_is_small_talk_but_weather_in_a_rule_is_n
     assert answer.answered and answer.hits[0].key == "school-storms"
 
 
+async def test_lunch_days_out_and_the_holiday_calendar_are_small_talk_even_with_rules_on_them(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "canteen.yaml", regulation_yaml(
+        "canteen-and-holidays", "机关食堂和节假日管理规定", {
+            1: "机关食堂每日中午供应工作餐，菜品每周公示一次，工作人员凭饭卡就餐。",
+            2: "春节、国庆节放假期间实行领导带班和24小时值班，值班人员不得离岗。",
+            3: "工会每年组织职工在周末开展一次户外活动，活动地点由工会委员会确定。",
+        })))
+    for question in ("中午食堂吃什么", "局食堂今天中午吃什么", "周末带娃去哪玩比较好", "明年春节放几天假"):
+        assert not answers.ask(question, today=TODAY).answered, question
+    for question, no in (("春节放假期间值班人员能离岗吗", 2), ("食堂就餐要带饭卡吗", 1)):
+        answer = answers.ask(question, today=TODAY)
+        assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("canteen-and-holidays", no), question
+
+
 @pytest.mark.parametrize("question", ["张伟的手机号多少", "林振华局长在不在办公室", "黄局长今天在吗"])
 def test_questions_about_a_persons_whereabouts_or_phone_are_refused(answers: AnswerEngine, question: str) -> None:
     answer = answers.ask(question, today=TODAY)
@@ -415,6 +431,24 @@ def test_filters_followed_only_by_the_word_for_measures_make_a_list(answers: Ans
     assert answer.listing is not None and answer.listing.overdue
     # The same words with a topic before 整改 still mean that one measure.
     assert answers.ask("港南区补贴整改", today=TODAY).listing is None
+
+
+@pytest.mark.parametrize(("question", "unit"), [
+    ("局办有哪些整改", "局办公室"),  # 办 for 办公室
+    ("纪检室的整改清单", "纪检监察室"), ("党委的整改", "机关党委"), ("核算中心的整改有哪些", "财务核算中心"),
+])
+def test_a_unit_shortened_as_staff_say_it_makes_a_list(answers: AnswerEngine, question: str, unit: str) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.listing is not None and answer.listing.unit == unit
+
+
+def test_what_is_being_done_and_what_measures_someone_has_are_lists(answers: AnswerEngine) -> None:
+    doing = answers.ask("纪检室正在做的整改有哪些", today=TODAY)
+    assert doing.listing is not None and doing.listing.unit == "纪检监察室"
+    assert doing.listing.statuses == {MeasureStatus.IN_PROGRESS}
+    owner = answers.ask("张伟那边有什么整改要做", today=TODAY)
+    assert owner.listing is not None and owner.listing.owner == "张伟"
+    assert set(owner.listed) == {"ZG2025006", "ZG2025008", "ZG2025009", "ZG2025013"}
 
 
 def test_names_and_units_typed_with_a_homophone_still_make_lists(answers: AnswerEngine) -> None:

@@ -115,7 +115,9 @@ _RULE_CUES = re.compile(
 # Words that turn a question into a request for a list of measures.
 _LIST_CUES = re.compile(
     r"哪些|有哪些|哪几|几项|几个|几条|多少项|多少个|多少条|清单|列表|列一下|列出|都有|所有|全部|还有|还剩|剩下|"
-    r"负责的|分管的|主管的|牵头的|名下|手上|手头|在管|管的|的整改|的措施|的任务|整改任务|整改措施|任务|统计|汇总|一览"
+    r"负责的|分管的|主管的|牵头的|名下|手上|手头|在管|管的|的整改|的措施|的任务|整改任务|整改措施|任务|统计|汇总|一览|"
+    # 黄立新那边有什么整改要做: "what measures" asks for them all.
+    r"(什么|啥)(整改|措施|事项)"
 )
 # 我的逾期整改: a filter and then only the word for measures is a list, though no list cue says so.
 _MEASURES_NOUN_ENDING = re.compile(r"(整改|整改措施|措施|事项)(呢|吧|啊)?$")
@@ -125,7 +127,8 @@ _OVERDUE = re.compile(
 )
 _STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
     (re.compile(r"未开始|没开始|还没动|没启动|未启动"), frozenset({MeasureStatus.NOT_STARTED})),
-    (re.compile(r"进行中|在办|正在整改|正在推进|推进中|整改中"), frozenset({MeasureStatus.IN_PROGRESS})),
+    (re.compile(r"进行中|在办|正在整改|正在推进|推进中|整改中|正在(做|办|弄|搞)|还在(做|办|弄|搞|推进)"),
+     frozenset({MeasureStatus.IN_PROGRESS})),
     (re.compile(r"(做完|完成|办完)了?(但|可|却)?(还)?(没|未)(有)?销号|完成未销号|待销号|已完成|已经完成|已经做完|已办结|完成了的|做完的|待审核|待验收"),
      frozenset({MeasureStatus.DONE})),
     (re.compile(r"已销号|销号了的|已经销号"), frozenset({MeasureStatus.CLOSED})),
@@ -134,6 +137,8 @@ _STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
 ]
 _TITLES = ("副局长", "局长", "副科长", "科长", "副主任", "主任", "书记", "组长", "处长", "老师", "同志", "局", "科",
            "主席")
+_UNIT_ABBREVIATION = re.compile(r"[\u4e00-\u9fff]{1,4}?(?:科|室|局|中心|所|队|院|站|处|办|委)")
+_UNIT_KIND = {"办": "办公室", "委": "委员会"}  # 应急办 is an 办公室, 卫健委 a 委员会
 _UNIT_SUFFIXES = ("教育局", "委员会", "局", "办公室", "中心")
 _PLACE_SUFFIXES = ("区", "县", "市", "镇", "乡")
 # What kind of answer a question wants, and what a document that gives it looks like. A question
@@ -193,6 +198,15 @@ _WEATHER_NOUN = r"[\u4e00-\u9fff]{0,4}的?(天气|气温)(预报)?"
 _WEATHER = re.compile(
     rf"{_WHEN}?{_WEATHER_NOUN}(怎么样|如何|好吗|好不好|咋样|热不热|冷不冷|会下雨吗|下不下雨)(啊|呀|呢)?"
     rf"|{_WHEN}{_WEATHER_NOUN}(啊|呀|呢)?"
+)
+# Small talk about lunch and days out (中午食堂吃什么, 周末带娃去哪玩比较好) and the national holiday
+# calendar (明年春节放几天假): no rule of ours says; 接待吃什么标准 or 国庆出去玩要报备吗 still search.
+_WHEN_OF_DAY = r"(今天|明天|中午|晚上|早上|今晚|明早)"
+_SMALL_TALK = re.compile(
+    rf"{_WHEN_OF_DAY}?(局里?|单位|机关|咱们|我们)?的?(食堂|饭堂)?{_WHEN_OF_DAY}?{_WHEN_OF_DAY}?"
+    r"(吃什么|吃啥|有什么菜|有啥菜|什么菜|饭菜怎么样|伙食怎么样)(好|呢|啊|呀)?"
+    r"|[\u4e00-\u9fff]{0,8}(去哪(里|儿)?玩|哪(里|儿)好玩|去哪(里|儿)?旅游|有什么好玩的?)(比较好|好|呢|啊|呀)?"
+    r"|(今年|明年)?(的)?(春节|国庆节?|五一|劳动节|元旦|清明节?|端午节?|中秋节?)(放|休)(几天|多少天|多久)(假)?(啊|呀|呢)?"
 )
 # An errand for a personal assistant (帮我订一张去南宁的动车票), not a question on our rules.
 _ERRAND = re.compile(r"(请|麻烦)?(你)?(帮我|给我|替我|帮忙)(订|预订|预定|买|抢)")
@@ -848,7 +862,7 @@ class AnswerEngine:
         today = today or self.today()
 
         if (_CHITCHAT.fullmatch(target) or _BOT_META.search(target) or _WEATHER.fullmatch(target)
-                or _ERRAND.match(target)):
+                or _ERRAND.match(target) or _SMALL_TALK.fullmatch(target)):
             return Answer(query, False, [])
 
         codes, unknown_code = self._find_codes(text)
@@ -993,11 +1007,13 @@ class AnswerEngine:
         alias = self._unit_aliases.first(target)
         if alias is not None:
             return self.units[alias], alias
-        # Abbreviations: 计财科 → 计划财务科, 职成科 → 职业与成人教育科 (same suffix, characters in order).
-        for match in re.finditer(r"[\u4e00-\u9fff]{1,4}?(?:科|室|局|中心|所|队)", target):
+        # Abbreviations: 计财科 → 计划财务科, 职成科 → 职业与成人教育科, 应急办 → 卫生应急办公室,
+        # 仲裁院 → 劳动人事争议仲裁院 (the same kind of unit, characters in order).
+        for match in _UNIT_ABBREVIATION.finditer(target):
             word = match.group(0)
             found = {unit for unit in self._unit_names
-                     if unit.endswith(word[-1]) and _is_subsequence(word, unit) and len(word) < len(unit)}
+                     if unit.endswith((word[-1], _UNIT_KIND.get(word[-1], word[-1]))) and _is_subsequence(word, unit)
+                     and len(word) < len(unit)}
             if len(found) == 1:
                 return found.pop(), word
         # 覃糖区 for 覃塘区: same sounds, at least one character right.
