@@ -358,6 +358,20 @@ async def test_lunch_days_out_and_the_holiday_calendar_are_small_talk_even_with_
         assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("canteen-and-holidays", no), question
 
 
+async def test_a_clock_time_written_with_a_colon_answers_what_time(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    # normalize() drops punctuation, so 17:30 used to read 1730: a number, not a time of day.
+    assert matchable("当日17:30至次日8:00") == "当日17点30至次日8点00"
+    await import_and_refresh(seeded, answers, written(tmp_path / "duty.yaml", regulation_yaml(
+        "duty-hours", "值班工作制度", {
+            1: "值班人员应当认真填写值班记录，值班期间做好交接班，值班电话保持畅通。",
+            2: "工作日值班时间为当日17:30至次日8:00。",
+        })))
+    answer = answers.ask("值班从几点到几点", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("duty-hours", 2)
+
+
 @pytest.mark.parametrize("question", ["张伟的手机号多少", "林振华局长在不在办公室", "黄局长今天在吗"])
 def test_questions_about_a_persons_whereabouts_or_phone_are_refused(answers: AnswerEngine, question: str) -> None:
     answer = answers.ask(question, today=TODAY)

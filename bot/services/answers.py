@@ -314,14 +314,23 @@ def _decimal_amounts(text: str) -> str:
     return _DECIMAL_MAGNITUDE.sub(_magnitude, text) if "." in text else text
 
 
+# So is the colon of a clock time: 17:30 would read 1730, a number like any other; 17点30 is a time.
+_CLOCK_TIME = re.compile(r"(?<![0-9])([0-9]{1,2})[:：]([0-5][0-9])(?![0-9])")
+
+
+def _before_normalizing(text: str) -> str:
+    text = _decimal_amounts(text)
+    return _CLOCK_TIME.sub(r"\1点\2", text) if (":" in text or "：" in text) else text
+
+
 @lru_cache(maxsize=4096)
 def _index_text(text: str) -> str:
-    return numerals_to_digits(normalize(_decimal_amounts(text)))
+    return numerals_to_digits(normalize(_before_normalizing(text)))
 
 
 def matchable(text: str) -> str:
     """The compact, digit-normalised form both questions and documents are compared in."""
-    return numerals_to_digits(compact(_decimal_amounts(text)))
+    return numerals_to_digits(compact(_before_normalizing(text)))
 
 
 # ---- results ------------------------------------------------------------------------------------
