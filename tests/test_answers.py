@@ -358,6 +358,19 @@ async def test_lunch_days_out_and_the_holiday_calendar_are_small_talk_even_with_
         assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("canteen-and-holidays", no), question
 
 
+async def test_a_typo_the_segmenter_glued_to_a_modal_verb_is_still_heard(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "sick.yaml", regulation_yaml(
+        "sick-leave", "工作人员请休假规定", {
+            1: "请事假1天以内的，由科室负责人审批。",
+            2: "请病假2天以上的，须提供医疗机构出具的诊断证明。",
+        })))
+    # jieba reads 病价要 (病假 mistyped) as one word; without 要 it sounds like 病假.
+    answer = answers.ask("感冒请两天病价要不要医院开证明", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("sick-leave", 2)
+
+
 async def test_a_clock_time_written_with_a_colon_answers_what_time(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:

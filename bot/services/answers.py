@@ -1178,7 +1178,7 @@ class AnswerEngine:
             words.extend(w for w in self.analyzer.words(chunk) if w.strip() and w not in STOP_WORDS)
         weighted: list[QueryWord] = []
         seen: set[str] = set()
-        for word in words:
+        for word in map(self._unglued, words):
             if word in seen:
                 continue
             seen.add(word)
@@ -1209,6 +1209,16 @@ class AnswerEngine:
                 weight *= STORY_WEIGHT
             weighted.append(self._query_word(word, weight, rare=specificity > 13.5 or slip))
         return weighted
+
+    def _unglued(self, word: str) -> str:
+        """病价要 → 病价: a typo the segmenter does not know takes a neighbouring modal character
+        with it (请两天病价要不要…), and then neither its sound nor its letters match 病假."""
+        if len(word) < 3 or word.isascii() or not self._unseen(word):
+            return word
+        for core in (word[:-1] if word[-1] in _MODAL_CHARS else "", word[1:] if word[0] in _MODAL_CHARS else ""):
+            if core and self._slip_of_domain_word(core):
+                return core
+        return word
 
     def _query_word(self, word: str, weight: float, *, rare: bool = False, amount: int | None = None) -> QueryWord:
         synonyms = self.analyzer.synonyms
