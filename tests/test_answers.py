@@ -371,6 +371,20 @@ async def test_a_typo_the_segmenter_glued_to_a_modal_verb_is_still_heard(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("sick-leave", 2)
 
 
+async def test_going_alone_finds_the_rule_on_at_least_two_officers(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "inspect.yaml", regulation_yaml(
+        "field-inspection", "现场检查工作规程", {
+            1: "现场检查时执法人员应当按规定着装，检查结束后应当填写检查记录，检查记录不得涂改。",
+            2: "执法人员进行调查、检查，不得少于两人，并应当主动出示执法证件。",
+        })))
+    # 一个 is filler, and used to be cut out before 一个人去 could be read as one phrase.
+    for question in ("一个人去检查行不行", "人手不够，一个人去企业检查可以吗"):
+        answer = answers.ask(question, today=TODAY)
+        assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("field-inspection", 2), question
+
+
 async def test_a_clock_time_written_with_a_colon_answers_what_time(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:

@@ -1172,8 +1172,18 @@ class AnswerEngine:
 
     def _plain_content_words(self, target: str) -> list[QueryWord]:
         amounts = {next(g for g in m.groups() if g) for m in _QUESTION_AMOUNT.finditer(target)}
-        stripped = _STOP_RE.sub(" ", target)
+        # A synonym phrase with filler inside (突发情况, 一个人去, 买东西) is one word: cutting the
+        # filler out first would leave 突发 and 人去.
         words: list[str] = []
+        pattern = self.analyzer.synonyms.pattern
+        if pattern is not None:
+            def keep(match: re.Match[str]) -> str:
+                if _STOP_RE.search(match.group(0)):
+                    words.append(match.group(0))
+                    return " "
+                return match.group(0)
+            target = pattern.sub(keep, target)
+        stripped = _STOP_RE.sub(" ", target)
         for chunk in stripped.split():
             words.extend(w for w in self.analyzer.words(chunk) if w.strip() and w not in STOP_WORDS)
         weighted: list[QueryWord] = []
