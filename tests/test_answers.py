@@ -385,6 +385,22 @@ async def test_going_alone_finds_the_rule_on_at_least_two_officers(
         assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("field-inspection", 2), question
 
 
+@pytest.mark.parametrize(("question", "articles", "answer_no"), [
+    ("公车私用被发现了怎么罚", {1: "严禁公车私用，不得将公务用车开回家或者办理私事。",
+                                2: "公车私用的，责令退赔费用，给予当事人通报批评；情节严重的，给予处分。"}, 2),
+    ("整改台账是谁在弄", {1: "整改台账实行动态管理，每月更新一次整改台账。",
+                          2: "整改台账由督查室负责汇总和维护。"}, 2),
+])
+async def test_colloquial_asks_for_a_penalty_or_for_who_does_it_find_the_article_that_says(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path, question: str, articles: dict[int, str],
+    answer_no: int,
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "rules.yaml", regulation_yaml(
+        "colloquial-asks", "公车和台账管理规定", articles)))
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("colloquial-asks", answer_no)
+
+
 async def test_a_clock_time_written_with_a_colon_answers_what_time(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:
