@@ -280,7 +280,7 @@ def test_the_english_word_list_must_be_a_mapping(tmp_path: Path) -> None:
     ("公章丢了", "印章遗失的"), ("晚上要用车", "夜间出车"), ("电梯没年检", "未按期申报定期检验"),
     ("门禁维保", "维护保养单位"), ("投诉人不留姓名", "匿名投诉"), ("现场拍照", "拍摄取证"),
     ("结果要复检", "申请复验"), ("店家不配合", "经营者拒绝"), ("生病了", "因患病"), ("电脑密码", "登录口令"),
-    ("中了木马", "感染计算机病毒"), ("去景点", "进入风景名胜区"),
+    ("中了木马", "感染计算机病毒"), ("以后还会再回来查吗", "整改回头看"), ("去景点", "进入风景名胜区"),
 ])
 def test_the_synonym_table_links_everyday_words_to_the_formal_ones(
         answers: AnswerEngine, everyday: str, formal: str) -> None:
@@ -399,6 +399,20 @@ async def test_colloquial_asks_for_a_penalty_or_for_who_does_it_find_the_article
         "colloquial-asks", "公车和台账管理规定", articles)))
     answer = answers.ask(question, today=TODAY)
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("colloquial-asks", answer_no)
+
+
+async def test_a_verb_and_object_said_apart_are_read_as_the_documents_word(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "closure.yaml", regulation_yaml(
+        "closure-followup", "整改销号管理办法", {
+            1: "整改事项完成后，由责任单位提出申请，经审核后予以销号。",
+            2: "对已销号的整改事项，每半年组织一次回头看，发现反弹的撤销销号。",
+        })))
+    assert answers._rejoined("销了号的事") == "销号的事"
+    assert answers._rejoined("出了问题") == "出了问题"  # 出问 is no word
+    answer = answers.ask("已经销了号的事以后还会再回来查吗", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("closure-followup", 2)
 
 
 async def test_a_clock_time_written_with_a_colon_answers_what_time(

@@ -137,6 +137,7 @@ _STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
 ]
 _TITLES = ("副局长", "局长", "副科长", "科长", "副主任", "主任", "书记", "组长", "处长", "老师", "同志", "局", "科",
            "主席")
+_SPLIT_WORD = re.compile(r"([\u4e00-\u9fff])([了过])([\u4e00-\u9fff])")
 _UNIT_ABBREVIATION = re.compile(r"[\u4e00-\u9fff]{1,4}?(?:科|室|局|中心|所|队|院|站|处|办|委)")
 _UNIT_KIND = {"办": "办公室", "委": "委员会"}  # 应急办 is an 办公室, 卫健委 a 委员会
 _UNIT_SUFFIXES = ("教育局", "委员会", "局", "办公室", "中心")
@@ -865,7 +866,7 @@ class AnswerEngine:
     def ask(self, question: str, *, asker: str | None = None, today: dt.date | None = None) -> Answer:
         query = question.strip()
         text = query[:MAX_QUESTION_CHARS]
-        target = matchable(self._english_read(text))
+        target = self._rejoined(matchable(self._english_read(text)))
         if not target:
             return Answer(query, False, [])
         today = today or self.today()
@@ -1219,6 +1220,16 @@ class AnswerEngine:
                 weight *= STORY_WEIGHT
             weighted.append(self._query_word(word, weight, rare=specificity > 13.5 or slip))
         return weighted
+
+    def _rejoined(self, target: str) -> str:
+        """销了号 → 销号, 请过假 → 请假: a verb and its object said apart, as a word of our documents."""
+        if "了" not in target and "过" not in target:
+            return target
+        return _SPLIT_WORD.sub(
+            lambda m: m.group(1) + m.group(3) if self._rejoins(m.group(1) + m.group(3)) else m.group(0), target)
+
+    def _rejoins(self, word: str) -> bool:
+        return self.analyzer.is_word(word) and self._df(word) > 0
 
     def _unglued(self, word: str) -> str:
         """病价要 → 病价: a typo the segmenter does not know takes a neighbouring modal character

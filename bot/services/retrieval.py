@@ -158,6 +158,10 @@ class Analyzer:
             return 14.0
         return self._log_total - math.log(self._jieba.FREQ.get(word, 0) + 1)
 
+    def is_word(self, text: str) -> bool:
+        """A word of the dictionary or of our data (销号), not just two characters side by side."""
+        return text in self.domain_words or self._jieba.FREQ.get(text, 0) > 0
+
     def words(self, compact_text: str) -> list[str]:
         if len(compact_text) <= 32:
             return list(self._short_words(compact_text))
