@@ -415,6 +415,26 @@ async def test_a_verb_and_object_said_apart_are_read_as_the_documents_word(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("closure-followup", 2)
 
 
+async def test_which_document_is_answered_with_the_regulation_of_the_article_that_says_it(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "papers.yaml", regulation_yaml(
+        "papers-and-files", "公文处理和档案管理办法", {
+            1: "机关公文的收发由办公室统一负责，收发文件应当登记。",
+            2: "档案借阅须经办公室主任批准，借阅期限不超过30日。",
+        }, summary="规定公文处理流程和档案保管。")))
+    for question in ("管公文收发的是哪个制度", "公文收发那个文件叫啥"):
+        answer = answers.ask(question, today=TODAY)
+        assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "papers-and-files"), \
+            question
+    # A point of it is still answered with the article.
+    answer = answers.ask("公文收发由谁负责", today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].no) == ("article", 1)
+    # 一共 is filler: 关于档案一共有哪些规定 asks for the document.
+    answer = answers.ask("关于公文档案一共有哪些规定", today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "papers-and-files")
+
+
 async def test_a_clock_time_written_with_a_colon_answers_what_time(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:

@@ -91,7 +91,7 @@ STOP_WORDS = frozenset("""
 那块 关于 有关 呗 来着 么 一般 通常 平时 大概 大约 应该 需要 必须 得 请 想 知道 问 下 上 个 些 点 吗 嗯 哎 唉 那么
 这么 这样 那样 然后 所以 因为 但是 不过 如果 的话 时候 时 一个 一次 有点 好像 可能 其实 反正 比如 譬如 等等 之类
 干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱 局里 咱们 咱 别人 人家 不了 是从 那天 这天 才能
-那条 这条 那项 这项 那件 这件
+那条 这条 那项 这项 那件 这件 一共 总共 一共有
 上周 下周 这周 本周 上星期 下星期 上个月 下个月 这个月 昨天 前天 前几天 刚才
 """.split())
 # Multi-character filler removed before segmentation (single characters are dropped word by word,
@@ -251,6 +251,9 @@ _WHOLE_DOCUMENT = re.compile(
     r"有没有.{0,12}(制度|规定|办法|文件)|全文|原文|发(我|给我)?(看看|看下|一下|一份)|给我看|"
     r"(制度|规定|办法|规程|细则)(在哪里?|在哪儿)|(制度|规定|办法|规程|细则)(讲|说)的?(是)?(什么|啥)"
 )
+# Which document it is (哪个制度管这个, 那个文件叫啥): the regulation of the best article is the answer.
+_WHICH_DOCUMENT = re.compile(
+    r"(哪个|哪份|哪部|哪一个|哪一份)(文件|制度|规定|办法|规程|细则)|(文件|制度|规定|办法|规程|细则)(叫什么|叫啥|名字)")
 # A question about something (怎么销号, 要写哪些内容) wants the article that says it, even when every
 # word of it is in a regulation's title.
 _INTERROGATIVE = re.compile(
@@ -1447,6 +1450,11 @@ class AnswerEngine:
         # article does (有没有关于公务接待的规定: 规定 is in an article, not in …管理办法).
         margin = 0.2 if _WHOLE_DOCUMENT.search(body) else 0.1
         about_document = asks_for_document and regulation.confidence >= article.confidence - margin
+        if _WHICH_DOCUMENT.search(body):
+            # 管公文收发的是哪个制度: the document holding the article that answers, however little
+            # of the question its title and summary say (收发 is in the article, not the title).
+            regulation.confidence = max(regulation.confidence, article.confidence)
+            about_document = True
         all_in_title = regulation.title_cover >= article.confidence - 0.01 and not _INTERROGATIVE.search(body)
         if about_document or all_in_title:
             winner = regulation
