@@ -737,7 +737,8 @@ def test_whether_a_rule_covers_a_case_is_answered_by_its_scope(answers: AnswerEn
 @pytest.mark.parametrize("question", ["文书档案补归档的整改期限是哪天", "乱收费整改什么时候到期",
                                       # whether it is signed off, or what is still missing
                                       "规范性文件没做合法性审核的那个，销号没", "干部档案缺材料那个还差几份没补",
-                                      "班额那个销了没"])
+                                      "班额那个销了没", "差旅费住宿超标那条，多报的钱追回来没",
+                                      "仲裁员名单没更新那个，啥时候要完成", "接待没有公函那个问题处理完了没有"])
 def test_asking_when_a_measure_falls_due_points_at_measures(question: str) -> None:
     # As 进展/完成了没 do: the measure, not the rule on deadlines, is meant (see _rank's hint).
     assert _STATUS_CUES.search(matchable(question))
