@@ -1329,6 +1329,9 @@ class AnswerEngine:
                     rank += 0.25 * title_cover
                 else:
                     rank += 0.15 * bm25 / best_bm25
+                    if lone:
+                        # 采购合同谁来签: of two articles on 采购合同, the one that says 签订.
+                        rank += LONE_WEIGHT * sum(1 for c in lone if c in doc.own) / len(lone)
                 if kind == "article":
                     # Among articles that mention a topic, prefer those of the regulation about it;
                     # among sibling articles, what the article itself says decides.
@@ -1338,9 +1341,6 @@ class AnswerEngine:
                     # is asked (附…材料, 填写…申请表 against 材料 alone) is the likelier answer.
                     rank += ANSWER_EVIDENCE * sum(
                         _answer_evidence(w.answer_type, doc.own) for w in content if w.answer_type is not None)
-                    if lone:
-                        # 采购合同谁来签: of two articles on 采购合同, the one that says 签订.
-                        rank += LONE_WEIGHT * sum(1 for c in lone if c in doc.own) / len(lone)
                     if doc.preamble:
                         # It names the regulation's whole topic, so it covers many questions about
                         # it, but answers none of them; a sibling covering as much is the answer.
@@ -1352,7 +1352,9 @@ class AnswerEngine:
     def _lone_chars(self, body: str, content: list[QueryWord]) -> str:
         """Telling characters of the question that are in none of its words (签 of 谁来签, 酒 of
         喝点酒): too vague to match on, but a hint between articles that match alike."""
-        covered = "".join(w.text for w in content)
+        # A word no document has (小酒) leaves its characters free to hint (酒 of 饮酒).
+        covered = "".join(w.text for w in content
+                          if not self._unseen(w.text) or self._slip_of_domain_word(w.text))
         return "".join(dict.fromkeys(
             c for c in body if _HAN.match(c) and c not in covered and c not in STOP_WORDS
             and self.analyzer.specificity(c) >= LONE_SPECIFICITY))
