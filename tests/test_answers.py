@@ -408,6 +408,9 @@ async def test_colloquial_asks_for_a_penalty_or_for_who_does_it_find_the_article
 def test_a_verb_and_object_said_apart_are_read_as_the_documents_word(answers: AnswerEngine) -> None:
     assert answers._rejoined("销了号的事") == "销号的事"
     assert answers._rejoined("出了问题") == "出了问题"  # 出问 is no word
+    # … and so are a verb and its object with a count between them: 请4天假 is 请假 for 4 days.
+    assert answers._rejoined("请4天假") == "请假4天"
+    assert "请假" in [w.text for w in answers._content_words(answers._rejoined(matchable("我想请四天假找谁批")))]
     # 整改措施销号制度 第10条: 已销号事项纳入"回头看"范围 …
     answer = answers.ask("已经销了号的事以后还会再回来查吗", today=TODAY)
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("rectification-closure", 10)
