@@ -213,6 +213,9 @@ def test_colloquial_filler_is_not_taken_for_the_topic(answers: AnswerEngine) -> 
     # So are a story's vague spans of time and totals (好几年没更新, 一共有哪些).
     words = [w.text for w in answers._content_words("仲裁员名单好几年没更新，关于名单一共有哪些规定")]
     assert "名单" in words and not {"好几年", "一共"} & set(words)
+    # … and when in the day a story happened (早上堵车晚到了二十分钟).
+    words = [w.text for w in answers._content_words("早上堵车晚到了20分钟，昨晚加班")]
+    assert "晚到" in words and not {"早上", "昨晚"} & set(words)
     # 局里 is nowhere in the documents, so it weighed as a rare word and matched 举例 by sound.
     answer = answers.ask("局里的财务制度", today=TODAY)
     assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "finance-center")

@@ -92,7 +92,7 @@ STOP_WORDS = frozenset("""
 这么 这样 那样 然后 所以 因为 但是 不过 如果 的话 时候 时 一个 一次 有点 好像 可能 其实 反正 比如 譬如 等等 之类
 干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱 局里 咱们 咱 别人 人家 不了 是从 那天 这天 才能
 那条 这条 那项 这项 那件 这件 一共 总共 一共有 好几年 好几天 好几个月 好几次 好多年 好多天 好久
-上周 下周 这周 本周 上星期 下星期 上个月 下个月 这个月 昨天 前天 前几天 刚才
+上周 下周 这周 本周 上星期 下星期 上个月 下个月 这个月 昨天 前天 前几天 刚才 今早 昨晚 今晚 明早 早上
 """.split())
 # Multi-character filler removed before segmentation (single characters are dropped word by word,
 # never by substring: 会 must not be cut out of 会议).
