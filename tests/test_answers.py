@@ -412,6 +412,7 @@ async def test_colloquial_asks_for_a_penalty_or_for_who_does_it_find_the_article
 def test_a_verb_and_object_said_apart_are_read_as_the_documents_word(answers: AnswerEngine) -> None:
     assert answers._rejoined("销了号的事") == "销号的事"
     assert answers._rejoined("出了问题") == "出了问题"  # 出问 is no word
+    assert answers._rejoined("下周请不了假") == "下周请假"  # said with 不了 between them
     # … and so are a verb and its object with a count between them: 请4天假 is 请假 for 4 days.
     assert answers._rejoined("请4天假") == "请假4天"
     assert "请假" in [w.text for w in answers._content_words(answers._rejoined(matchable("我想请四天假找谁批")))]

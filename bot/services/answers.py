@@ -140,7 +140,7 @@ _STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
 ]
 _TITLES = ("副局长", "局长", "副科长", "科长", "副主任", "主任", "书记", "组长", "处长", "老师", "同志", "局", "科",
            "主席")
-_SPLIT_WORD = re.compile(r"([\u4e00-\u9fff])([了过])([\u4e00-\u9fff])")
+_SPLIT_WORD = re.compile(r"([\u4e00-\u9fff])(了|过|不了|不上|得了|得上)([\u4e00-\u9fff])")
 _SPLIT_BY_COUNT = re.compile(r"([\u4e00-\u9fff])([0-9]+个?(?:天|日|周|个月|次|小时|晚|夜))([\u4e00-\u9fff])")
 _UNIT_ABBREVIATION = re.compile(r"[\u4e00-\u9fff]{1,4}?(?:科|室|局|中心|所|队|院|站|处|办|委)")
 _UNIT_KIND = {"办": "办公室", "委": "委员会"}  # 应急办 is an 办公室, 卫健委 a 委员会
@@ -1229,8 +1229,9 @@ class AnswerEngine:
         return weighted
 
     def _rejoined(self, target: str) -> str:
-        """销了号 → 销号, 请4天假 → 请假4天: a verb and its object said apart, as a word of our documents."""
-        if "了" in target or "过" in target:
+        """销了号 → 销号, 打不了卡 → 打卡, 请4天假 → 请假4天: a verb and its object said apart, as a word
+        of our documents."""
+        if "了" in target or "过" in target or "上" in target:
             target = _SPLIT_WORD.sub(
                 lambda m: m.group(1) + m.group(3) if self._rejoins(m.group(1) + m.group(3)) else m.group(0), target)
         if any(c.isdigit() for c in target):
