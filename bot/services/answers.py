@@ -1650,8 +1650,8 @@ def _syllables(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=262144)
 def _word_match(word: str, text: str, by_sound: bool) -> float:
-    """How well `text` contains `word`: 1 exactly; 0.85 for a pinyin-IME typo (same sound, at least
-    one character in common, e.g. 销好 for 销号); otherwise partial credit for shared bigrams."""
+    """How well `text` contains `word`: 1 exactly; 0.85 for a pinyin-IME typo (same sound, a third of
+    the characters right, e.g. 销好 for 销号, 废管里 for 费管理); otherwise partial credit for shared bigrams."""
     if word in text:
         return 1.0
     if not text:
@@ -1663,7 +1663,7 @@ def _word_match(word: str, text: str, by_sound: bool) -> float:
         for start in range(len(heard) - n + 1):
             if heard[start : start + n] == sound:
                 same = sum(1 for i in range(n) if text[start + i] == word[i])
-                if same * 2 >= n:
+                if same * 3 >= n:
                     return 0.85
     if len(word) >= 3:
         grams = [word[i : i + 2] for i in range(len(word) - 1)]
