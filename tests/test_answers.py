@@ -467,6 +467,19 @@ def test_a_word_with_two_slips_in_three_characters_is_still_heard() -> None:
     assert _word_match("沸馆里", "差旅费管理办法", True) < 0.85
 
 
+async def test_who_pays_finds_the_article_saying_who_bears_the_cost(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "stay.yaml", regulation_yaml(
+        "guest-stay", "来宾住宿安排办法", {
+            1: "来宾住宿费用按照定点饭店协议价格结算，来宾住宿费用标准每晚不超过400元。",
+            2: "来宾住宿费用由来宾自行支付。",
+        })))
+    for question in ("来宾住宿费用谁出", "来宾住宿费用算谁的"):
+        answer = answers.ask(question, today=TODAY)
+        assert (answer.hits[0].key, answer.hits[0].no) == ("guest-stay", 2), question
+
+
 async def test_a_clock_time_written_with_a_colon_answers_what_time(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:

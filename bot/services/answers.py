@@ -185,6 +185,9 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     # What is required, asked at the end (学时要求, 有什么要求): the article setting a bar.
     (re.compile(r"要求(是什么|是啥|有哪些|有什么|吗)?$|最少要|至少要|起码要"),
      re.compile(rf"不少于|不低于|至少|不得少于|累计{_N}|{_N}(学时|课时|小时|次|人)以上")),
+    # Who pays (来访的人住酒店的钱谁出, 罚款算谁的): the article saying who bears the cost.
+    (re.compile(r"谁出钱|谁付钱|谁出|谁付|谁掏|谁承担|谁负担|谁买单|算谁的|自己出钱?|自己掏钱?|自己付钱?|自己承担"),
+     re.compile(r"自理|自行(负担|承担|支付)|个人(负担|承担|支付)|由[^，。；]{1,10}(承担|负担|支付)|列支")),
 ]
 ANSWER_TYPE_WEIGHT = 1.5
 ANSWER_EVIDENCE = 0.01  # a tie-breaker: ranking weight of how many distinct answer cues an article has
