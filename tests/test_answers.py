@@ -259,6 +259,9 @@ def test_english_words_mixed_into_a_chinese_question_are_understood(answers: Ans
     # English words next to each other are still words (not "myoverdue").
     both = answers.ask("my overdue 整改", asker="张伟", today=TODAY)
     assert both.listing is not None and both.listing.mine and both.listing.overdue
+    # Words of travel, meals, money and paperwork read as the rules say them.
+    assert answers._english_read("business trip 去贵港 hotel 标准") == "business 出差 去贵港 住宿 标准"
+    assert answers._english_read("值班 overtime 有 salary 吗") == "值班 加班 有 工资 吗"
     cash = answers.ask("单笔 cash 支付最多多少钱", today=TODAY)
     assert cash.answered and (cash.hits[0].key, cash.hits[0].no) == ("finance-center", 5)
     # An all-English question is not for this bot: nothing is read into it.
