@@ -484,6 +484,18 @@ async def test_who_pays_finds_the_article_saying_who_bears_the_cost(
         assert (answer.hits[0].key, answer.hits[0].no) == ("guest-stay", 2), question
 
 
+async def test_a_word_shortened_to_first_characters_finds_the_full_words(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    rules = regulation_yaml("fund-inner-control", "社保基金内部控制办法", {
+        1: "社保基金实行内部控制，经办、复核、审批岗位相互分离。"}) + regulation_yaml(
+        "fund-spending", "社保基金专门账户管理制度", {1: "社保基金收支实行收支两条线管理，专户存储。"})
+    await import_and_refresh(seeded, answers, written(tmp_path / "funds.yaml", rules))
+    # 内控 is 内部控制 by its first characters; no document says 内控.
+    answer = answers.ask("社保基金内控有没有专门的制度", today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "fund-inner-control")
+
+
 async def test_a_clock_time_written_with_a_colon_answers_what_time(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:

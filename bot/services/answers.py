@@ -27,7 +27,7 @@ import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -76,6 +76,7 @@ PARTIAL = 0.5  # credit for a long word sharing only some bigrams with a documen
 COMPOUND = 0.3  # base credit for a compound word with only some parts in a synonym group
 LONE_WEIGHT = 0.03  # ranking hint of the question's telling single characters (see _lone_chars)
 LONE_SPECIFICITY = 8.0  # 签 批 酒 车 假 are telling; 来 要 去 人 are not
+ABBREVIATION = 0.7  # credit for 医美 in a text saying 医疗美容
 STORY_AT = 7  # words in a question long enough to tell a story around what it asks
 STORY_WEIGHT = 0.5  # weight of a story word there that no document has (孩子生病住院 before 能换班吗)
 PREAMBLE_PENALTY = 0.05  # ranking handicap of an article stating the regulation's purpose and basis
@@ -234,6 +235,7 @@ _SURNAMES = frozenset(
 # What is asked about a named person that no document holds: how to reach them, where they are.
 _PERSONAL = re.compile(r"电话|手机|号码|微信|邮箱|住址|住哪|家住|生日|年龄|多大了|在不在|在吗|在办公室|上班了吗|人在哪")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_HAN_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
 _TYPED_ENGLISH_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?![A-Za-z0-9])")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _SURNAME_TITLE = re.compile(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLES))})")
@@ -1228,7 +1230,11 @@ class AnswerEngine:
                 # 国庆想回湖南老家，出了广西要跟谁报备: the story (湖南, 老家) is why they ask, not what;
                 # words no document has, nor a synonym or a sound-alike of it, weigh less there.
                 weight *= STORY_WEIGHT
-            weighted.append(self._query_word(word, weight, rare=specificity > 13.5 or slip))
+            query_word = self._query_word(word, weight, rare=specificity > 13.5 or slip)
+            if unseen and not slip and len(word) == 2 and _HAN_PAIR.fullmatch(word):
+                # Chinese shortens a pair of words to their first characters (医疗美容 → 医美).
+                query_word = replace(query_word, short_for=re.compile(f"{word[0]}[\u4e00-\u9fff]{word[1]}"))
+            weighted.append(query_word)
         return weighted
 
     def _rejoined(self, target: str) -> str:
@@ -1494,6 +1500,7 @@ class QueryWord:
     answer_type: int | None = None  # a pseudo-word: "the document gives this kind of answer"
     amount: int | None = None  # a sum of money (花60000块): found in a document's 5万元以上 as well
     inner: tuple[tuple[int, int, int], ...] = ()  # (group, start, end) of members inside a member word
+    short_for: re.Pattern[str] | None = None  # 医美 for 医疗美容: a two-character word no document has
 
 
 @dataclass
@@ -1589,6 +1596,8 @@ def _match(word: QueryWord, text: str, groups: frozenset[int]) -> float:
         score = max(score, 0.9 * (COMPOUND + (1 - COMPOUND) * min(1.0, covered / len(word.text))))
     if score < 0.9 and word.inner:
         score = max(score, _inner_cover(word, text, groups))
+    if score < ABBREVIATION and word.short_for is not None and word.short_for.search(text):
+        score = ABBREVIATION
     return score
 
 
