@@ -437,7 +437,7 @@ async def test_which_document_is_answered_with_the_regulation_of_the_article_tha
             1: "机关公文的收发由办公室统一负责，收发文件应当登记。",
             2: "档案借阅须经办公室主任批准，借阅期限不超过30日。",
         }, summary="规定公文处理流程和档案保管。")))
-    for question in ("管公文收发的是哪个制度", "公文收发那个文件叫啥"):
+    for question in ("管公文收发的是哪个制度", "公文收发那个文件叫啥", "档案借阅有什么规矩，把整个制度给我看下"):
         answer = answers.ask(question, today=TODAY)
         assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "papers-and-files"), \
             question

@@ -92,7 +92,7 @@ STOP_WORDS = frozenset("""
 那块 关于 有关 呗 来着 么 一般 通常 平时 大概 大约 应该 需要 必须 得 请 想 知道 问 下 上 个 些 点 吗 嗯 哎 唉 那么
 这么 这样 那样 然后 所以 因为 但是 不过 如果 的话 时候 时 一个 一次 有点 好像 可能 其实 反正 比如 譬如 等等 之类
 干嘛 干啥 拿来 咋弄 咋搞 怎么弄 怎么搞 块钱 元钱 局里 咱们 咱 别人 人家 不了 是从 那天 这天 才能
-那条 这条 那项 这项 那件 这件 一共 总共 一共有 好几年 好几天 好几个月 好几次 好多年 好多天 好久
+那条 这条 那项 这项 那件 这件 一共 总共 一共有 好几年 好几天 好几个月 好几次 好多年 好多天 好久 整个 规矩
 上周 下周 这周 本周 上星期 下星期 上个月 下个月 这个月 昨天 前天 前几天 刚才 今早 昨晚 今晚 明早 早上
 """.split())
 # Multi-character filler removed before segmentation (single characters are dropped word by word,
@@ -252,17 +252,21 @@ _DOCUMENT_CUES = re.compile(
     r"发(我|给我)(看看|看下|一下|一份)?|给我看|发一下|发一份|发过来|"
     r"有没有.{0,12}(制度|规定|办法|文件)|是哪个(?!部门|科室|单位|领导|人|科|处|室|组)|施行|生效|实施日期|"
     r"印发|发布|出台|制定的|谁制定|哪个单位发|发文|文号|全文|原文|在哪里看|在哪看|在哪儿看|哪里能看|找不到|"
-    r"方面.{0,4}(注意|要求|规定)"  # 保密方面要注意些什么, 财务方面有哪些要求: the whole of it
+    r"方面.{0,4}(注意|要求|规定)|"  # 保密方面要注意些什么, 财务方面有哪些要求: the whole of it
+    r"(整个|整份|完整的?)(制度|文件|办法|规定|规程)|有(什么|哪些)规矩"
 )
 # Asking for the document itself, not for what it says on a point (陪餐人数有什么规定 is the latter):
 # whether there is one, to see it, where it is, what it is about.
 _WHOLE_DOCUMENT = re.compile(
     r"有没有.{0,12}(制度|规定|办法|文件)|全文|原文|发(我|给我)?(看看|看下|一下|一份)|给我看|"
-    r"(制度|规定|办法|规程|细则)(在哪里?|在哪儿)|(制度|规定|办法|规程|细则)(讲|说)的?(是)?(什么|啥)"
+    r"(制度|规定|办法|规程|细则)(在哪里?|在哪儿)|(制度|规定|办法|规程|细则)(讲|说)的?(是)?(什么|啥)|"
+    r"(整个|整份|完整的?)(制度|文件|办法|规定|规程)"
 )
-# Which document it is (哪个制度管这个, 那个文件叫啥): the regulation of the best article is the answer.
+# Which document it is (哪个制度管这个, 那个文件叫啥), or the whole of it (把整个制度给我看下, 全文):
+# the regulation of the best article is the answer.
 _WHICH_DOCUMENT = re.compile(
-    r"(哪个|哪份|哪部|哪一个|哪一份)(文件|制度|规定|办法|规程|细则)|(文件|制度|规定|办法|规程|细则)(叫什么|叫啥|名字)")
+    r"(哪个|哪份|哪部|哪一个|哪一份)(文件|制度|规定|办法|规程|细则)|(文件|制度|规定|办法|规程|细则)(叫什么|叫啥|名字)|"
+    r"(整个|整份|完整的?)(制度|文件|办法|规定|规程)|全文|原文")
 # A question about something (怎么销号, 要写哪些内容) wants the article that says it, even when every
 # word of it is in a regulation's title.
 _INTERROGATIVE = re.compile(
