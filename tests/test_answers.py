@@ -300,6 +300,7 @@ def test_the_english_word_list_must_be_a_mapping(tmp_path: Path) -> None:
     ("要不要告诉他", "应当告知当事人"), ("先给法规科过一遍", "经法制审核"),
     ("民工围着要工钱", "农民工讨薪"), ("领导会找我谈话吗", "约谈责任人"), ("溜出去吃个宵夜", "擅自离岗"),
     ("车坏了修一下", "车辆维修"), ("商家对结果不服怎么办", "对检验结论有异议的"), ("推来推去", "推诿扯皮"),
+    ("出差顺路回老家", "不得绕道办理私事"),
     ("去景点", "进入风景名胜区"),
 ])
 def test_the_synonym_table_links_everyday_words_to_the_formal_ones(
