@@ -212,7 +212,7 @@ _WEATHER = re.compile(
 # calendar (明年春节放几天假): no rule of ours says; 接待吃什么标准 or 国庆出去玩要报备吗 still search.
 _WHEN_OF_DAY = r"(今天|明天|中午|晚上|早上|今晚|明早)"
 _SMALL_TALK = re.compile(
-    rf"{_WHEN_OF_DAY}?(局里?|单位|机关|咱们|我们)?的?(食堂|饭堂)?{_WHEN_OF_DAY}?{_WHEN_OF_DAY}?"
+    rf"{_WHEN_OF_DAY}?(局里?|单位|机关|咱们|我们)?的?(食堂|饭堂)?{_WHEN_OF_DAY}{{0,2}}"
     r"(吃什么|吃啥|有什么菜|有啥菜|什么菜|饭菜怎么样|伙食怎么样)(好|呢|啊|呀)?"
     r"|[\u4e00-\u9fff]{0,8}(去哪(里|儿)?玩|哪(里|儿)好玩|去哪(里|儿)?旅游|有什么好玩的?)(比较好|好|呢|啊|呀)?"
     r"|(今年|明年)?(的)?(春节|国庆节?|五一|劳动节|元旦|清明节?|端午节?|中秋节?)(放|休)(几天|多少天|多久)(假)?(啊|呀|呢)?"
@@ -244,6 +244,8 @@ _ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
 _COUNTERS = frozenset("个位名人所包样种项条家件份张台辆批套部本类")
 _POSITION_PARTS = re.compile(r"[、，,；;/（）()\s]+")
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
+# The whole of a document asked for (把整个制度给我看下, 全文).
+_WHOLE_OF_IT = r"(整个|整份|完整的?)(制度|文件|办法|规定|规程)|全文|原文"
 _DOCUMENT_CUES = re.compile(
     r"(哪个|哪份|哪部|哪项|什么|哪些)(文件|制度|规定|办法|规程|方案|准则|规范|细则|条例)|"
     r"(制度|规定|办法|规程|方案|准则|规范|细则|条例|纪律).{0,6}"
@@ -251,22 +253,22 @@ _DOCUMENT_CUES = re.compile(
     r"叫什么|是什么)|"
     r"发(我|给我)(看看|看下|一下|一份)?|给我看|发一下|发一份|发过来|"
     r"有没有.{0,12}(制度|规定|办法|文件)|是哪个(?!部门|科室|单位|领导|人|科|处|室|组)|施行|生效|实施日期|"
-    r"印发|发布|出台|制定的|谁制定|哪个单位发|发文|文号|全文|原文|在哪里看|在哪看|在哪儿看|哪里能看|找不到|"
+    r"印发|发布|出台|制定的|谁制定|哪个单位发|发文|文号|在哪里看|在哪看|在哪儿看|哪里能看|找不到|"
     r"方面.{0,4}(注意|要求|规定)|"  # 保密方面要注意些什么, 财务方面有哪些要求: the whole of it
-    r"(整个|整份|完整的?)(制度|文件|办法|规定|规程)|有(什么|哪些)规矩"
+    rf"有(什么|哪些)规矩|{_WHOLE_OF_IT}"
 )
 # Asking for the document itself, not for what it says on a point (陪餐人数有什么规定 is the latter):
 # whether there is one, to see it, where it is, what it is about.
 _WHOLE_DOCUMENT = re.compile(
-    r"有没有.{0,12}(制度|规定|办法|文件)|全文|原文|发(我|给我)?(看看|看下|一下|一份)|给我看|"
+    r"有没有.{0,12}(制度|规定|办法|文件)|发(我|给我)?(看看|看下|一下|一份)|给我看|"
     r"(制度|规定|办法|规程|细则)(在哪里?|在哪儿)|(制度|规定|办法|规程|细则)(讲|说)的?(是)?(什么|啥)|"
-    r"(整个|整份|完整的?)(制度|文件|办法|规定|规程)"
+    + _WHOLE_OF_IT
 )
 # Which document it is (哪个制度管这个, 那个文件叫啥), or the whole of it (把整个制度给我看下, 全文):
 # the regulation of the best article is the answer.
 _WHICH_DOCUMENT = re.compile(
     r"(哪个|哪份|哪部|哪一个|哪一份)(文件|制度|规定|办法|规程|细则)|(文件|制度|规定|办法|规程|细则)(叫什么|叫啥|名字)|"
-    r"(整个|整份|完整的?)(制度|文件|办法|规定|规程)|全文|原文")
+    + _WHOLE_OF_IT)
 # A question about something (怎么销号, 要写哪些内容) wants the article that says it, even when every
 # word of it is in a regulation's title.
 _INTERROGATIVE = re.compile(
@@ -1234,7 +1236,8 @@ class AnswerEngine:
                 # 国庆想回湖南老家，出了广西要跟谁报备: the story (湖南, 老家) is why they ask, not what;
                 # words no document has, nor a synonym or a sound-alike of it, weigh less there.
                 weight *= STORY_WEIGHT
-            query_word = self._query_word(word, weight, rare=specificity > 13.5 or slip)
+            query_word = replace(self._query_word(word, weight, rare=specificity > 13.5 or slip),
+                                 seen=not unseen or slip)
             if unseen and not slip and len(word) == 2 and _HAN_PAIR.fullmatch(word):
                 # Chinese shortens a pair of words to their first characters (医疗美容 → 医美).
                 query_word = replace(query_word, short_for=re.compile(f"{word[0]}[\u4e00-\u9fff]{word[1]}"))
@@ -1372,8 +1375,7 @@ class AnswerEngine:
         """Telling characters of the question that are in none of its words (签 of 谁来签, 酒 of
         喝点酒): too vague to match on, but a hint between articles that match alike."""
         # A word no document has (小酒) leaves its characters free to hint (酒 of 饮酒).
-        covered = "".join(w.text for w in content
-                          if not self._unseen(w.text) or self._slip_of_domain_word(w.text))
+        covered = "".join(w.text for w in content if w.seen)
         return "".join(dict.fromkeys(
             c for c in body if _HAN.match(c) and c not in covered and c not in STOP_WORDS
             and self.analyzer.specificity(c) >= LONE_SPECIFICITY))
@@ -1505,6 +1507,7 @@ class QueryWord:
     amount: int | None = None  # a sum of money (花60000块): found in a document's 5万元以上 as well
     inner: tuple[tuple[int, int, int], ...] = ()  # (group, start, end) of members inside a member word
     short_for: re.Pattern[str] | None = None  # 医美 for 医疗美容: a two-character word no document has
+    seen: bool = False  # a document has it, or it sounds like a word one has: its characters are taken
 
 
 @dataclass
