@@ -434,6 +434,33 @@ def test_a_verb_and_object_said_apart_are_read_as_the_documents_word(answers: An
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("rectification-closure", 10)
 
 
+async def test_a_count_said_in_words_is_read_as_the_documents_figure(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "leave.yaml", regulation_yaml(
+        "leave-by-days", "机关请休假审批办法", {
+            1: "请假2天以上3天以内的，由科室负责人签署意见后报分管局领导审批。",
+            2: "因病请假2天以上的，须提供二级以上医院出具的诊断证明。",
+            3: "年休假原则上在本年度内休完，可以分段安排。",
+        })))
+    # 请两天假 is 请假 for 2天 (the count in words, between the verb and its object).
+    assert answers._rejoined("请两天假") == "请假两天"
+    assert answers._rejoined("请一个礼拜假") == "请假一个礼拜"
+    answer = answers.ask("我想请两天假回老家，要谁批？", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("leave-by-days", 1)
+    # 两天 alone, a word the documents write as 2天.
+    answer = answers.ask("感冒发烧在家躺两天 要去医院开证明不", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("leave-by-days", 2)
+
+
+def test_a_yes_no_question_said_as_x_not_x_keeps_only_x(answers: AnswerEngine) -> None:
+    # 要不要 asks whether; its 不要 ("don't") is no topic word to match documents on.
+    words = [w.text for w in answers._content_words(matchable("一个案子罚款要不要上会讨论"))]
+    assert "不要" not in words and "讨论" in words
+    words = [w.text for w in answers._content_words(matchable("周末加班需不需要审批")) if not w.text.startswith("<")]
+    assert words == ["周末", "加班", "审批"]
+
+
 async def test_which_document_is_answered_with_the_regulation_of_the_article_that_says_it(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:

@@ -142,7 +142,11 @@ _STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
 _TITLES = ("副局长", "局长", "副科长", "科长", "副主任", "主任", "书记", "组长", "处长", "老师", "同志", "局", "科",
            "主席")
 _SPLIT_WORD = re.compile(r"([\u4e00-\u9fff])(了|过|不了|不上|得了|得上)([\u4e00-\u9fff])")
-_SPLIT_BY_COUNT = re.compile(r"([\u4e00-\u9fff])([0-9]+个?(?:天|日|周|个月|次|小时|晚|夜))([\u4e00-\u9fff])")
+_SPLIT_BY_COUNT = re.compile(
+    r"([\u4e00-\u9fff])((?:[0-9]+|[一两几半])个?(?:天|日|周|个月|月|次|小时|晚|夜|礼拜|星期))([\u4e00-\u9fff])")
+_COUNT_CHARS = frozenset("0123456789一两几半")
+# A yes-no question said as "X not X" (要不要, 管不管, 需不需要): X is all it says about the topic.
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")
 _UNIT_ABBREVIATION = re.compile(r"[\u4e00-\u9fff]{1,4}?(?:科|室|局|中心|所|队|院|站|处|办|委)")
 _UNIT_KIND = {"办": "办公室", "委": "委员会"}  # 应急办 is an 办公室, 卫健委 a 委员会
 _UNIT_SUFFIXES = ("教育局", "委员会", "局", "办公室", "中心")
@@ -242,6 +246,9 @@ _SURNAME_TITLE = re.compile(rf"([\u4e00-\u9fff])({'|'.join(map(re.escape, _TITLE
 _ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
 # Measure words after 几 (how many …); not 岁, 天, 年, 月, 点: an age or a time is a topic.
 _COUNTERS = frozenset("个位名人所包样种项条家件份张台辆批套部本类")
+# 两天, 两个月: a count the segmenter keeps whole, where documents write 2天 and 2个月 (一天 is
+# left alone: it often means "a day", "per day").
+_SPOKEN_COUNT = re.compile(r"(两)(个?(?:天|日|周|月|年|次|小时|礼拜|星期))")
 _POSITION_PARTS = re.compile(r"[、，,；;/（）()\s]+")
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
 # The whole of a document asked for (把整个制度给我看下, 全文).
@@ -884,13 +891,15 @@ class AnswerEngine:
     def ask(self, question: str, *, asker: str | None = None, today: dt.date | None = None) -> Answer:
         query = question.strip()
         text = query[:MAX_QUESTION_CHARS]
-        target = self._rejoined(matchable(self._english_read(text)))
+        said = matchable(self._english_read(text))
+        target = self._rejoined(said)
         if not target:
             return Answer(query, False, [])
         today = today or self.today()
 
-        if (_CHITCHAT.fullmatch(target) or _BOT_META.search(target) or _WEATHER.fullmatch(target)
-                or _ERRAND.match(target) or _SMALL_TALK.fullmatch(target)):
+        # Small talk as it was said (明年春节放几天假, not the 放假几天 it is read as).
+        if (_CHITCHAT.fullmatch(said) or _BOT_META.search(said) or _WEATHER.fullmatch(said)
+                or _ERRAND.match(said) or _SMALL_TALK.fullmatch(said)):
             return Answer(query, False, [])
 
         codes, unknown_code = self._find_codes(text)
@@ -1202,7 +1211,8 @@ class AnswerEngine:
                     return " "
                 return match.group(0)
             target = pattern.sub(keep, target)
-        stripped = _STOP_RE.sub(" ", target)
+        # After the answer-type cues have been read (要不要 asks if something is required).
+        stripped = _STOP_RE.sub(" ", _A_NOT_A.sub(r"\1", target) if "不" in target else target)
         for chunk in stripped.split():
             words.extend(w for w in self.analyzer.words(chunk) if w.strip() and w not in STOP_WORDS)
         weighted: list[QueryWord] = []
@@ -1213,6 +1223,9 @@ class AnswerEngine:
             seen.add(word)
             if len(word) == 2 and word[0] == "几" and word[1] in _COUNTERS:
                 continue  # 几包, 几所, 几位: "how many", asked of something named elsewhere
+            spoken = _SPOKEN_COUNT.fullmatch(word)
+            if spoken and not self._df(word):
+                word = "2"
             if word.isdigit():
                 # Numbers (来了15个客人) hint but rarely decide.
                 weighted.append(self._query_word(word, 0.5 * self._word_idf(word),
@@ -1250,7 +1263,7 @@ class AnswerEngine:
         if "了" in target or "过" in target or "上" in target:
             target = _SPLIT_WORD.sub(
                 lambda m: m.group(1) + m.group(3) if self._rejoins(m.group(1) + m.group(3)) else m.group(0), target)
-        if any(c.isdigit() for c in target):
+        if any(c in _COUNT_CHARS for c in target):
             target = _SPLIT_BY_COUNT.sub(
                 lambda m: m.group(1) + m.group(3) + m.group(2) if self._rejoins(m.group(1) + m.group(3))
                 else m.group(0), target)
