@@ -635,6 +635,19 @@ def test_what_is_being_done_and_what_measures_someone_has_are_lists(answers: Ans
     assert set(owner.listed) == {"ZG2025006", "ZG2025008", "ZG2025009", "ZG2025013"}
 
 
+async def test_in_progress_said_with_zhengzai_is_a_status_not_a_topic(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "doing.csv", MEASURES_HEADER
+                             + "ZG2025779,廉政谈话记录不规范,规范廉政谈话记录格式,党风廉政,纪检监察室,蒙德华,覃国强,"
+                             "2027-03-31,进行中,正在整理各科室谈话记录。\n"))
+    # 正在 belongs to 正在进行中, not to the one measure whose progress says 正在整理.
+    for question in ("纪检室正在进行中的整改", "纪检监察室还在进行中的整改"):
+        doing = answers.ask(question, today=TODAY)
+        assert doing.listing is not None and doing.listing.statuses == {MeasureStatus.IN_PROGRESS}, question
+        assert "ZG2025779" in doing.listed
+
+
 def test_names_and_units_typed_with_a_homophone_still_make_lists(answers: AnswerEngine) -> None:
     owner = answers.ask("张为负责的整改", today=TODAY)  # 张伟 through a pinyin IME
     assert owner.listing is not None and owner.listing.owner == "张伟"

@@ -131,7 +131,7 @@ _OVERDUE = re.compile(
 )
 _STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
     (re.compile(r"未开始|没开始|还没动|没启动|未启动"), frozenset({MeasureStatus.NOT_STARTED})),
-    (re.compile(r"进行中|在办|正在整改|正在推进|推进中|整改中|正在(做|办|弄|搞)|还在(做|办|弄|搞|推进)"),
+    (re.compile(r"(正在|还在|仍在)?进行中|在办|正在整改|正在推进|推进中|整改中|正在(做|办|弄|搞)|还在(做|办|弄|搞|推进)"),
      frozenset({MeasureStatus.IN_PROGRESS})),
     (re.compile(r"(做完|完成|办完)了?(但|可|却)?(还)?(没|未)(有)?销号|完成未销号|待销号|已完成|已经完成|已经做完|已办结|完成了的|做完的|待审核|待验收"),
      frozenset({MeasureStatus.DONE})),
