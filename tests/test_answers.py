@@ -453,6 +453,24 @@ async def test_a_count_said_in_words_is_read_as_the_documents_figure(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("leave-by-days", 2)
 
 
+async def test_a_slip_the_segmenter_would_cut_wrongly_is_put_right_before_segmenting(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "trips.yaml", regulation_yaml(
+        "trip-claims", "测绘外业管理规定", {
+            1: "外业测绘前应当填写外业审批单，经科室负责人同意后方可出发。",
+            2: "外业测绘人员应当在返回后30日内办理报销手续，逾期未报销的，由财务科书面提醒。",
+            3: "外业测绘人员乘坐交通工具按职级标准执行，超标准部分由个人承担。",
+        })))
+    # 报消会不会 was cut 报 / 消会 / 不会, and no sound then matched 报销.
+    answer = answers.ask("外业回来报消会不会被卡，都过了两个多月了", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("trip-claims", 2)
+    assert "报销" in answers._respelled(matchable("回来报消会不会被卡"))
+    # Words the segmenter knows, and units however shortened, are left as they are.
+    assert answers._respelled("局长办公会一般多久开一次") == "局长办公会一般多久开一次"
+    assert answers._respelled("职成科的") == "职成科的"
+
+
 def test_a_yes_no_question_said_as_x_not_x_keeps_only_x(answers: AnswerEngine) -> None:
     # 要不要 asks whether; its 不要 ("don't") is no topic word to match documents on.
     words = [w.text for w in answers._content_words(matchable("一个案子罚款要不要上会讨论"))]

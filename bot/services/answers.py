@@ -21,6 +21,7 @@ How a question is answered:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import re
 import time
@@ -44,7 +45,7 @@ from bot.config import Settings
 from bot.db import SessionFactory, transaction
 from bot.errors import InvalidInput, NotFound
 from bot.models import Alias, Article, Cadre, Measure, MeasureStatus, Miss, Regulation, utcnow
-from bot.services.retrieval import Analyzer, DocTerms, Segment, bm25_idf, pinyin_of, top_k
+from bot.services.retrieval import Analyzer, DocTerms, Segment, bm25_idf, homophones, pinyin_of, top_k
 from bot.services.text import (
     chinese_to_int,
     clean_display,
@@ -638,6 +639,8 @@ class AnswerEngine:
         self.people = {c.name: Person(c.name, c.unit, c.position, c.role.value) for c in cadres}
         self._names = PhraseIndex(name for name in self.people if len(name) >= 2)
         self._name_sounds = _sound_index(name for name in self.people if len(name) >= 2)
+        # Never "put right" into someone's name: 章伟 may be another person than 张伟.
+        self._name_pairs = {name[i : i + 2] for name in self.people for i in range(len(name) - 1)}
         self._by_surname: dict[str, list[Person]] = defaultdict(list)
         self._with_roles: list[tuple[Person, list[str]]] = []
         for person in self.people.values():
@@ -892,7 +895,7 @@ class AnswerEngine:
         query = question.strip()
         text = query[:MAX_QUESTION_CHARS]
         said = matchable(self._english_read(text))
-        target = self._rejoined(said)
+        target = self._rejoined(self._respelled(said))
         if not target:
             return Answer(query, False, [])
         today = today or self.today()
@@ -1268,6 +1271,51 @@ class AnswerEngine:
                 lambda m: m.group(1) + m.group(3) + m.group(2) if self._rejoins(m.group(1) + m.group(3))
                 else m.group(0), target)
         return target
+
+    def _respelled(self, target: str) -> str:
+        """报消 → 报销, 值斑 → 值班: two characters that are no word and in no document, one of them a
+        pinyin-IME slip for the word our documents have. Put right before segmenting, since the
+        segmenter cuts a slip it does not know wrongly (报 + 消会 of 报消会不会)."""
+        chars = list(target)
+        # Characters inside a word the segmenter knows, or one our documents have, are as meant.
+        settled = [False] * len(chars)
+        start = 0
+        for word in self.analyzer.words(target):
+            start = target.find(word, start)
+            if len(word) >= 2 and (self.analyzer.is_word(word) or self._df(word)):
+                settled[start : start + len(word)] = [True] * len(word)
+            start += len(word)
+        if not any(not a and not b for a, b in itertools.pairwise(settled)):
+            return target
+        # So are units and people, however shortened (职成科) or misspelt (张为): they are read as such.
+        for mention in (self._unit_in(target)[1], self._person_in(target)[1]):
+            at = target.find(mention) if mention else -1
+            if at >= 0:
+                settled[at : at + len(mention)] = [True] * len(mention)
+        position = 0
+        while position < len(chars) - 1:
+            pair = chars[position] + chars[position + 1]
+            meant = None
+            if (not settled[position] and not settled[position + 1] and _HAN_PAIR.fullmatch(pair)
+                    and pair[0] not in STOP_WORDS and pair[1] not in STOP_WORDS
+                    and not self._df(pair) and not self.analyzer.is_word(pair)):
+                meant = self._sounds_like_a_word(pair)
+            if meant is None:
+                position += 1
+                continue
+            chars[position : position + 2] = meant
+            position += 2
+        return "".join(chars)
+
+    def _sounds_like_a_word(self, pair: str) -> str | None:
+        """The one word of our documents that `pair` sounds like with one character different."""
+        found = {
+            candidate
+            for candidate in [c + pair[1] for c in homophones(pair[0]) if c != pair[0]]
+            + [pair[0] + c for c in homophones(pair[1]) if c != pair[1]]
+            if self._df(candidate) and self.analyzer.is_word(candidate) and candidate not in self._name_pairs
+        }
+        return found.pop() if len(found) == 1 else None
 
     def _rejoins(self, word: str) -> bool:
         return self.analyzer.is_word(word) and self._df(word) > 0

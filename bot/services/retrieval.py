@@ -18,7 +18,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import jieba
@@ -47,6 +47,20 @@ def syllable(char: str) -> str:
 
 def pinyin_of(text: str) -> list[str]:
     return [syllable(c) for c in text]
+
+
+@cache
+def _chars_by_sound() -> dict[str, str]:
+    by_sound: dict[str, list[str]] = defaultdict(list)
+    for code in range(0x4E00, 0xA000):
+        if code in pinyin_dict:
+            by_sound[syllable(chr(code))].append(chr(code))
+    return {sound: "".join(chars) for sound, chars in by_sound.items()}
+
+
+def homophones(char: str) -> str:
+    """The common characters read as `char` is (toneless, first reading), itself included."""
+    return _chars_by_sound().get(syllable(char), char)
 
 
 @dataclass(frozen=True)
