@@ -304,6 +304,7 @@ def test_the_english_word_list_must_be_a_mapping(tmp_path: Path) -> None:
     ("一年有几天带薪假", "年休假5天"), ("最后谁拍板", "报分管领导审批"), ("中午要不要管饭", "安排工作餐"),
     ("接待吃一餐饭", "用餐标准"), ("油钱谁出", "燃油费"), ("要不要上会讨论", "集体讨论决定"),
     ("头一回犯事", "初次违法"), ("有人在旁边盯着", "现场监督"),
+    ("白名单上的企业", "纳入监督执法正面清单"), ("会不会上黑名单", "列入严重失信主体名单"),
     ("去景点", "进入风景名胜区"),
 ])
 def test_the_synonym_table_links_everyday_words_to_the_formal_ones(
@@ -480,6 +481,8 @@ def test_a_yes_no_question_said_as_x_not_x_keeps_only_x(answers: AnswerEngine) -
     assert "不要" not in words and "案子" in words
     words = [w.text for w in answers._content_words(matchable("周末加班需不需要审批")) if not w.text.startswith("<")]
     assert words == ["周末", "加班", "审批"]
+    # X stays a word of its own: 会不会上黑名单 is not 会上 ("at the meeting") 黑名单.
+    assert "会上" not in [w.text for w in answers._content_words(matchable("企业被罚了会不会上黑名单"))]
 
 
 async def test_which_document_is_answered_with_the_regulation_of_the_article_that_says_it(

@@ -1215,7 +1215,7 @@ class AnswerEngine:
                 return match.group(0)
             target = pattern.sub(keep, target)
         # After the answer-type cues have been read (要不要 asks if something is required).
-        stripped = _STOP_RE.sub(" ", _A_NOT_A.sub(r"\1", target) if "不" in target else target)
+        stripped = _STOP_RE.sub(" ", _A_NOT_A.sub(r" \1 ", target) if "不" in target else target)
         for chunk in stripped.split():
             words.extend(w for w in self.analyzer.words(chunk) if w.strip() and w not in STOP_WORDS)
         weighted: list[QueryWord] = []
