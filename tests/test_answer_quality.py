@@ -1,7 +1,7 @@
 """Top-1 accuracy on labelled question sets must not drop below what we reached.
 
 tests/questions/sample.yaml asks about the sample data in data/; tests/questions/heldout/,
-transport/, market/, health/, hrss/, environment/ and housing/ are other bureaus' data with
+transport/, market/, health/, hrss/, environment/, housing/, land/ and water/ are other bureaus' data with
 their own questions (written without seeing the engine), imported through the same import
 code. The floors sit just under the measured figures reported in the README; raise them when
 the engine improves.
@@ -37,11 +37,17 @@ SETS = {
     # before the fixes they prompted. Only their `also` entries were reshaped to the harness's form.
     "health": (QUESTIONS_DIR / "health", QUESTIONS_DIR / "health" / "questions.yaml", 0.77, 0.93),
     "hrss": (QUESTIONS_DIR / "hrss", QUESTIONS_DIR / "hrss" / "questions.yaml", 0.74, 0.80),
-    # And two written after those (梧州市生态环境局, 百色市住房和城乡建设局) whose failures nobody has
-    # read: 73.0% and 72.0% top-1 overall when first asked (a458e9c), 76.5% and 73.5% on fa93185
-    # after fixes prompted by the other sets; the code of b95bccc scores 69.5% and 70.5%.
+    # And two written after those (梧州市生态环境局, 百色市住房和城乡建设局): 73.0% and 72.0% top-1
+    # overall when first asked (a458e9c), 76.5% and 73.5% on fa93185 after fixes prompted by the
+    # other sets. Their failures were first read on 2026-12-07, when land and water replaced them
+    # as the sets nobody has read.
     "environment": (QUESTIONS_DIR / "environment", QUESTIONS_DIR / "environment" / "questions.yaml", 0.71, 0.93),
     "housing": (QUESTIONS_DIR / "housing", QUESTIONS_DIR / "housing" / "questions.yaml", 0.68, 0.90),
+    # Written on 2026-12-07 the same way (钦州市自然资源局, 贵港市水利局), after the environment and
+    # housing failures had been read at last: 75.5% and 73.5% top-1 overall when first asked
+    # (a30e500). Nobody has read their failures: they are the estimate for a bureau never seen.
+    "land": (QUESTIONS_DIR / "land", QUESTIONS_DIR / "land" / "questions.yaml", 0.73, 0.80),
+    "water": (QUESTIONS_DIR / "water", QUESTIONS_DIR / "water" / "questions.yaml", 0.69, 0.93),
 }
 
 
