@@ -506,6 +506,29 @@ async def test_which_document_is_answered_with_the_regulation_of_the_article_tha
     assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "papers-and-files")
 
 
+async def test_a_document_asked_for_by_its_kind_is_answered_with_the_regulation_not_its_preface(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    await import_and_refresh(seeded, answers, written(tmp_path / "fund.yaml", regulation_yaml(
+        "repair-fund", "住宅专项维修资金管理实施办法", {
+            1: "为了加强住宅专项维修资金管理，根据《住宅专项维修资金管理办法》，结合本市实际，制定本办法。",
+            2: "住宅专项维修资金专项用于共用部位、共用设施设备保修期满后的维修和更新、改造。",
+            3: "维修资金的使用应当经专有部分占建筑物总面积三分之二以上的业主同意。",
+        })))
+    # Article 1 names 管理办法 (the national one) and so covers the question best, but it is the
+    # document's preface: asked for the 管理办法, the document is meant.
+    answer = answers.ask("维修资金的管理办法", today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "repair-fund")
+    await import_and_refresh(seeded, answers, written(tmp_path / "leave.yaml", regulation_yaml(
+        "leave-rules", "机关工作人员考勤和请休假管理办法", {
+            1: "工作人员请假休假，应当提前填写请假休假审批表。",
+            2: "请假休假期满应按时返岗并销假。",
+        })))
+    # …规定有哪些 asks for the rules on it: the document.
+    answer = answers.ask("请假休假的规定有哪些", today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("regulation", "leave-rules")
+
+
 async def test_a_telling_character_of_a_word_no_document_has_still_breaks_a_tie(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:

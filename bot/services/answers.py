@@ -283,7 +283,7 @@ _INTERROGATIVE = re.compile(
     r"怎么|怎样|如何|哪些|哪个|什么|多少|几|吗|呢|能不能|可不可以|可以|是否|谁|要不要|咋|啥|为何|为什么|干嘛|干吗"
 )
 _DOCUMENT_ENDING = re.compile(
-    r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则)(吗|呢|吧|有吗|有没有|在哪|在哪里)?$|有(什么|哪些)规定")
+    r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则)(吗|呢|吧|有吗|有没有|在哪|在哪里|都?有哪些)?$|有(什么|哪些)规定")
 # The customary first article of a Chinese regulation: 为(了)…，根据…，制定本办法/规定/制度…
 _PREAMBLE = re.compile(r"为了?[^。]{2,120}?制定本")
 _ARTICLE_IN_TARGET = re.compile(r"第?([0-9]+|[零〇一二两三四五六七八九十百千]+)条")
@@ -1536,7 +1536,10 @@ class AnswerEngine:
         # The document asked for outright may cover the question's words a little less than an
         # article does (有没有关于公务接待的规定: 规定 is in an article, not in …管理办法).
         margin = 0.2 if _WHOLE_DOCUMENT.search(body) else 0.1
-        about_document = asks_for_document and regulation.confidence >= article.confidence - margin
+        # An article restating the document's purpose and title (为…，根据…，制定本办法) is the
+        # document's own preface: asked for the document, the document is the answer.
+        about_document = asks_for_document and (
+            regulation.confidence >= article.confidence - margin or article.doc.preamble)
         if _WHICH_DOCUMENT.search(body):
             # 管公文收发的是哪个制度: the document holding the article that answers, however little
             # of the question its title and summary say (收发 is in the article, not the title).
