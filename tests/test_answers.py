@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from bot.config import load_settings
@@ -24,6 +25,8 @@ from bot.services.answers import (
     numerals_to_digits,
     record_miss,
 )
+from bot.services.text import normalize
+from tests.conftest import DATA
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -307,13 +310,30 @@ def test_the_english_word_list_must_be_a_mapping(tmp_path: Path) -> None:
     ("周末开单位的车", "节假日期间公务用车封存"), ("白名单上的企业", "纳入监督执法正面清单"),
     ("会不会上黑名单", "列入严重失信主体名单"), ("能不能自己开单位的车", "确需工作人员自行驾驶的"),
     ("种树剪草的钱", "绿化养护和保洁等费用"), ("怎么分的，抽签吗", "通过公开摇号方式确定"),
-    ("资金还剩多少", "结存情况"),
+    ("资金还剩多少", "结存情况"), ("人家没发函", "无公函的一律不予接待"), ("车子撞了", "发生交通事故的"),
+    ("花了多少油钱", "油耗"), ("忘记打卡咋办", "未能打卡的"), ("无故不来上班", "按旷工处理"),
+    ("老婆生孩子", "配偶生育的"), ("半夜打电话查岗", "电话抽查值班在岗情况"), ("工地出了人命", "发生生产安全事故后"),
+    ("欠了房租会被赶出来吗", "拖欠租金的应当腾退"), ("维修钱快用光了要补交吗", "余额不足的应当及时续交"),
+    ("跟同事住一个房间", "合住一个标准间"), ("局领导要出面陪吗", "局领导原则上不陪同"), ("能不能借点钱", "预借差旅费"),
+    ("会不会上黑名单", "记入不良行为记录"),
     ("去景点", "进入风景名胜区"),
 ])
 def test_the_synonym_table_links_everyday_words_to_the_formal_ones(
         answers: AnswerEngine, everyday: str, formal: str) -> None:
     synonyms = answers.analyzer.synonyms
     assert synonyms.group_ids(everyday) & synonyms.group_ids(formal)
+
+
+def test_no_phrase_of_the_synonym_table_is_in_two_groups() -> None:
+    # The loader keeps a phrase's first group, so a second listing would silently do nothing.
+    groups = yaml.safe_load((DATA / "synonyms.yaml").read_text(encoding="utf-8"))
+    first: dict[str, int] = {}
+    twice = []
+    for number, group in enumerate(groups):
+        for phrase in {normalize(str(p)).replace(" ", "") for p in group}:
+            if first.setdefault(phrase, number) != number:
+                twice.append(phrase)
+    assert not twice
 
 
 @pytest.mark.parametrize(("everyday", "unrelated"), [
