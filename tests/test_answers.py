@@ -263,7 +263,13 @@ def test_english_words_mixed_into_a_chinese_question_are_understood(answers: Ans
     both = answers.ask("my overdue 整改", asker="张伟", today=TODAY)
     assert both.listing is not None and both.listing.mine and both.listing.overdue
     # Words of travel, meals, money and paperwork read as the rules say them.
-    assert answers._english_read("business trip 去贵港 hotel 标准") == "business 出差 去贵港 住宿 标准"
+    assert answers._english_read("business trip 去贵港 hotel 标准") == "出差 去贵港 住宿 标准"
+    # Phrases of several words are read whole, before their words: annual leave is 年休假, not 年 请假.
+    assert answers._english_read("去年的Annual  Leave没休完") == "去年的年休假没休完"
+    assert answers._english_read("出差的rules有哪些，send me the whole doc") == "出差的规定有哪些,发我 the 全文"
+    regulation = answers.ask("工作规程的rules有哪些，send me the whole doc", today=TODAY)
+    assert regulation.answered
+    assert (regulation.hits[0].kind, regulation.hits[0].key) == ("regulation", "bureau-work-rules")
     assert answers._english_read("值班 overtime 有 salary 吗") == "值班 加班 有 工资 吗"
     cash = answers.ask("单笔 cash 支付最多多少钱", today=TODAY)
     assert cash.answered and (cash.hits[0].key, cash.hits[0].no) == ("finance-center", 5)

@@ -528,6 +528,15 @@ def _sounds_in(target: str, sounds: dict[tuple[str, ...], set[str]], *, same_fir
 
 
 @cache
+@lru_cache(maxsize=8)
+def _english_phrases(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for the English phrases of several words (send me, annual leave)."""
+    if not phrases:
+        return None
+    spelled = (r"\s+".join(map(re.escape, phrase.split())) for phrase in sorted(phrases, key=len, reverse=True))
+    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(spelled) + r")(?![A-Za-z0-9])", re.IGNORECASE)
+
+
 def english_terms(path: Path) -> dict[str, str]:
     """data/english.yaml: lower-case English word → the Chinese word read in its place."""
     if not path.exists():
@@ -535,7 +544,8 @@ def english_terms(path: Path) -> dict[str, str]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: 应为「英文词: 中文词」的映射")
-    return {str(english).lower(): str(chinese) for english, chinese in data.items() if english and chinese}
+    return {" ".join(str(english).lower().split()): str(chinese) for english, chinese in data.items()
+            if english and chinese}
 
 
 class AnswerEngine:
@@ -1106,6 +1116,10 @@ class AnswerEngine:
         if not self.english or not _HAN.search(text):
             return text
         typed = unicodedata.normalize("NFKC", text)
+        phrases = _english_phrases(tuple(sorted(k for k in self.english if " " in k)))
+        if phrases is not None:
+            # annual leave is 年休假, not 年 + 请假: the phrases first, longest first.
+            typed = phrases.sub(lambda m: self.english[" ".join(m.group(0).lower().split())], typed)
         return _TYPED_ENGLISH_WORD.sub(lambda m: self.english.get(m.group(0).lower(), m.group(0)), typed)
 
     def _names_nobody_we_know(self, body: str) -> bool:
