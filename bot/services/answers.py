@@ -5,6 +5,9 @@ kept current afterwards (`refresh` picks up rows changed since the last look, wi
 rebuilding everything). Asking is synchronous, pure CPU and takes no database session.
 
 How a question is answered:
+0. The question is normalised: English words and phrases read as Chinese (annual leave →
+   年休假), a two-character pinyin slip that the segmenter would cut wrongly put right before
+   segmenting (报消会不会 → 报销), a verb and object said apart rejoined (请两天假 → 请假两天).
 1. A measure code in any spelling (ZG2025004, zg-2025-4, ＺＧ２０２５００４) answers at once.
 2. People, units, 我的/逾期/状态 words make it a *list* question unless the rest of the
    question clearly names one measure.
