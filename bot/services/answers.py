@@ -24,7 +24,6 @@ How a question is answered:
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 import re
 import time
@@ -1302,13 +1301,7 @@ class AnswerEngine:
             if len(word) >= 2 and (self.analyzer.is_word(word) or self._df(word)):
                 settled[start : start + len(word)] = [True] * len(word)
             start += len(word)
-        if not any(not a and not b for a, b in itertools.pairwise(settled)):
-            return target
-        # So are units and people, however shortened (职成科) or misspelt (张为): they are read as such.
-        for mention in (self._unit_in(target)[1], self._person_in(target)[1]):
-            at = target.find(mention) if mention else -1
-            if at >= 0:
-                settled[at : at + len(mention)] = [True] * len(mention)
+        fixes: list[tuple[int, str]] = []
         position = 0
         while position < len(chars) - 1:
             pair = chars[position] + chars[position + 1]
@@ -1320,8 +1313,19 @@ class AnswerEngine:
             if meant is None:
                 position += 1
                 continue
-            chars[position : position + 2] = meant
+            fixes.append((position, meant))
             position += 2
+        if not fixes:
+            return target
+        # Units and people are read as such, however shortened (职成科) or misspelt (张为).
+        kept: set[int] = set()
+        for mention in (self._unit_in(target)[1], self._person_in(target)[1]):
+            at = target.find(mention) if mention else -1
+            if at >= 0:
+                kept.update(range(at, at + len(mention)))
+        for position, meant in fixes:
+            if position not in kept and position + 1 not in kept:
+                chars[position : position + 2] = meant
         return "".join(chars)
 
     def _sounds_like_a_word(self, pair: str) -> str | None:
