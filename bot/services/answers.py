@@ -529,7 +529,6 @@ def _sounds_in(target: str, sounds: dict[tuple[str, ...], set[str]], *, same_fir
     return None, ""
 
 
-@cache
 @lru_cache(maxsize=8)
 def _english_phrases(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
     """One pattern for the English phrases of several words (send me, annual leave)."""
@@ -539,6 +538,7 @@ def _english_phrases(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(spelled) + r")(?![A-Za-z0-9])", re.IGNORECASE)
 
 
+@cache
 def english_terms(path: Path) -> dict[str, str]:
     """data/english.yaml: lower-case English word → the Chinese word read in its place."""
     if not path.exists():
@@ -1298,6 +1298,8 @@ class AnswerEngine:
         start = 0
         for word in self.analyzer.words(target):
             start = target.find(word, start)
+            if start < 0:
+                break
             if len(word) >= 2 and (self.analyzer.is_word(word) or self._df(word)):
                 settled[start : start + len(word)] = [True] * len(word)
             start += len(word)
