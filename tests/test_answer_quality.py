@@ -1,10 +1,10 @@
 """Top-1 accuracy on labelled question sets must not drop below what we reached.
 
 tests/questions/sample.yaml asks about the sample data in data/; tests/questions/heldout/,
-transport/, market/, health/, hrss/, environment/, housing/, land/ and water/ are other bureaus' data with
-their own questions (written without seeing the engine), imported through the same import
-code. The floors sit just under the measured figures reported in the README; raise them when
-the engine improves.
+transport/, market/, health/, hrss/, environment/, housing/, land/, water/, culture/ and
+emergency/ are other bureaus' data with their own questions (written without seeing the
+engine), imported through the same import code. The floors sit just under the measured
+figures reported in the README; raise them when the engine improves.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ SETS = {
     # (a30e500). Nobody has read their failures: they are the estimate for a bureau never seen.
     "land": (QUESTIONS_DIR / "land", QUESTIONS_DIR / "land" / "questions.yaml", 0.74, 0.80),
     "water": (QUESTIONS_DIR / "water", QUESTIONS_DIR / "water" / "questions.yaml", 0.70, 0.93),
+    # Two more, written later the same day (北海市文化广电和旅游局, 防城港市应急管理局): 71.0% and
+    # 69.0% on a30e500, 71.5% and 70.0% when first asked on the day's final code (3f5f67c).
+    # Unread as well.
+    "culture": (QUESTIONS_DIR / "culture", QUESTIONS_DIR / "culture" / "questions.yaml", 0.68, 0.86),
+    "emergency": (QUESTIONS_DIR / "emergency", QUESTIONS_DIR / "emergency" / "questions.yaml", 0.66, 0.90),
 }
 
 
