@@ -251,7 +251,7 @@ _ROLE_WORD = re.compile(r"长|主任|书记|组长|工程师|主席|委员")
 _COUNTERS = frozenset("个位名人所包样种项条家件份张台辆批套部本类")
 # 两天, 两个月: a count the segmenter keeps whole, where documents write 2天 and 2个月 (一天 is
 # left alone: it often means "a day", "per day").
-_SPOKEN_COUNT = re.compile(r"(两)(个?(?:天|日|周|月|年|次|小时|礼拜|星期))")
+_SPOKEN_COUNT = re.compile(r"两个?(?:天|日|周|月|年|次|小时|礼拜|星期)")
 _POSITION_PARTS = re.compile(r"[、，,；;/（）()\s]+")
 _ROLE_ENDINGS = ("长", "主任", "书记", "组长", "工程师", "处长", "主席", "委员")
 # The whole of a document asked for (把整个制度给我看下, 全文).
@@ -529,9 +529,9 @@ def _sounds_in(target: str, sounds: dict[tuple[str, ...], set[str]], *, same_fir
     return None, ""
 
 
-@lru_cache(maxsize=8)
-def _english_phrases(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One pattern for the English phrases of several words (send me, annual leave)."""
+def english_phrases(terms: dict[str, str]) -> re.Pattern[str] | None:
+    """One pattern for the English phrases of several words (send me, annual leave) of `terms`."""
+    phrases = [term for term in terms if " " in term]
     if not phrases:
         return None
     spelled = (r"\s+".join(map(re.escape, phrase.split())) for phrase in sorted(phrases, key=len, reverse=True))
@@ -579,6 +579,7 @@ class AnswerEngine:
         self._synced_at: dt.datetime | None = None
         self.build_seconds = 0.0
         self.english: dict[str, str] = {}  # approval → 审批, for questions mixing in English words
+        self._english_phrases: re.Pattern[str] | None = None  # the entries of several words
 
     # ---- building -------------------------------------------------------------------------------
 
@@ -587,6 +588,7 @@ class AnswerEngine:
         analyzer = Analyzer.shared(settings.data_dir / "dict.txt", settings.data_dir / "synonyms.yaml")
         engine = cls(analyzer, settings.tz)
         engine.english = english_terms(settings.data_dir / "english.yaml")
+        engine._english_phrases = english_phrases(engine.english)
         async with transaction(factory) as session:
             await engine.rebuild(session)
         return engine
@@ -1118,10 +1120,9 @@ class AnswerEngine:
         if not self.english or not _HAN.search(text):
             return text
         typed = unicodedata.normalize("NFKC", text)
-        phrases = _english_phrases(tuple(sorted(k for k in self.english if " " in k)))
-        if phrases is not None:
+        if self._english_phrases is not None:
             # annual leave is 年休假, not 年 + 请假: the phrases first, longest first.
-            typed = phrases.sub(lambda m: self.english[" ".join(m.group(0).lower().split())], typed)
+            typed = self._english_phrases.sub(lambda m: self.english[" ".join(m.group(0).lower().split())], typed)
         return _TYPED_ENGLISH_WORD.sub(lambda m: self.english.get(m.group(0).lower(), m.group(0)), typed)
 
     def _names_nobody_we_know(self, body: str) -> bool:
@@ -1242,8 +1243,7 @@ class AnswerEngine:
             seen.add(word)
             if len(word) == 2 and word[0] == "几" and word[1] in _COUNTERS:
                 continue  # 几包, 几所, 几位: "how many", asked of something named elsewhere
-            spoken = _SPOKEN_COUNT.fullmatch(word)
-            if spoken and not self._df(word):
+            if _SPOKEN_COUNT.fullmatch(word) and not self._df(word):
                 word = "2"
             if word.isdigit():
                 # Numbers (来了15个客人) hint but rarely decide.
