@@ -561,8 +561,7 @@ async def check_misses(app: Any, plan: list[Planned], prepared: Prepared, before
         if item.text.startswith("/"):
             continue
         answer = services.answers.ask(item.text, asker=prepared.names[item.user_id], today=TODAY)
-        if (not answer.answered and answer.listing is None and answer.unknown_code is None
-                and normalize(item.text)[:512]):
+        if answer.is_miss:
             expected += 1
             texts.add(normalize(item.text)[:512])
     after = await misses_total(app)

@@ -194,7 +194,7 @@ async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         for question in questions:
             answer = answers.ask(question, asker=args.asker)
             async with transaction(factory) as session:
-                if not answer.answered and answer.query.strip() and answer.listing is None:
+                if answer.is_miss:
                     await record_miss(session, answer.query)
                 if args.json:
                     print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
@@ -380,8 +380,11 @@ async def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
     if not result.workday:
         print(f"{today} 不是工作日，不发送催办。")
         return 0
-    verb = "将发送（演练，未记录）" if args.dry_run else "新记录"
-    print(f"{today}：到期提醒 {len(result.due)} 项，其中{verb} {len(result.new)} 项，消息 {result.digests} 条。")
+    if args.dry_run:
+        print(f"{today}：到期提醒 {len(result.due)} 项，其中将发送 {len(result.new)} 项，"
+              f"合并为 {result.digests} 条消息（演练，未记录；另有管理员每日概览）。")
+    else:
+        print(f"{today}：到期提醒 {len(result.due)} 项，其中新记录 {len(result.new)} 项，消息 {result.digests} 条。")
     for item in result.new[:50]:
         when = f"剩 {item.days_left} 天" if item.days_left >= 0 else f"逾期 {-item.days_left} 天"
         label = KIND_LABELS.get(item.kind, f"提前 {item.kind.removeprefix('before')} 天提醒")

@@ -4,6 +4,9 @@ answers to the bot's questions (退回原因, 进展, 延期), and the measure b
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -15,7 +18,7 @@ from bot.models import Cadre, ExtensionRequest, ExtensionStatus, Measure, Measur
 from bot.services import measures as service
 from bot.services import pending
 from bot.services.measures import Evidence, ExtensionOutcome
-from bot.services.text import DateFormatError, clean_display, parse_iso_date
+from bot.services.text import DateFormatError, clean_display, parse_iso_date, to_simplified
 from handlers import notify, render
 from handlers.callbacks import Action, Callback, Ref, done_confirm_keyboard, encode
 from handlers.common import Pressed, addressed_to_bot, current_cadre, is_private, measure_of_button, send
@@ -99,27 +102,64 @@ async def overdue(update: Update, context: BotContext) -> None:
 
 async def todo(update: Update, context: BotContext) -> None:
     """Leader/admin: measures awaiting sign-off (with buttons) and extension requests to decide."""
-    services = context.services
-    replies: list[Reply] = []
-    async with transaction(services.factory) as session:
+    async with transaction(context.services.factory) as session:
         cadre = await require_cadre(session, update)
         if cadre.role is Role.CADRE:
             raise PermissionDenied("/todo 供分管领导和管理员使用；您的整改措施请用 /mine 查看。")
-        if not is_private(update):
-            # Sign-off buttons and who asked for what are not for a group.
-            raise PermissionDenied("请在与机器人的私聊中使用 /todo。")
-        for measure in (await service.awaiting_verification(session, cadre.id))[:LIST_LIMIT]:
-            replies.append(card(context, update, measure, cadre))
-        if cadre.role is Role.ADMIN:
-            for request in await service.pending_extensions(session):
-                text, buttons = notify.extension_message(request, request.measure)
-                replies.append(Reply(text, markup(buttons)))
+        replies = await _todo_replies(session, update, context, cadre)
+    await _send_todo(update, replies)
+
+
+async def _todo_replies(session: AsyncSession, update: Update, context: BotContext, cadre: Cadre) -> list[Reply]:
+    if not is_private(update):
+        # Sign-off buttons and who asked for what are not for a group.
+        raise PermissionDenied("请在与机器人的私聊中使用 /todo。")
+    replies = [card(context, update, measure, cadre)
+               for measure in (await service.awaiting_verification(session, cadre.id))[:LIST_LIMIT]]
+    if cadre.role is Role.ADMIN:
+        for request in await service.pending_extensions(session):
+            text, buttons = notify.extension_message(request, request.measure)
+            replies.append(Reply(text, markup(buttons)))
+    return replies
+
+
+async def _send_todo(update: Update, replies: list[Reply]) -> None:
     if not replies:
         await send(update, "没有待您处理的事项。")
         return
     await send(update, f"待您处理 {len(replies)} 项：")
     for reply in replies:
         await send(update, reply)
+
+
+#: "What is on my plate" in words (待我处理的, 我的待办, 我今天有什么要处理的): /todo for those who
+#: judge measures, the open measures they own for everyone else.
+TODO_ASKED = re.compile(
+    r"(我的)?(待办|待办事项|待处理事项)(有哪些|有什么|呢)?|(待|等|需要|要)我(来)?处理的?(有哪些|有什么|事项|事)?|"
+    r"我?(今天)?(还)?(有)?(什么|哪些|啥)(事情?)?要(我)?(处理|办)的?"
+)
+
+
+def asks_todo(text: str) -> bool:
+    return TODO_ASKED.fullmatch(to_simplified(re.sub(r"[\s？?。！!，,]+", "", text))) is not None
+
+
+async def my_todo(update: Update, context: BotContext) -> None:
+    services = context.services
+    owned: list[Measure] | None = None
+    replies: list[Reply] = []
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        if cadre.role is Role.CADRE:
+            owned = await service.open_measures_of_owner(session, cadre.id)
+        else:
+            # A leader's or admin's: /todo, from this same unit of work.
+            replies = await _todo_replies(session, update, context, cadre)
+    if owned is None:
+        await _send_todo(update, replies)
+        return
+    await send(update, render.measure_list(owned[:LIST_LIMIT], services.today(), title="您待完成的整改措施",
+                                           total=len(owned), public=not is_private(update)))
 
 
 def markup(buttons: notify.Buttons | None) -> InlineKeyboardMarkup | None:
@@ -173,13 +213,18 @@ async def mark_done(update: Update, context: BotContext, code: str, note: str, e
 
 async def verify_command(update: Update, context: BotContext) -> None:
     args = context.args or []
+    if not args:
+        async with transaction(context.services.factory) as session:
+            await require_cadre(session, update)
+        raise InvalidInput("用法：/verify 编号 [说明]，例如 /verify ZG2025004")
+    await verify(update, context, resolve_code(context, args[0]), " ".join(args[1:]))
+
+
+async def verify(update: Update, context: BotContext, code: str, note: str) -> None:
     services = context.services
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
-        if not args:
-            raise InvalidInput("用法：/verify 编号 [说明]，例如 /verify ZG2025004")
-        transition = await service.verify(session, cadre.id, resolve_code(context, args[0]), " ".join(args[1:]) or None,
-                                          services.today())
+        transition = await service.verify(session, cadre.id, code, note or None, services.today())
         await notify.queue_transition(session, "verify", transition)
         reply = card(context, update, transition.measure, cadre)
     _sync_index(context, transition.measure)
@@ -291,6 +336,136 @@ async def on_reply_text(update: Update, context: BotContext, text: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Typed:
+    """A change to one measure said in a plain message, as its command would say it."""
+
+    action: Literal["done", "progress", "extend", "verify", "reject", "approve", "refuse", "unclear"]
+    code: str
+    text: str = ""  # done, verify: the note; progress: the progress; extend, reject, refuse: the reason
+    date: str = ""  # extend: the new deadline as typed
+
+
+#: "进展：招生片区已重新划定" after a code: progress to record, not a question on it.
+_PROGRESS = re.compile(r"(?:最新)?(?:进展|进度)(?:情况)?\s*[：:，,]\s*(?P<text>\S.+)", re.DOTALL)
+#: A progress text that is a question after all (进展，怎么样了 / 进度：到哪一步了？).
+_ASKED = re.compile(r"[吗么?？]|怎么样|如何|咋样|多少|哪|什么|啥|了没|没有$|没$")
+#: A leader's sign-off ("同意销号", "可以销号") or return ("退回，佐证材料不全"): as the 销号 and
+#: 退回 buttons. Never a bare 同意/不同意, which in reply to an extension request means that.
+SIGN_OFF = re.compile(r"(?:同意|准予|可以|确认)?销号(?:了|吧)?[。！!.\s]*")
+RETURN = re.compile(r"(?:退回|驳回|打回)(?:[，,：:；;。.\s]+(?:(?:原因|理由)(?:是)?\s*[：:]?\s*)?(?P<reason>.*))?",
+                    re.DOTALL)
+#: An admin's decision on the measure's extension request: "同意延期", "不同意延期，资金已到位".
+EXTENSION_DECISION = re.compile(
+    r"(?P<no>不)?(?:同意|批准)(?:延期|延长)(?:申请)?(?:[，,：:；;。.\s]+(?:(?:原因|理由)(?:是)?\s*[：:]?\s*)?(?P<note>.*))?",
+    re.DOTALL)
+#: "申请延期到2027年1月31日，工程还没验收" / "延期至2027-01-31 原因：…".
+_EXTEND = re.compile(
+    r"(?:申请)?(?:延期|延长|推迟|顺延)(?:时限)?(?:到|至)?\s*"
+    r"(?P<date>\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*(?:\d{1,2}\s*日?|底|末))"
+    r"[\s，,；;。.]*(?:(?:原因|理由)(?:是)?\s*[：:]?\s*|因为)?(?P<reason>.*)", re.DOTALL)
+
+
+def typed_action(context: BotContext, text: str) -> Typed | None:
+    """One measure code and what is to be done with it, as a plain message to the bot:
+    "ZG2025009 完成了" / "已完成 zg-2025-9，材料已上报" (see DONE_WORDS), "ZG2025009 进展：…",
+    "ZG2025009 申请延期到2027年1月31日，…". None for anything else, questions included
+    ("ZG2025009 完成了吗", "ZG2025009 完成情况", "ZG2025009 进展怎么样")."""
+    codes = context.services.answers.find_codes(text)
+    if len(codes) != 1:
+        return None
+    plain = unicodedata.normalize("NFKC", text)
+    run = next((r for r in _CODE_RUN.finditer(plain) if context.services.answers.find_codes(r.group(0)) == codes),
+               None)
+    if run is None:
+        return None
+    # Traditional characters read as simplified (已經完成, 進展): the note is kept simplified.
+    rest = to_simplified(f"{plain[:run.start()]} {plain[run.end():]}".strip())
+    said = DONE_WORDS.match(rest)
+    if said:
+        return Typed("done", codes[0], (said.group("note") or "").strip())
+    judged = judgement(codes[0], rest)
+    if judged is not None:
+        return judged
+    progress = _PROGRESS.fullmatch(rest)
+    if progress and not _ASKED.search(progress.group("text")):
+        return Typed("progress", codes[0], progress.group("text").strip())
+    extend = _EXTEND.fullmatch(rest)
+    if extend:
+        return Typed("extend", codes[0], extend.group("reason").strip(), extend.group("date"))
+    return None
+
+
+def judged_in_reply(context: BotContext, message: Message, text: str) -> Typed | None:
+    """同意销号 / 退回，… said in reply to the card or notification of one measure; a bare 同意 there
+    is unclear (sign-off? the extension asked for?) and gets asked what is meant."""
+    codes = codes_in_reply(context, message)
+    if len(codes) != 1:
+        return None
+    said = to_simplified(text.strip())
+    if _BARE_YES_OR_NO.fullmatch(said):
+        return Typed("unclear", codes[0])
+    return judgement(codes[0], said)
+
+
+#: Words of a decision without what is decided (not 好的/收到: a reminder acknowledged).
+_BARE_YES_OR_NO = re.compile(r"(?:同意|不同意|批准|不批准|准予|通过|不通过)[。！!.\s]*")
+
+
+def judgement(code: str, said: str) -> Typed | None:
+    """销号 or 退回 said of `code` (typed after it, or in reply to its card or notification)."""
+    if SIGN_OFF.fullmatch(said):
+        return Typed("verify", code)
+    decided = EXTENSION_DECISION.fullmatch(said)
+    if decided:
+        return Typed("refuse" if decided.group("no") else "approve", code, (decided.group("note") or "").strip())
+    returned = RETURN.fullmatch(said)
+    return Typed("reject", code, (returned.group("reason") or "").strip()) if returned else None
+
+
+async def act_typed(update: Update, context: BotContext, typed: Typed) -> None:
+    if typed.action == "done":
+        await mark_done(update, context, typed.code, typed.text, evidence=None)
+    elif typed.action == "verify":
+        await verify(update, context, typed.code, typed.text)
+    elif typed.action in ("approve", "refuse"):
+        await decide_extension_of(update, context, typed)
+    elif typed.action == "unclear":
+        await send(update, f"请说明对 <b>{esc(typed.code)}</b> 要做什么：销号请回复“同意销号”，退回请回复“退回，原因”；"
+                           "延期申请请回复“同意延期”或“不同意延期，理由”。")
+    elif typed.action == "reject":
+        if not typed.text:
+            raise InvalidInput(f"请同时写明退回原因，例如：{typed.code} 退回，佐证材料不全")
+        await reject(update, context, typed.code, typed.text)
+    elif typed.action == "progress":
+        await add_progress(update, context, typed.code, typed.text)
+    elif typed.action == "extend":
+        if not typed.text:
+            raise InvalidInput(f"请同时写明延期理由，例如：{typed.code} 申请延期到{typed.date}，原因：资金尚未到位")
+        await request_extension(update, context, typed.code, typed.date, typed.text)
+
+
+#: How a code is typed (ZG2025009, zg-2025-9, 2025009), after NFKC: see text.code_candidates.
+_CODE_RUN = re.compile(r"[a-z]{0,8}[\s\-_/#.]*[0-9]+(?:[\s\-_/#.]+[0-9]+)*", re.IGNORECASE)
+
+
+async def which_done(update: Update, context: BotContext) -> None:
+    """完成 said on its own, not in reply to a card: which measure? The cadre's open ones as buttons
+    (each asks to confirm), rather than reading 完成 as a question about the rules."""
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+        owned = await service.open_measures_of_owner(session, cadre.id)
+    if not owned:
+        await send(update, "您目前没有待完成的整改措施。要报告其他措施完成，请发送 <code>/done 编号 说明</code>。")
+        return
+    rows = [[InlineKeyboardButton(f"✅ {m.code} 完成", callback_data=encode(Action.DONE_ASK, Ref.of(m)))]
+            for m in owned[:8]]
+    more = f"（共 {len(owned)} 项，只列出前 8 项）" if len(owned) > 8 else ""
+    text = (f"要报告哪一项已完成？请选择{more}：\n也可以回复措施卡片说“已完成”，"
+            "或发送 <code>/done 编号 说明</code>（说明和照片可一并附上）。")
+    await send(update, Reply(text, InlineKeyboardMarkup(rows)))
+
+
 async def on_media(update: Update, context: BotContext) -> None:
     """A photo or document: evidence for the measure named in its caption or in the replied card."""
     message = update.effective_message
@@ -336,6 +511,20 @@ async def on_media(update: Update, context: BotContext) -> None:
     deliver_soon(context)
     await send(update, f"已将{'照片' if evidence.kind == 'photo' else '文件'}作为 <b>{esc(code)}</b> 的佐证材料保存。"
                        "完成后请发送 /done 编号，或回复卡片“已完成”。")
+
+
+async def decide_extension_of(update: Update, context: BotContext, typed: Typed) -> None:
+    """同意延期 / 不同意延期，理由 said of a measure: its pending request, decided as by the buttons."""
+    if typed.action == "refuse" and not typed.text:
+        raise InvalidInput(f"请同时写明不同意的理由，例如：{typed.code} 不同意延期，资金已到位")
+    async with transaction(context.services.factory) as session:
+        request_id = (await service.pending_extension_of(session, typed.code)).id
+    outcome = await decide_extension(update, context, request_id, approve=typed.action == "approve", note=typed.text)
+    if typed.action == "approve":
+        await send(update, f"已同意 <b>{esc(outcome.measure.code)}</b> 的延期申请（→ "
+                           f"{render.cn_date(outcome.request.new_deadline)}），已通知申请人。")
+    else:
+        await send(update, f"已拒绝 <b>{esc(outcome.measure.code)}</b> 的延期申请，已通知申请人。")
 
 
 async def decide_extension(update: Update, context: BotContext, request_id: int, *, approve: bool,

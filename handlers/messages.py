@@ -8,7 +8,7 @@ from bot.app import BotContext
 from bot.db import transaction
 from bot.services import pending
 from handlers import measures, questions
-from handlers.common import heard_from, send
+from handlers.common import addressed_to_bot, heard_from, is_private, send
 from handlers.render import Reply
 
 
@@ -21,21 +21,38 @@ async def on_text(update: Update, context: BotContext) -> None:
     # Most messages are questions: unless this may be 完成 said in reply to a card, answer it in the
     # transaction that looks for an open question of the bot's (one round trip instead of two), with
     # the asker found by the same query.
-    question = None if measures.DONE_WORDS.match(text) else questions.question_in(update, context)
+    said_done = measures.DONE_WORDS.match(text) is not None
+    # "ZG2025009 完成了" typed to the bot is /done ZG2025009 (and "…进展：…" progress, "…申请延期到
+    # 2027年1月31日，…" /extend, "…同意销号" /verify, "…退回，原因" /reject; the last two also in
+    # reply to the measure's card or notification), not a question about that measure.
+    typed = None
+    if addressed_to_bot(update, context.services.bot_username):
+        said = questions.without_mentions(text)
+        typed = measures.typed_action(context, said) or measures.judged_in_reply(context, message, said)
+    question = None if said_done or typed else questions.question_in(update, context)
+    # 待我处理的 / 我的待办: /todo (or, for a cadre, what they still owe), which depends on who asks.
+    todo = isinstance(question, questions.Question) and measures.asks_todo(question.text)
     answer: Reply | str | None = None
     async with transaction(context.services.factory) as session:
         sender = await pending.sender(session, chat.id, user.id, reply_to=reply_to)
         waiting = sender.waiting
-        if waiting is None and isinstance(question, questions.Question):
+        if waiting is None and isinstance(question, questions.Question) and not todo:
             answer = await questions.reply_to(session, update, context, question, heard_from(sender.cadre))
     if waiting is not None:
         await measures.answer_pending(update, context, waiting, text)
+    elif typed is not None:
+        await measures.act_typed(update, context, typed)
+    elif todo:
+        await measures.my_todo(update, context)
     elif answer is not None:
         await send(update, answer)
     elif isinstance(question, str):
         await send(update, question)
     elif question is None and not await measures.on_reply_text(update, context, text):
-        await questions.ask(update, context)
+        if said_done and is_private(update):
+            await measures.which_done(update, context)  # 完成 on its own: of which measure?
+        else:
+            await questions.ask(update, context)
 
 
 async def on_media(update: Update, context: BotContext) -> None:

@@ -32,9 +32,9 @@ async def answer_question(session: AsyncSession, context: BotContext, update: Up
     services = context.services
     today = services.today()
     answer = services.answers.ask(text, asker=cadre.name, today=today)
-    if not answer.answered and answer.listing is None and answer.unknown_code is None:
+    if answer.is_miss:
         await record_miss(session, text)
-    facts = await load_answer_facts(session, answer)
+    facts = await load_answer_facts(session, answer, today=today, tz=services.settings.tz)
     return render.render_facts(facts, today, public=not is_private(update), viewer=cadre)
 
 
@@ -46,13 +46,18 @@ class Question:
     note: str = ""
 
 
+def without_mentions(text: str) -> str:
+    """The text with @mentions (of the bot, in a group) taken out."""
+    return _MENTION.sub(" ", text).strip()
+
+
 def question_in(update: Update, context: BotContext) -> Question | str | None:
     """The question a text message puts to the bot: None when the message is not for the bot (a
     group message without a mention), a reply text when it holds no question (a bare @mention)."""
     message = update.effective_message
     if message is None or not message.text or not addressed_to_bot(update, context.services.bot_username):
         return None
-    text = _MENTION.sub(" ", message.text).strip()
+    text = without_mentions(message.text)
     if not text:
         return ASK_SOMETHING
     if len(text) > MAX_QUESTION:

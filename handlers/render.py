@@ -24,8 +24,9 @@ from typing import Final, NamedTuple
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.models import Article, Cadre, Measure, MeasureStatus, Regulation, Role
-from bot.services.answers import Hit
-from bot.services.phrasing import AnswerFacts
+from bot.services import reports
+from bot.services.answers import Hit, SmallTalk
+from bot.services.phrasing import SMALL_TALK_REPLIES, AnswerFacts
 from handlers.callbacks import (
     Action,
     Ref,
@@ -507,6 +508,20 @@ def not_found(*, unknown_code: str | None = None) -> Reply:
     return Reply(html, InlineKeyboardMarkup([[button]]))
 
 
+def report_is_public(in_group: bool, viewer: Cadre | None) -> bool:
+    """The report at 公示 level (no names): in a group, and for anyone who does not judge measures."""
+    return in_group or viewer is None or viewer.role not in (Role.LEADER, Role.ADMIN)
+
+
+def small_talk_reply(kind: SmallTalk) -> Reply:
+    """A courteous word for small talk; for what we cannot do, the way to what we can (/regs)."""
+    keyboard = None
+    if kind in (SmallTalk.ERRAND, SmallTalk.ELSEWHERE):
+        button = InlineKeyboardButton("📚 浏览制度目录", callback_data=encode(Action.REG_PAGE, 0))
+        keyboard = InlineKeyboardMarkup([[button]])
+    return Reply(esc(SMALL_TALK_REPLIES[kind]), keyboard)
+
+
 def suggestions_reply(hits: Sequence[Hit], *, ids: Mapping[tuple[str, str], int] | None = None) -> Reply:
     """"您是不是要问：" with numbered candidates and a button for each.
 
@@ -533,11 +548,16 @@ def render_facts(facts: AnswerFacts, today: dt.date, *, public: bool = False, vi
     """
     answer = facts.answer
     if answer.listing is not None:
-        if answer.listing.mine and not facts.listed and not answer.answered:
+        if answer.listing.personal and not facts.listed and not answer.answered:
             return need_binding()
         plain_list = answer.listing.mine or answer.listing.owner is not None
         return measure_list(facts.listed, today, title=answer.listing.describe(), total=len(answer.listed),
                             public=public, show_owner=not plain_list)
+    if answer.small_talk is not None:
+        return small_talk_reply(answer.small_talk)
+    if facts.report is not None:
+        text = reports.report_text(facts.report, public=report_is_public(public, viewer))
+        return Reply(f"<pre>{esc(text)}</pre>\n发送 /report 查看图表。")
     if not answer.answered:
         if answer.hits:
             return suggestions_reply(answer.hits, ids=ids)

@@ -15,7 +15,7 @@ from bot.models import Measure
 from bot.services import ledger, reports
 from handlers.common import is_admin, is_private, send
 from handlers.measures import require_cadre
-from handlers.render import esc, truncate
+from handlers.render import esc, report_is_public, truncate
 
 
 async def report(update: Update, context: BotContext) -> None:
@@ -26,8 +26,7 @@ async def report(update: Update, context: BotContext) -> None:
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
         summary = await reports.build_report(session, services.today(), tz=services.settings.tz)
-    public = not is_private(update) or not (is_admin(cadre) or cadre.role.value == "leader")
-    text = reports.report_text(summary, public=public)
+    text = reports.report_text(summary, public=report_is_public(not is_private(update), cadre))
     await send(update, f"<pre>{esc(text)}</pre>")
     chart = await asyncio.to_thread(reports.report_chart_png, summary, font_dir=services.settings.data_dir / "fonts")
     caption = text.splitlines()[0] if text else "整改落实情况"

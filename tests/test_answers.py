@@ -16,6 +16,7 @@ from bot.services import ledger
 from bot.services.answers import (
     _STATUS_CUES,
     AnswerEngine,
+    SmallTalk,
     _answer_evidence,
     _word_match,
     add_alias,
@@ -323,6 +324,7 @@ def test_the_english_word_list_must_be_a_mapping(tmp_path: Path) -> None:
     ("跟同事住一个房间", "合住一个标准间"), ("局领导要出面陪吗", "局领导原则上不陪同"), ("能不能借点钱", "预借差旅费"),
     ("会不会上黑名单", "记入不良行为记录"),
     ("去景点", "进入风景名胜区"),
+    ("逾期", "未按期完成"),
 ])
 def test_the_synonym_table_links_everyday_words_to_the_formal_ones(
         answers: AnswerEngine, everyday: str, formal: str) -> None:
@@ -382,6 +384,36 @@ def test_an_unknown_code_is_not_answered_with_something_else(answers: AnswerEngi
                                       "你好呀，吃饭了没", "在忙吗", "帮我订个出差住的酒店", "帮我买一台办公电脑"])
 def test_off_topic_questions_are_refused(answers: AnswerEngine, question: str) -> None:
     assert not answers.ask(question).answered
+
+
+@pytest.mark.parametrize(("said", "kind"), [
+    ("你好", SmallTalk.GREETING), ("在吗？", SmallTalk.GREETING), ("测试", SmallTalk.GREETING),
+    ("谢谢", SmallTalk.THANKS), ("好的，谢谢！", SmallTalk.THANKS), ("辛苦了", SmallTalk.THANKS),
+    ("好的", SmallTalk.OK), ("收到", SmallTalk.OK), ("再见", SmallTalk.OK), ("行", SmallTalk.OK),
+    ("同意", SmallTalk.OK), ("没问题", SmallTalk.OK),
+    ("你是谁", SmallTalk.ABOUT_BOT), ("你能做什么", SmallTalk.ABOUT_BOT),
+    ("帮我写个总结", SmallTalk.ERRAND), ("麻烦帮我起草一份通知", SmallTalk.ERRAND),
+    ("帮我订一张去南宁的高铁票", SmallTalk.ERRAND),
+    ("今天天气怎么样", SmallTalk.ELSEWHERE), ("讲个笑话", SmallTalk.ELSEWHERE),
+    ("明年春节放几天假", SmallTalk.ELSEWHERE),
+])
+def test_small_talk_is_told_apart_for_a_fitting_reply_and_is_no_miss(
+    answers: AnswerEngine, said: str, kind: SmallTalk
+) -> None:
+    answer = answers.ask(said)
+    assert (answer.answered, answer.hits, answer.small_talk) == (False, [], kind)
+    assert not answer.is_miss
+
+
+@pytest.mark.parametrize("question", ["帮我查下ZG2025008", "帮我看看请假超过三天要谁批", "总结要写多少字"])
+def test_asking_for_help_with_a_question_is_no_errand(answers: AnswerEngine, question: str) -> None:
+    assert answers.ask(question).small_talk is None
+
+
+def test_an_unanswered_question_is_a_miss_and_an_unknown_code_is_not(answers: AnswerEngine) -> None:
+    assert answers.ask("火星探测器的燃料配比").is_miss
+    assert not answers.ask("ZG2025099进展").is_miss
+    assert not answers.ask("请假超过三天要谁批？").is_miss
 
 
 async def test_asking_about_the_weather_is_small_talk_but_weather_in_a_rule_is_not(
@@ -656,6 +688,83 @@ def test_owner_unit_overdue_and_mine_are_lists(answers: AnswerEngine) -> None:
     mine = answers.ask("我的整改", asker="张伟", today=TODAY)
     assert mine.listing is not None and mine.listing.mine and set(mine.listed) == set(owner.listed)
     assert not answers.ask("我的整改", asker=None).answered  # unknown asker: cannot answer "mine"
+
+
+def test_what_i_supervise_and_what_awaits_my_sign_off_are_the_askers_lists(answers: AnswerEngine) -> None:
+    led = answers.ask("我分管的有哪些逾期了", asker="陈建华", today=TODAY)
+    assert led.listing is not None and led.listing.led_by_me and led.listing.overdue
+    assert led.listed == ("ZG2025030",)  # ZG2025009, his too, is due 2026-12-05
+    assert led.listing.describe() == "您分管的已逾期的整改措施"
+    awaiting = answers.ask("待我审核的有哪些", asker="陈建华", today=TODAY)
+    assert awaiting.listing is not None and awaiting.listing.statuses == {MeasureStatus.DONE}
+    assert awaiting.listed == ("ZG2025013",)
+    everything = answers.ask("我分管的", asker="陈建华", today=TODAY)
+    assert everything.listing is not None and len(everything.listed) == 9
+    unknown = answers.ask("我分管的", asker=None)
+    assert not unknown.answered and unknown.listing is not None and unknown.listing.personal
+    # Not the asker's: a question on the rules about sign-off stays one.
+    assert answers.ask("分管领导审核销号要看哪些材料", asker="陈建华", today=TODAY).listing is None
+
+
+@pytest.mark.parametrize("question", ["我还有啥没干完的", "我有几项没完成", "我手上还有哪些没整改完"])
+def test_what_i_have_not_finished_leaves_out_the_done_and_signed_off(answers: AnswerEngine, question: str) -> None:
+    answer = answers.ask(question, asker="张伟", today=TODAY)
+    assert answer.listing is not None and answer.listing.mine
+    assert set(answer.listed) == {"ZG2025008", "ZG2025009"}  # not ZG2025006 (销号) or ZG2025013 (已完成)
+
+
+@pytest.mark.parametrize(("question", "asker", "codes", "said"), [
+    # TODAY is Friday 2026-11-27: next week is 11-30 to 12-06.
+    ("下周到期的有哪些", None, ("ZG2025020", "ZG2025023", "ZG2025009"), "下周（11月30日至12月6日）"),
+    ("本月到期的整改", None, ("ZG2025020",), "本月（11月27日至11月30日）"),
+    ("快到期的有哪些", None, ("ZG2025020", "ZG2025023"), "7天内（11月27日至12月4日）"),
+    ("今天到期的", None, (), "今天"),
+    ("我的下周要到期的整改", "张伟", ("ZG2025009",), "下周（11月30日至12月6日）"),
+])
+def test_what_falls_due_in_a_window_is_a_list_of_open_measures(
+        answers: AnswerEngine, question: str, asker: str | None, codes: tuple[str, ...], said: str) -> None:
+    # ZG2025028 is due 11-30 too, but already reported done: nothing left to fall due.
+    answer = answers.ask(question, asker=asker, today=TODAY)
+    assert answer.listing is not None and answer.listing.due is not None
+    assert answer.listed == codes and answer.listing.due.said == said
+
+
+def test_a_rule_about_a_deadline_is_no_due_list(answers: AnswerEngine) -> None:
+    assert answers.ask("销号申请明天到期了怎么办", today=TODAY).listing is None
+
+
+@pytest.mark.parametrize(("question", "code"), [
+    # Both measures are on 危房改造; ZG2025030 (due 11-05) is the late one.
+    ("危房改造逾期了吗", "ZG2025030"), ("危房改造超期了没有", "ZG2025030"),
+    # Not late (reported done): its card says so, rather than the rule on 逾期不归.
+    ("两免一补逾期了吗", "ZG2025013"),
+])
+def test_whether_a_measure_is_late_is_answered_with_the_measure(
+        answers: AnswerEngine, question: str, code: str) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("measure", code)
+
+
+def test_what_happens_when_rectification_is_late_is_still_a_rule(answers: AnswerEngine) -> None:
+    answer = answers.ask("整改逾期了会怎么样", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("rectification-closure", 8)
+
+
+@pytest.mark.parametrize(("question", "unit"), [
+    ("整改完成率是多少", None), ("哪个单位逾期最多", None), ("全局整改情况怎么样", None), ("整改公示", None),
+    ("港南区完成了几项", "港南区教育局"), ("基础教育科的完成率", "基础教育科"),
+])
+def test_asking_for_the_campaigns_figures_is_answered_with_the_report(
+        answers: AnswerEngine, question: str, unit: str | None) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and answer.hits == [] and answer.report is not None and answer.report.unit == unit
+    assert answer.to_json()["report"] == {"unit": unit}
+
+
+@pytest.mark.parametrize("question", ["销号结果要公示几天", "统计报表什么时候报", "港南区补贴发了没有"])
+def test_a_rule_or_a_measure_that_mentions_figures_is_no_report_question(answers: AnswerEngine, question: str) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.report is None and answer.answered and answer.hits
 
 
 @pytest.mark.parametrize(("question", "code"), [

@@ -23,6 +23,7 @@ How a question is answered:
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import logging
 import re
@@ -31,6 +32,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -82,6 +84,7 @@ LONE_SPECIFICITY = 8.0  # 签 批 酒 车 假 are telling; 来 要 去 人 are n
 ABBREVIATION = 0.7  # credit for 医美 in a text saying 医疗美容
 STORY_AT = 7  # words in a question long enough to tell a story around what it asks
 STORY_WEIGHT = 0.5  # weight of a story word there that no document has (孩子生病住院 before 能换班吗)
+LATE_TIE_BREAK = 0.05  # asked 逾期了吗: of measures matching alike, the overdue one first
 PREAMBLE_PENALTY = 0.05  # ranking handicap of an article stating the regulation's purpose and basis
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
 
@@ -109,9 +112,13 @@ _STATUS_CUES = re.compile(
     r"推进得|做到哪|干得|整改得|(做|办|改|确定|修|建)(完|好)了?(没|吗)|整改情况|整改到哪|(那|这)(条|项|个)整改|"
     r"(期限|时限)是(哪天|什么时候|几号)|(什么时候|哪天|几号)到期|销号(了)?(没|吗)|销了(号)?(没|吗)|"
     r"还差(几|多少)|(补|改|整改)(齐|完)了?(没|吗)|处理(完|好)了?(没|吗)|(什么|啥)时候(要|能)?完成|"
+    # 危房改造逾期了吗: whether a measure is late, not the rules on lateness (逾期不归).
+    r"(逾期|超期|拖期)了?(吗|没有?)$|"
     # 差旅费住宿超标那条，多报的钱追回来没: a measure pointed at (那条), then whether it is done.
     r"(那|这)(条|项|个).{0,12}(了没|没有|了吗|没)$"
 )
+# The same, for the ranking: the late words of such a question are the measure's state to show.
+_LATE_ASKED = re.compile(r"(逾期|超期|拖期)了?(吗|没有?)$")
 _MEASURE_WORDS = re.compile(r"整改|问题|措施|落实|情况|台账|任务|项目|工程|编号")
 _RULE_CUES = re.compile(
     r"能不能|可不可以|可以吗|能否|允许|允不允许|要不要|需不需要|是否需要|需要.{0,6}吗|谁批|谁审批|谁签|要谁|找谁|"
@@ -126,9 +133,19 @@ _LIST_CUES = re.compile(
     # 黄立新那边有什么整改要做: "what measures" asks for them all.
     r"(什么|啥)(整改|措施|事项)"
 )
+# The campaign's figures rather than a list or a rule: 整改完成率是多少, 哪个单位逾期最多, 公示情况.
+_REPORT_ASK = re.compile(
+    r"完成率|完成比例|销号率|完成进度|(总体|整体|全局|全市)的?(整改)?(进度|情况|完成情况|进展)|整改进度|"
+    r"完成了?(多少|几)(项|个|条)?|一共完成|统计|汇总|公示(情况)?|排名|排行|"
+    r"(哪个|哪些|哪家|什么)(单位|科室|部门|县|区|县区|县市区|地方)[^，。？?]{0,6}最(多|少|慢|快|差|好|高|低)"
+)
+_MEASURE_NOUNS = re.compile(r"整改措施|整改|措施|事项")
 # 我的逾期整改: a filter and then only the word for measures is a list, though no list cue says so.
 _MEASURES_NOUN_ENDING = re.compile(r"(整改|整改措施|措施|事项)(呢|吧|啊)?$")
-_MINE = re.compile(r"我的|我负责|我名下|我手上|我手头|给我的|分给我|我还有|我这里|我这边的|本人的|我牵头")
+# The asker's as a supervising leader: 我分管的, and what awaits their sign-off (待我审核的).
+_LED_BY_ME = re.compile(r"我分管|我主管|本人分管")
+_AWAITING_ME = re.compile(r"(待|等|需要|要)我(来)?(审核|销号|审批|验收|签字)")
+_MINE = re.compile(r"我的|我负责|我名下|我手上|我手头|给我的|分给我|我还有|我有|我这里|我这边的|本人的|我牵头")
 _OVERDUE = re.compile(
     r"逾期|超期|过期|超时|拖期|延误|误期|过了期限|超过期限|过了时限|到期没|到期未|没按时|未按时|没有按时|晚了"
 )
@@ -139,7 +156,7 @@ _STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
     (re.compile(r"(做完|完成|办完)了?(但|可|却)?(还)?(没|未)(有)?销号|完成未销号|待销号|已完成|已经完成|已经做完|已办结|完成了的|做完的|待审核|待验收"),
      frozenset({MeasureStatus.DONE})),
     (re.compile(r"已销号|销号了的|已经销号"), frozenset({MeasureStatus.CLOSED})),
-    (re.compile(r"没完成|未完成|没有完成|没做完|未办结|没办完|没落实|未落实"),
+    (re.compile(r"没完成|未完成|没有完成|没(做|干|弄|搞|整改|改)完|未整改完|未办结|没办完|没落实|未落实"),
      frozenset({MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS})),
 ]
 _TITLES = ("副局长", "局长", "副科长", "科长", "副主任", "主任", "书记", "组长", "处长", "老师", "同志", "局", "科",
@@ -204,6 +221,7 @@ _MODAL_CHARS = frozenset("要能会想得可该应去来再还以在对把被给
 _CHITCHAT = re.compile(
     r"((你好|您好|在吗|在不在|哈喽|hello|hi|hey|嗨|早上好|上午好|中午好|下午好|晚上好|晚安|早安|谢谢|多谢|感谢|谢了|"
     r"好的|好|嗯|哦|哈哈|呵呵|ok|okay|再见|拜拜|辛苦了|收到|明白|知道了|测试|test|"
+    r"行|可以|同意|没问题|是的|对的|对|了解|懂了|好嘞|好滴|"
     # Greetings phrased as questions: 吃饭了没 is "hello", not a question about meals.
     r"吃过?饭?了?(吗|没有?)|忙(吗|不忙)|在忙(吗|没)?|最近(还)?好(吗|不好)?|最近怎么样|睡了(吗|没)|"
     r"早|晚上好)(啊|呀|哈|哦|了|你|您|呢)*)+"
@@ -224,12 +242,17 @@ _SMALL_TALK = re.compile(
     r"|[\u4e00-\u9fff]{0,8}(去哪(里|儿)?玩|哪(里|儿)好玩|去哪(里|儿)?旅游|有什么好玩的?)(比较好|好|呢|啊|呀)?"
     r"|(今年|明年)?(的)?(春节|国庆节?|五一|劳动节|元旦|清明节?|端午节?|中秋节?)(放|休)(几天|多少天|多久)(假)?(啊|呀|呢)?"
 )
-# An errand for a personal assistant (帮我订一张去南宁的动车票), not a question on our rules.
-_ERRAND = re.compile(r"(请|麻烦)?(你)?(帮我|给我|替我|帮忙)(订|预订|预定|买|抢)")
-_BOT_META = re.compile(
-    r"你是谁|你叫什么|你是什么|你是机器人|你是人|谁开发|谁做的|你会什么|你能做什么|你几岁|讲个笑话|说个笑话|"
-    r"陪我聊|聊聊天|唱首歌|写首诗|写一首"
-)
+# An errand for a personal assistant (帮我订一张去南宁的动车票, 帮我写一份年终总结), not a
+# question on our rules: 帮我查/帮我看 are questions and stay out.
+_ERRAND = re.compile(
+    r"(请|麻烦)?(你)?(帮我|给我|替我|帮忙)(们)?(订|预订|预定|买|抢|写|起草|拟|撰写|翻译|润色|改写|打印|生成|画)")
+_ABOUT_BOT = re.compile(r"你是谁|你叫什么|你是什么|你是机器人|你是人|谁开发|谁做的|你会什么|你能做什么|你几岁")
+_PASTIME = re.compile(r"讲个笑话|说个笑话|陪我聊|聊聊天|唱首歌|写首诗|写一首")
+# Within small talk (_CHITCHAT): thanks, and a greeting or a test wanting a sign of life; the
+# rest (好的, 收到, 再见) is an acknowledgement.
+_THANKS = re.compile(r"谢|辛苦")
+_HELLO = re.compile(
+    r"你好|您好|在吗|在不在|哈喽|hello|hi|hey|嗨|早|上午好|中午好|下午好|晚上好|吃|忙|最近|睡了|测试|test")
 _LETTERS = re.compile(r"[A-Z]*")
 # A person's measures asked for by name (王建军负责的整改有哪些), and the common surnames that
 # tell a name from a topic (港南区负责的 is a unit, 财务科 neither).
@@ -364,6 +387,32 @@ def matchable(text: str) -> str:
 
 # ---- results ------------------------------------------------------------------------------------
 
+class SmallTalk(StrEnum):
+    """What a message that is no question on our documents is, for a reply that fits it."""
+
+    GREETING = "greeting"  # 你好, 在吗, 测试: wants a sign of life and how to ask
+    THANKS = "thanks"  # 谢谢, 辛苦了
+    OK = "ok"  # 好的, 收到, 再见
+    ABOUT_BOT = "about_bot"  # 你是谁, 你能做什么
+    ERRAND = "errand"  # 帮我订票, 帮我写总结: a task, not a question
+    ELSEWHERE = "elsewhere"  # the weather, lunch, the holiday calendar, a joke: not our documents
+
+
+def _small_talk(said: str) -> SmallTalk | None:
+    """Small talk as it was typed (明年春节放几天假, not the 放假几天 it is read as), or None."""
+    if _CHITCHAT.fullmatch(said):
+        if _THANKS.search(said):
+            return SmallTalk.THANKS
+        return SmallTalk.GREETING if _HELLO.search(said) else SmallTalk.OK
+    if _ABOUT_BOT.search(said):
+        return SmallTalk.ABOUT_BOT
+    if _ERRAND.match(said):
+        return SmallTalk.ERRAND
+    if _PASTIME.search(said) or _WEATHER.fullmatch(said) or _SMALL_TALK.fullmatch(said):
+        return SmallTalk.ELSEWHERE
+    return None
+
+
 @dataclass(frozen=True)
 class Hit:
     kind: Kind
@@ -378,6 +427,61 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class ReportQuery:
+    """A request for the campaign's figures (完成率, 哪个单位逾期最多): the 公示 summary, of one
+    责任单位 when the question names one."""
+
+    unit: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"unit": self.unit}
+
+
+@dataclass(frozen=True)
+class DueWindow:
+    """Deadlines from `first` to `last` (inclusive), as the question put it (下周 → 下周（12月14日至12月20日）)."""
+
+    first: dt.date
+    last: dt.date
+    said: str
+
+    def holds(self, deadline: dt.date | None) -> bool:
+        return deadline is not None and self.first <= deadline <= self.last
+
+
+#: A window of deadlines: 今天到期的, 下周到期的, 本月到期, 快到期的, 10天内到期.
+_DUE_WINDOW = re.compile(
+    r"(?P<when>今天|今日|明天|后天|本周|这周|这个?星期|本星期|下周|下个?星期|本月|这个?月|下个?月|"
+    r"(?P<days>[0-9]{1,3})(天|日)(之)?内|最近|近期|快要?|即将|马上|临近)(要|就)?(到期|截止)"
+)
+DUE_SOON_DAYS = 7  # 快到期的: as the report's 7日内到期
+
+
+def _due_window(when: str, days: str | None, today: dt.date) -> DueWindow:
+    def span(first: dt.date, last: dt.date, word: str) -> DueWindow:
+        return DueWindow(first, last, f"{word}（{first.month}月{first.day}日至{last.month}月{last.day}日）")
+
+    if days is not None:
+        return span(today, today + dt.timedelta(days=int(days)), f"{int(days)}天内")
+    single = {"今天": 0, "今日": 0, "明天": 1, "后天": 2}.get(when)
+    if single is not None:
+        day = today + dt.timedelta(days=single)
+        return DueWindow(day, day, when)
+    monday = today - dt.timedelta(days=today.weekday())
+    if when.startswith("下") and when.endswith(("周", "星期")):
+        return span(monday + dt.timedelta(days=7), monday + dt.timedelta(days=13), "下周")
+    if when.endswith(("周", "星期")):
+        return span(today, monday + dt.timedelta(days=6), "本周")
+    month_end = dt.date(today.year, today.month, calendar.monthrange(today.year, today.month)[1])
+    if when.startswith("下") and when.endswith("月"):
+        first = month_end + dt.timedelta(days=1)
+        return span(first, dt.date(first.year, first.month, calendar.monthrange(first.year, first.month)[1]), "下个月")
+    if when.endswith("月"):
+        return span(today, month_end, "本月")
+    return span(today, today + dt.timedelta(days=DUE_SOON_DAYS), f"{DUE_SOON_DAYS}天内")
+
+
+@dataclass(frozen=True)
 class ListQuery:
     """A request for a list of measures; every given field must hold."""
 
@@ -386,12 +490,21 @@ class ListQuery:
     unit: str | None = None
     statuses: frozenset[MeasureStatus] | None = None
     overdue: bool = False
-    mine: bool = False
+    mine: bool = False  # owned by the asker
+    led_by_me: bool = False  # supervised by the asker (我分管的, 待我审核的)
+    due: DueWindow | None = None  # open, with a deadline in this window (下周到期的)
+
+    @property
+    def personal(self) -> bool:
+        """Only the asker's own: needs to know who is asking."""
+        return self.mine or self.led_by_me
 
     def describe(self) -> str:
         parts = []
         if self.mine:
             parts.append("您负责的")
+        if self.led_by_me:
+            parts.append("您分管的")
         if self.owner:
             parts.append(f"{self.owner}负责的")
         if self.leader:
@@ -402,11 +515,14 @@ class ListQuery:
             parts.append("已逾期的")
         if self.statuses:
             parts.append("、".join(s.label for s in sorted(self.statuses)) + "的")
+        if self.due:
+            parts.append(f"{self.due.said}到期的")
         return "".join(parts) + "整改措施"
 
     def to_json(self) -> dict[str, Any]:
         return {"owner": self.owner, "leader": self.leader, "unit": self.unit, "overdue": self.overdue,
-                "mine": self.mine,
+                "mine": self.mine, "led_by_me": self.led_by_me,
+                "due": {"from": self.due.first.isoformat(), "to": self.due.last.isoformat()} if self.due else None,
                 "statuses": sorted(s.value for s in self.statuses) if self.statuses else None}
 
 
@@ -419,12 +535,24 @@ class Answer:
     listed: tuple[str, ...] = ()  # every matching measure code when `listing` is set
     requested_article: int | None = None  # 第N条 asked for but absent
     unknown_code: str | None = None  # a code-like word that matches no measure
+    small_talk: SmallTalk | None = None  # not a question on our documents (你好, 谢谢, 帮我订票)
+    report: ReportQuery | None = None  # the campaign's figures (完成率是多少): answered with the summary
+
+    @property
+    def is_miss(self) -> bool:
+        """A question the documents should have answered and did not: counted for `zhenggai
+        misses`, where an admin can teach the bot its wording. Small talk, lists, unknown
+        codes and empty text are not such questions."""
+        return (not self.answered and self.listing is None and self.unknown_code is None
+                and self.small_talk is None and self.report is None and bool(normalize(self.query)))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"query": self.query, "answered": self.answered,
                                "hits": [h.to_json() for h in self.hits]}
         if self.listing is not None:
             out["list"] = self.listing.to_json() | {"count": len(self.listed)}
+        if self.report is not None:
+            out["report"] = self.report.to_json()
         return out
 
 
@@ -915,9 +1043,9 @@ class AnswerEngine:
         today = today or self.today()
 
         # Small talk as it was said (明年春节放几天假, not the 放假几天 it is read as).
-        if (_CHITCHAT.fullmatch(said) or _BOT_META.search(said) or _WEATHER.fullmatch(said)
-                or _ERRAND.match(said) or _SMALL_TALK.fullmatch(said)):
-            return Answer(query, False, [])
+        small_talk = _small_talk(said)
+        if small_talk is not None:
+            return Answer(query, False, [], small_talk=small_talk)
 
         codes, unknown_code = self._find_codes(text)
         if codes:
@@ -928,7 +1056,10 @@ class AnswerEngine:
 
         article_no = find_article_no(text)
         body = _ARTICLE_IN_TARGET.sub(" ", target) if article_no else target
-        listing, residue = self._list_intent(body, asker)
+        report = self._report_intent(body) if article_no is None else None
+        if report is not None:
+            return Answer(query, True, [], report=report)
+        listing, residue = self._list_intent(body, asker, today)
         if (listing is None and _PERSONAL.search(body) and not _MEASURE_WORDS.search(body)
                 and self._person_in(body)[0] is not None):
             # 张伟的电话 / 黄局长今天在办公室吗: about a person, which no regulation or measure says.
@@ -937,7 +1068,7 @@ class AnswerEngine:
             # 王建军负责的整改: a list for a person we do not have; the rules are no answer to it.
             return Answer(query, False, [])
         content = self._content_words(residue if listing is not None else body)
-        ranked = self._rank(body, content)
+        ranked = self._rank(body, content, today)
 
         if listing is not None:
             best = ranked[0] if ranked else None
@@ -1074,12 +1205,33 @@ class AnswerEngine:
         alias, said = _sounds_in(target, self._unit_sounds, same_first=False)
         return (self.units[alias], said) if alias is not None else (None, "")
 
-    def _list_intent(self, target: str, asker: str | None) -> tuple[ListQuery | None, str]:
+    def _report_intent(self, target: str) -> ReportQuery | None:
+        """整改完成率是多少 / 港南区完成了几项 / 哪个单位逾期最多: the figures, when nothing else
+        is asked (销号结果公示几天 is a rule: 销号结果 is left over)."""
+        if not _REPORT_ASK.search(target):
+            return None
+        residue = _REPORT_ASK.sub(" ", target)
+        unit, unit_text = self._unit_in(residue)
+        if unit_text:
+            residue = residue.replace(unit_text, " ")
+        for pattern, _ in _STATUS_WORDS:
+            residue = pattern.sub(" ", residue)
+        residue = _MEASURE_NOUNS.sub(" ", _OVERDUE.sub(" ", _LIST_CUES.sub(" ", residue)))
+        if self._content_weight(self._content_words(residue)) > 0:
+            return None
+        return ReportQuery(unit=unit)
+
+    def _list_intent(self, target: str, asker: str | None, today: dt.date) -> tuple[ListQuery | None, str]:
         """Recognise 我的/逾期/张伟负责的/港南区的 questions; returns the filter and what is left."""
-        mine = bool(_MINE.search(target))
+        awaiting_me = bool(_AWAITING_ME.search(target))
+        led_by_me = awaiting_me or bool(_LED_BY_ME.search(target))
+        residue = _AWAITING_ME.sub(" ", _LED_BY_ME.sub(" ", target))
+        window = _DUE_WINDOW.search(residue)
+        due = _due_window(window.group("when"), window.group("days"), today) if window else None
+        residue = _DUE_WINDOW.sub(" ", residue)
+        mine = bool(_MINE.search(residue))
         overdue = bool(_OVERDUE.search(target))
-        statuses: set[MeasureStatus] = set()
-        residue = target
+        statuses: set[MeasureStatus] = {MeasureStatus.DONE} if awaiting_me else set()
         for pattern, values in _STATUS_WORDS:
             if pattern.search(residue):
                 statuses |= values
@@ -1103,14 +1255,15 @@ class AnswerEngine:
                 leader = person.name
             elif owns:
                 owner = person.name
-        if not (mine or overdue or statuses or owner or leader or unit):
+        if not (mine or led_by_me or overdue or statuses or owner or leader or unit or due):
             return None, target
         if leftover > 0 and not cue:
             # "港南区补贴发了没有" is about one measure, "整改逾期了会被约谈吗" about a rule,
             # "张伟的电话" about nothing we hold: a filter plus a topic is not a list request.
             return None, target
         query = ListQuery(owner=owner, leader=leader, unit=unit,
-                          statuses=frozenset(statuses) if statuses else None, overdue=overdue, mine=mine)
+                          statuses=frozenset(statuses) if statuses else None, overdue=overdue, mine=mine,
+                          led_by_me=led_by_me, due=due)
         return query, residue
 
     def _english_read(self, text: str) -> str:
@@ -1137,6 +1290,8 @@ class AnswerEngine:
     def _satisfies(self, info: MeasureInfo, listing: ListQuery, asker: str | None, today: dt.date) -> bool:
         if listing.mine and info.owner != asker:
             return False
+        if listing.led_by_me and info.leader != asker:
+            return False
         if listing.owner and info.owner != listing.owner:
             return False
         if listing.leader and info.leader != listing.leader:
@@ -1145,11 +1300,13 @@ class AnswerEngine:
             return False
         if listing.overdue and not info.overdue(today):
             return False
+        if listing.due and not (info.status.is_open and listing.due.holds(info.deadline)):
+            return False
         return not (listing.statuses and info.status not in listing.statuses)
 
     def list_measures(self, listing: ListQuery, asker: str | None, today: dt.date) -> list[str]:
         """Codes matching a list question, most urgent first (overdue, then nearest deadline)."""
-        if not (listing.owner or listing.leader or listing.unit or listing.mine):
+        if not (listing.owner or listing.leader or listing.unit or listing.personal):
             return self._scan_by_status(listing, today)
         matching = [m for m in self._list_candidates(listing, asker) if self._satisfies(m, listing, asker, today)]
         matching.sort(key=lambda m: (not m.status.is_open, m.deadline or dt.date.max, m.code))
@@ -1165,6 +1322,9 @@ class AnswerEngine:
             mask &= np.isin(arrays.status, [_STATUS_INDEX[s] for s in listing.statuses])
         if listing.overdue:
             mask &= arrays.open & (arrays.deadline < today.toordinal())
+        if listing.due:
+            mask &= arrays.open & (arrays.deadline >= listing.due.first.toordinal()) \
+                & (arrays.deadline <= listing.due.last.toordinal())
         chosen = np.flatnonzero(mask)
         order = np.lexsort((chosen, arrays.deadline[chosen], ~arrays.open[chosen]))
         return [arrays.codes[i] for i in chosen[order]]
@@ -1174,14 +1334,15 @@ class AnswerEngine:
         person = listing.owner or (asker if listing.mine else None)
         if person is not None:
             return [self.measures[c] for c in self._by_owner.get(person, ())]
-        if listing.leader is not None:
-            return [self.measures[c] for c in self._by_leader.get(listing.leader, ())]
+        leader = listing.leader or (asker if listing.led_by_me else None)
+        if leader is not None:
+            return [self.measures[c] for c in self._by_leader.get(leader, ())]
         if listing.unit is not None:
             return [self.measures[c] for c in self._by_unit.get(listing.unit, ())]
         return self.measures.values()
 
     def _list_answer(self, query: str, listing: ListQuery, asker: str | None, today: dt.date) -> Answer:
-        if listing.mine and asker is None:
+        if listing.personal and asker is None:
             return Answer(query, False, [], listing=listing)
         codes = self.list_measures(listing, asker, today)
         hits = [self._measure_hit(code, 1.0) for code in codes[:MAX_HITS]]
@@ -1401,7 +1562,7 @@ class AnswerEngine:
             df = min(self._df(word[i : i + 2]) for i in range(len(word) - 1))
         return bm25_idf(df, total)
 
-    def _rank(self, body: str, content: list[QueryWord]) -> list[_Scored]:
+    def _rank(self, body: str, content: list[QueryWord], today: dt.date) -> list[_Scored]:
         terms = self.analyzer.terms(body, already_normal=True)
         query_terms: dict[str, float] = defaultdict(float)
         for term in terms:
@@ -1415,6 +1576,8 @@ class AnswerEngine:
         measure_hint = 0.1 if _STATUS_CUES.search(body) else (0.0 if self._mentions_measure(body) else -MEASURE_PRIOR)
         bonus = {"measure": measure_hint, "article": 0.1 if _RULE_CUES.search(body) else 0.0, "regulation": 0.0}
         lone = self._lone_chars(body, content)
+        late = sum(w.weight for w in content if _OVERDUE.fullmatch(w.text) and w.answer_type is None) \
+            if total_weight > 0 and _LATE_ASKED.search(body) else 0.0
         scored: list[_Scored] = []
         for kind, index in self.kinds.items():
             recalled = self._recall(index, weights, idf, 30)
@@ -1429,7 +1592,14 @@ class AnswerEngine:
             best_bm25 = max((s for s, _ in recalled), default=0.0) or 1.0
             for bm25, doc in recalled:
                 confidence, title_cover = self._confidence(doc, content, total_weight)
-                rank = confidence + bonus[kind]
+                rank = bonus[kind]
+                if late and kind == "measure":
+                    # 危房改造逾期了吗 asks a measure's state, which every measure has (its card says
+                    # whether it is late), not for the rule whose text says 逾期 (逾期不归).
+                    confidence = min(1.0, confidence + late / total_weight)
+                    if self.measures[doc.key].overdue(today):
+                        rank += LATE_TIE_BREAK  # of two measures on 危房改造, the late one
+                rank += confidence
                 if kind == "regulation":
                     # A question that is all title (教师工作纪律, 黨員學習制度) means the document itself.
                     rank += 0.25 * title_cover

@@ -326,6 +326,11 @@ async def measures_of_owner(session: AsyncSession, cadre_id: int) -> list[Measur
     return list(await session.scalars(_OF_OWNER, {"owner_id": cadre_id}))
 
 
+async def open_measures_of_owner(session: AsyncSession, cadre_id: int) -> list[Measure]:
+    """The cadre's measures still to be done (未开始/进行中), in the same order."""
+    return [m for m in await measures_of_owner(session, cadre_id) if m.status.is_open]
+
+
 async def measures_of_leader(session: AsyncSession, cadre_id: int) -> list[Measure]:
     """Measures this cadre supervises as 分管领导."""
     return await _measures(session, Measure.leader_id == cadre_id)
@@ -558,6 +563,14 @@ async def _pending_extension(session: AsyncSession, measure_id: int) -> Extensio
         .execution_options(populate_existing=True)
     )
     return requests.first()
+
+
+async def pending_extension_of(session: AsyncSession, code: str) -> ExtensionRequest:
+    """The extension request of measure `code` awaiting a decision (there is at most one)."""
+    request = await _pending_extension(session, await _find_id(session, code))
+    if request is None:
+        raise NotFound(f"{code} 没有待审批的延期申请")
+    return request
 
 
 async def pending_extensions(session: AsyncSession) -> list[ExtensionRequest]:

@@ -14,7 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload
 
 from bot.models import Article, Measure, Regulation
-from bot.services.answers import Answer, AnswerEngine, Hit
+from bot.services import reports
+from bot.services.answers import Answer, AnswerEngine, Hit, SmallTalk
+
+#: Replies to small talk, in the chat and in the terminal alike: a courteous word, and how to ask.
+SMALL_TALK_REPLIES: dict[SmallTalk, str] = {
+    SmallTalk.GREETING: "您好！我是整改助手。可以直接问我规章制度和整改措施方面的问题，例如“请假超过三天要谁批？”"
+                        "“逾期的有哪些”“我的整改”。发送 /help 查看全部用法。",
+    SmallTalk.THANKS: "不客气！还有问题随时问我。",
+    SmallTalk.OK: "好的。还有问题随时问我。",
+    SmallTalk.ABOUT_BOT: "我是整改助手：可以查询规章制度的条款，整改措施的责任人、进展和时限，逾期事项和公示情况；"
+                         "责任人还可以在这里报完成、报进展、申请延期。发送 /help 查看全部用法。",
+    SmallTalk.ERRAND: "抱歉，订票、写材料这类事情我办不了：我只能查询规章制度和整改措施。发送 /regs 可以浏览制度目录。",
+    SmallTalk.ELSEWHERE: "抱歉，这个问题不在我能回答的范围内：我只能查询本局的规章制度和整改措施。"
+                         "发送 /regs 可以浏览制度目录。",
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,7 @@ class AnswerFacts:
     regulation: Regulation | None = None
     measure: Measure | None = None
     listed: tuple[Measure, ...] = ()
+    report: reports.Report | None = None  # the figures asked for (完成率是多少)
 
 
 # Built once (see pending.sender on why): what an answer quotes, fetched for every question.
@@ -42,8 +57,13 @@ _ARTICLE = (select(Article).join(Article.regulation).options(contains_eager(Arti
 _REGULATION = select(Regulation).where(Regulation.key == bindparam("key")).options(joinedload(Regulation.articles))
 
 
-async def load_answer_facts(session: AsyncSession, answer: Answer, *, list_limit: int = 30) -> AnswerFacts:
-    """Fetch what the answer's best hit refers to (only when the bot would answer)."""
+async def load_answer_facts(session: AsyncSession, answer: Answer, *, today: dt.date, tz: dt.tzinfo,
+                            list_limit: int = 30) -> AnswerFacts:
+    """Fetch what the answer's best hit refers to (only when the bot would answer); `today` and
+    `tz` (the bureau's) date the figures of a report question."""
+    if answer.report is not None:
+        summary = await reports.build_report(session, today, unit=answer.report.unit, tz=tz)
+        return AnswerFacts(answer, report=summary)
     if answer.listing is not None:
         codes = answer.listed[:list_limit]
         rows = {m.code: m for m in await session.scalars(_LISTED, {"codes": list(codes)})}
@@ -104,7 +124,7 @@ def _suggestions(hits: list[Hit]) -> str:
 def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
     answer = facts.answer
     if answer.listing is not None:
-        if answer.listing.mine and not facts.listed and not answer.answered:
+        if answer.listing.personal and not facts.listed and not answer.answered:
             return "“我的整改”需要先绑定身份：请在 Telegram 中向管理员索取邀请码。"
         title = answer.listing.describe()
         if not facts.listed:
@@ -116,6 +136,10 @@ def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
         if len(answer.listed) > len(facts.listed):
             lines.append(f"  …另有 {len(answer.listed) - len(facts.listed)} 项")
         return "\n".join(lines)
+    if answer.small_talk is not None:
+        return SMALL_TALK_REPLIES[answer.small_talk]
+    if facts.report is not None:
+        return reports.report_text(facts.report, public=False)
     if not answer.answered:
         if answer.hits:
             return "没能确定您要问的内容，您是不是要问：\n" + _suggestions(answer.hits)
@@ -143,5 +167,6 @@ def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
 
 
 async def format_answer_text(session: AsyncSession, answer: Answer, engine: AnswerEngine) -> str:
-    facts = await load_answer_facts(session, answer)
-    return format_facts_text(facts, engine.today())
+    today = engine.today()
+    facts = await load_answer_facts(session, answer, today=today, tz=engine.timezone)
+    return format_facts_text(facts, today)

@@ -225,6 +225,9 @@ async def sweep(
     people = await _cadres(session, by_person)
     result.names = {cadre_id: cadre.name for cadre_id, cadre in people.items()}
     if dry_run:
+        # What the real sweep would send: one digest per person (admins' overviews aside).
+        result.digests = len(by_person)
+        result.unbound = sorted(c.name for c in people.values() if c.telegram_user_id is None)
         return result
     # Admins get the daily overview once a day — inside their own digest when they have one,
     # so that nobody gets more than one message per sweep.

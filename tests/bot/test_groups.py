@@ -51,7 +51,8 @@ async def test_other_chatter_is_ignored_even_when_the_bot_sees_everything(harnes
 
     async def chatter() -> None:
         for user, text in ((owner, "大家好，今天下午三点开会"), (leader, "ZG2025009 进展怎么样"),
-                           (stranger, "请假超过三天要谁批"), (owner, "已完成"), (leader, "/mine@some_other_bot")):
+                           (stranger, "请假超过三天要谁批"), (owner, "已完成"), (owner, "ZG2025009 已完成"),
+                           (leader, "/mine@some_other_bot")):
             await harness.sandbox.send_text(user.id, text, chat_id=group.id)
         await harness.sandbox.send_photo(owner.id, b"\x89PNG party", caption="ZG2025009 合影", chat_id=group.id)
         # Something addressed to the bot, to know the chatter before it was handled (or ignored).
@@ -88,6 +89,11 @@ async def test_done_in_a_group_acts_but_shows_only_the_public_card(harness: Harn
     by_reply = await harness.one(owner, "已完成", chat_id=group.id, reply_to=card.message_id)
     assert by_reply.body.startswith("已报告完成")
     assert_public(by_reply)
+    # Typed with a mention: the leader reports for the owner of a measure he supervises.
+    typed = await harness.one(leader, f"{MENTION} ZG2025030 已完成，危房已拆除", chat_id=group.id)
+    assert typed.body.startswith("已报告完成")
+    assert_public(typed)
+    assert (await harness.measure("ZG2025030")).status is MeasureStatus.DONE
     refused = await harness.unchanged_by(lambda: harness.one(stranger, "/done ZG2025006", chat_id=group.id))
     assert "还没有绑定" in refused.body
     listing = await harness.one(owner, "/mine", chat_id=group.id)

@@ -83,6 +83,53 @@ async def test_a_question_replying_to_a_card_is_not_a_done_report(harness: Harne
     assert not answer.startswith("已报告完成")
 
 
+async def test_a_code_and_done_words_typed_to_the_bot_report_it_done(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    reply = await harness.one(owner, "zg-2025-9 已完成，扩建工程已验收")
+    assert reply.body.startswith("已报告完成") and "↩️ 撤回完成" in reply.button_texts
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
+    event = (await harness.events("ZG2025009"))[-1]
+    assert (event.action, event.note) == ("done", "扩建工程已验收")
+
+
+async def test_done_and_progress_typed_in_traditional_characters(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    progress = await harness.one(owner, "ZG2025008 進展：規劃初稿已完成")
+    assert progress.body.startswith("进展已更新")
+    assert (await harness.measure("ZG2025008")).progress == "规划初稿已完成"
+    done = await harness.one(owner, "ZG2025009 已經完成")
+    assert done.body.startswith("已报告完成")
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
+
+
+async def test_asking_whether_a_measure_is_done_shows_it_and_changes_nothing(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    for question in ("ZG2025009 完成了吗", "ZG2025009 完成情况"):
+        card = await harness.unchanged_by(lambda q=question: harness.one(owner, q))
+        assert card.body.startswith("📋 ZG2025009") and "✅ 完成" in card.button_texts
+
+
+async def test_a_code_and_done_words_for_someone_elses_measure_are_refused(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    refusal = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025001 完成"))
+    assert refusal.body == "ZG2025001 的责任人是钟春兰，您不能报告完成"
+
+
+async def test_done_said_alone_offers_ones_own_open_measures(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    choice = await harness.unchanged_by(lambda: harness.one(owner, "完成了"))
+    assert choice.body.startswith("要报告哪一项已完成？请选择")
+    # His open measures only: not ZG2025006 (signed off) or ZG2025013 (already reported done).
+    assert choice.button_texts == ["✅ ZG2025009 完成", "✅ ZG2025008 完成"]
+    confirm = await harness.press(owner, choice, "ZG2025008")
+    done = await harness.press(owner, confirm, "确认完成")
+    assert "已完成，待销号" in done.body
+    assert (await harness.measure("ZG2025008")).status is MeasureStatus.DONE
+    await harness.one(owner, "/done ZG2025009 已验收")
+    nothing_left = await harness.one(owner, "完成")
+    assert nothing_left.body.startswith("您目前没有待完成的整改措施") and nothing_left.button_texts == []
+
+
 async def test_replying_done_to_a_list_asks_which_one(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     listing = await harness.one(owner, "/mine")
@@ -241,6 +288,30 @@ async def test_leader_signs_off_from_the_notification(harness: Harness) -> None:
     assert "ZG2025009" in told.body and "陈建华 审核销号" in told.body
 
 
+async def test_a_leader_signs_off_or_returns_in_words(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    # The owner cannot sign off his own (ZG2025013, reported done): the refusal /verify gives.
+    refused = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025013 销号"))
+    assert refused.body == "只有 ZG2025013 的分管领导或管理员可以销号"
+    await harness.one(owner, "/done ZG2025009 已完工")
+    await harness.deliver()
+    [note] = await harness.sandbox.wait_for_messages(leader.id)
+    # A bare 同意 could mean anything (in reply to an extension request, that): not a sign-off.
+    unclear = await harness.unchanged_by(lambda: harness.one(leader, "同意", reply_to=note.message_id))
+    assert unclear.body.startswith("请说明对 ZG2025009 要做什么：销号请回复“同意销号”")
+    noted = await harness.unchanged_by(lambda: harness.one(leader, "好的", reply_to=note.message_id))
+    assert noted.body == "好的。还有问题随时问我。"
+    signed = await harness.one(leader, "同意销号", reply_to=note.message_id)
+    assert signed.body.startswith("已销号") and "✅ 已销号" in signed.body
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.CLOSED
+    unsaid = await harness.unchanged_by(lambda: harness.one(leader, "ZG2025013 退回"))
+    assert unsaid.body == "请同时写明退回原因，例如：ZG2025013 退回，佐证材料不全"
+    returned = await harness.one(leader, "ZG2025013 退回，佐证材料不全")
+    assert returned.body == "已退回 ZG2025013，已通知责任人。原因：佐证材料不全"
+    event = (await harness.events("ZG2025013"))[-1]
+    assert (event.action, event.note) == ("reject", "佐证材料不全")
+
+
 async def test_verify_command_and_who_may_not(harness: Harness) -> None:
     owner, other_leader = await harness.bind("张伟"), await harness.bind("李明德")
     admin, leader = await harness.bind("刘洋"), await harness.bind("陈建华")
@@ -378,6 +449,40 @@ async def test_extension_request_approved_by_an_admin_moves_the_deadline(harness
     assert "该延期申请已处理" in toast and stale.button_texts == []
 
 
+async def test_an_admin_decides_an_extension_in_words(harness: Harness) -> None:
+    owner, admin = await harness.bind("张伟"), await harness.bind("韦丽萍")
+    await harness.one(owner, "/extend ZG2025009 2027-01-31 二期工程资金未到位")
+    await harness.deliver()
+    [asked] = await harness.sandbox.wait_for_messages(admin.id)
+    unclear = await harness.unchanged_by(lambda: harness.one(admin, "同意", reply_to=asked.message_id))
+    assert "同意延期" in unclear.body
+    approved = await harness.one(admin, "同意延期", reply_to=asked.message_id)
+    assert approved.body == "已同意 ZG2025009 的延期申请（→ 2027年1月31日），已通知申请人。"
+    assert (await harness.measure("ZG2025009")).deadline == dt.date(2027, 1, 31)
+    [request] = await harness.extension_requests("ZG2025009")
+    assert request.status is ExtensionStatus.APPROVED
+    await harness.deliver()
+    [told] = await harness.sandbox.wait_for_messages(owner.id)  # the requester is told
+    assert "ZG2025009" in told.body and "2027年1月31日" in told.body
+    again = await harness.unchanged_by(lambda: harness.one(admin, "ZG2025009 同意延期"))
+    assert again.body == "ZG2025009 没有待审批的延期申请"
+    await harness.one(owner, "/extend ZG2025008 2027-08-31 规划待审定")
+    await harness.deliver()
+    await harness.sandbox.wait_for_messages(admin.id)  # the new request, to the admin
+    unsaid = await harness.unchanged_by(lambda: harness.one(admin, "ZG2025008 不同意延期"))
+    assert unsaid.body.startswith("请同时写明不同意的理由")
+    refused = await harness.one(admin, "ZG2025008 不同意延期，原因：规划已审定")
+    assert refused.body == "已拒绝 ZG2025008 的延期申请，已通知申请人。"
+    [request] = await harness.extension_requests("ZG2025008")
+    assert request.status is ExtensionStatus.REFUSED and request.decision_note == "规划已审定"
+    await harness.deliver()
+    await harness.sandbox.wait_for_messages(owner.id)
+    # Only admins decide: the owner's own words change nothing.
+    await harness.one(owner, "/extend ZG2025008 2027-09-30 再次申请")
+    denied = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025008 同意延期"))
+    assert denied.body == "只有管理员可以审批延期申请"
+
+
 async def test_refusing_an_extension_asks_for_a_reason(harness: Harness) -> None:
     owner, admin = await harness.bind("张伟"), await harness.bind("刘洋")
     await harness.one(owner, "/extend ZG2025009 2027-01-31 资金未到位")
@@ -453,6 +558,31 @@ async def test_progress_by_button(harness: Harness) -> None:
     event = (await harness.events("ZG2025008"))[-1]
     assert (event.action, event.from_status, event.to_status) == (
         "progress", MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS)
+
+
+async def test_progress_typed_after_a_code_is_recorded_and_a_question_on_it_is_not(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    reply = await harness.one(owner, "ZG2025008 进展：规划初稿已完成")
+    assert reply.body.startswith("进展已更新") and "最新进展：规划初稿已完成" in reply.body
+    measure = await harness.measure("ZG2025008")
+    assert measure.status is MeasureStatus.IN_PROGRESS and measure.progress == "规划初稿已完成"
+    assert (await harness.events("ZG2025008"))[-1].action == "progress"
+    for question in ("ZG2025008 进展怎么样", "ZG2025008 进度，到哪一步了"):
+        card = await harness.unchanged_by(lambda q=question: harness.one(owner, q))
+        assert card.body.startswith("📋 ZG2025008")
+    refused = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025001 进展：已拨付"))
+    assert refused.body == "ZG2025001 的责任人是钟春兰，您不能填报进展"
+
+
+async def test_an_extension_asked_for_in_words_is_requested(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    reply = await harness.one(owner, "ZG2025009 申请延期到2027年1月31日，工程还没验收")
+    assert "已提交 ZG2025009 的延期申请（→ 2027年1月31日）" in reply.body
+    [request] = await harness.extension_requests("ZG2025009")
+    assert (request.status, request.new_deadline, request.reason) == (
+        ExtensionStatus.PENDING, dt.date(2027, 1, 31), "工程还没验收")
+    no_reason = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025008 延期至2027-06-30"))
+    assert no_reason.body.startswith("请同时写明延期理由，例如：ZG2025008 申请延期到2027-06-30")
 
 
 async def test_concurrent_presses_by_owner_and_leader_leave_one_consistent_outcome(harness: Harness) -> None:

@@ -61,6 +61,47 @@ async def test_list_questions(harness: Harness) -> None:
     assert "共 4 项" in person.body and "ZG2025009" in person.body and "ZG2025001" not in person.body
 
 
+async def test_a_leader_asks_for_what_they_supervise_and_what_awaits_their_sign_off(harness: Harness) -> None:
+    leader = await harness.bind("陈建华")
+    awaiting = await harness.one(leader, "待我审核的有哪些")
+    assert awaiting.body.startswith("您分管的已完成的整改措施共 1 项") and "ZG2025013" in awaiting.body
+    led = await harness.one(leader, "我分管的有哪些逾期了")
+    assert led.body.startswith("您分管的已逾期的整改措施共 1 项") and "ZG2025030" in led.body
+    assert "ZG2025001" not in led.body  # overdue, but 梁秀珍 supervises it
+
+
+async def test_the_campaigns_figures_asked_in_words_come_as_the_report(harness: Harness) -> None:
+    admin, cadre = await harness.bind("刘洋"), await harness.bind("张伟")
+    full = await harness.one(admin, "整改完成率是多少")
+    assert full.body.startswith("整改落实情况（截至") and "各责任单位：" in full.body
+    assert "责任人 钟春兰" in full.body and full.body.endswith("发送 /report 查看图表。")
+    public = await harness.one(cadre, "港南区完成了几项")  # not a judge of measures: 公示 level, no names
+    assert public.body.startswith("整改落实情况公示（截至") and "责任单位：港南区教育局" in public.body
+    assert "ZG2025001" in public.body and "钟春兰" not in public.body
+
+
+async def test_what_falls_due_next_week_is_listed_in_the_chat(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    reply = await harness.one(user, "下周到期的有哪些")
+    assert reply.body.startswith("下周（11月30日至12月6日）到期的整改措施共 3 项")
+    assert all(code in reply.body for code in ("ZG2025020", "ZG2025023", "ZG2025009"))
+
+
+async def test_whats_on_my_plate_in_words_is_the_todo_of_a_leader_and_the_open_measures_of_a_cadre(
+        harness: Harness) -> None:
+    cadre, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    for asked in ("我有什么要处理的？", "今天有啥要办的"):
+        own = await harness.one(cadre, asked)
+        assert own.body.startswith("您待完成的整改措施共 2 项") and "ZG2025009" in own.body and "ZG2025008" in own.body
+    head = await harness.one(leader, "待我处理的")
+    assert head.body == "待您处理 1 项："
+    [awaiting] = await harness.sandbox.wait_for_messages(leader.id)
+    assert awaiting.body.startswith("📋 ZG2025013") and "✔️ 销号" in awaiting.button_texts
+    # A question that only starts so is still a question.
+    rule = await harness.one(leader, "待我处理的请假要谁批")
+    assert not rule.body.startswith("待您处理")
+
+
 async def test_no_answer_says_so_offers_regs_and_is_counted(harness: Harness) -> None:
     user = await harness.bind("张伟")
     reply = await harness.one(user, "火星探测器的燃料配比")
@@ -72,6 +113,20 @@ async def test_no_answer_says_so_offers_regs_and_is_counted(harness: Harness) ->
     assert miss is not None and miss.count == 1 and "火星" in miss.query
     unknown = await harness.one(user, "ZG2025099 进展")
     assert "没有找到编号为 ZG2025099 的整改措施" in unknown.body
+
+
+async def test_small_talk_gets_a_courteous_reply_and_is_not_counted_as_a_miss(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    hello = await harness.one(user, "你好")
+    assert hello.body.startswith("您好！我是整改助手") and "/help" in hello.body
+    thanks = await harness.one(user, "好的，谢谢！")
+    assert thanks.body == "不客气！还有问题随时问我。" and thanks.button_texts == []
+    errand = await harness.one(user, "帮我写个年终总结")
+    assert errand.body.startswith("抱歉，订票、写材料这类事情我办不了")
+    index = await harness.press(user, errand, "浏览制度目录")
+    assert index.body.startswith("📚 规章制度目录（共 14 部")
+    async with transaction(harness.factory) as session:
+        assert await session.scalar(select(Miss)) is None
 
 
 async def test_suggestions_are_numbered_and_a_press_shows_the_one_picked(harness: Harness) -> None:

@@ -95,6 +95,8 @@ async def test_dry_run_lists_without_recording(seeded: SessionFactory) -> None:
     result = await run_sweep(seeded, load_settings(), FRIDAY, dry_run=True)
     assert result.new
     assert await _items(seeded) == 0 and await _outbox(seeded) == 0
+    # It says how many messages the real sweep would send: one per person reminded.
+    assert result.digests == len({item.cadre_id for item in result.new}) > 0
 
 
 async def test_nothing_on_a_weekend_and_monday_catches_up(seeded: SessionFactory) -> None:
