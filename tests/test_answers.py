@@ -26,6 +26,7 @@ from bot.services.answers import (
     numerals_to_digits,
     record_miss,
 )
+from bot.services.retrieval import thesaurus
 from bot.services.text import normalize
 from tests.conftest import DATA
 
@@ -942,6 +943,27 @@ async def test_a_compound_synonym_is_found_said_in_its_parts_other_words(
         })))
     answer = answers.ask("公车封存", today=TODAY)
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("school-cars", 2)
+
+
+async def test_a_word_no_document_has_is_found_through_a_general_synonym(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    # No rule says 房子 and our synonym table does not know it; the general thesaurus gives 房屋,
+    # which only article 2 says (article 1, shorter, would otherwise win on the words they share).
+    await import_and_refresh(seeded, answers, written(tmp_path / "records.yaml", regulation_yaml(
+        "property-records", "不动产登记资料查询办法", {
+            1: "土地登记资料由不动产登记中心保管，权利人可持身份证到服务窗口查询。",
+            2: "房屋登记资料由不动产登记中心保管，权利人可持身份证到服务窗口查询，复印的按页收取工本费。",
+        })))
+    answer = answers.ask("想查自己房子的登记资料去哪查", today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("property-records", 2)
+
+
+def test_the_general_thesaurus_keeps_only_tight_groups_of_strict_synonyms() -> None:
+    words = thesaurus()
+    assert "驾车" in words["开车"] and "丈夫" in words["老公"]
+    # 回老家 shares a loose group with 死亡 (a euphemism): such groups are left out.
+    assert "回老家" not in words
 
 
 async def test_asking_what_time_of_day_prefers_the_rule_that_states_one(

