@@ -24,9 +24,8 @@ from typing import Final, NamedTuple
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.models import Article, Cadre, Measure, MeasureStatus, Regulation, Role
-from bot.services import reports
 from bot.services.answers import Hit, SmallTalk
-from bot.services.phrasing import SMALL_TALK_REPLIES, AnswerFacts
+from bot.services.phrasing import SMALL_TALK_REPLIES, AnswerFacts, report_answer_text
 from handlers.callbacks import (
     Action,
     Ref,
@@ -378,6 +377,9 @@ def regulation_card(regulation: Regulation, *, missing_article: int | None = Non
     if regulation.summary.strip():
         lines.append(esc(regulation.summary.strip()))
     articles = list(regulation.articles)
+    # An article of this regulation already listed (with its button) is no "related" item.
+    listed = {a.no for a in articles[:max_articles]}
+    related = [h for h in related if not (h.kind == "article" and h.key == regulation.key and h.no in listed)]
     if missing_article is not None:
         lines.append(f"<i>（该制度没有第{missing_article}条，共 {len(articles)} 条）</i>")
     if articles:
@@ -556,7 +558,7 @@ def render_facts(facts: AnswerFacts, today: dt.date, *, public: bool = False, vi
     if answer.small_talk is not None:
         return small_talk_reply(answer.small_talk)
     if facts.report is not None:
-        text = reports.report_text(facts.report, public=report_is_public(public, viewer))
+        text = report_answer_text(facts, public=report_is_public(public, viewer))
         return Reply(f"<pre>{esc(text)}</pre>\n发送 /report 查看图表。")
     if not answer.answered:
         if answer.hits:

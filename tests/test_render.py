@@ -479,6 +479,16 @@ def test_regulation_card_lists_articles_truncated_with_buttons() -> None:
     assert len(keyboard_data(reply.keyboard)) == 12
 
 
+def test_regulation_card_leaves_out_related_articles_it_already_lists() -> None:
+    reg = regulation(n_articles=3)
+    related = [Hit("article", "jyhy", 2, "《市教育局会议制度》第2条", 0.3),
+               Hit("article", "other", 2, "《干部教育培训制度》第2条", 0.2)]
+    reply = regulation_card(reg, related=related)
+    text = assert_well_formed(reply.html)
+    assert "相关条款：\n1. 《干部教育培训制度》第2条" in text and "《市教育局会议制度》第2条" not in text
+    assert keyboard_data(reply.keyboard) == ["v1|a|jyhy|1", "v1|a|jyhy|2", "v1|a|jyhy|3", "v1|s|a|other|2"]
+
+
 def test_regulation_index_pages_through_the_list() -> None:
     regs = [Regulation(id=n, key=f"r{n}", title=f"制度{n}", issuer="市教育局", effective=None) for n in range(1, 20)]
     reply = regulation_index(regs, 1, per_page=8)
