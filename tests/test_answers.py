@@ -751,15 +751,17 @@ def test_what_happens_when_rectification_is_late_is_still_a_rule(answers: Answer
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("rectification-closure", 8)
 
 
-@pytest.mark.parametrize(("question", "unit"), [
-    ("整改完成率是多少", None), ("哪个单位逾期最多", None), ("全局整改情况怎么样", None), ("整改公示", None),
-    ("港南区完成了几项", "港南区教育局"), ("基础教育科的完成率", "基础教育科"),
+@pytest.mark.parametrize(("question", "unit", "ranking"), [
+    ("整改完成率是多少", None, None), ("哪个单位逾期最多", None, "most_overdue"), ("全局整改情况怎么样", None, None),
+    ("整改公示", None, None), ("港南区完成了几项", "港南区教育局", None), ("基础教育科的完成率", "基础教育科", None),
+    ("哪个科室完成率最低", None, "slowest"), ("哪个县区整改进度最慢", None, "slowest"),
+    ("哪个单位完成得最好", None, "fastest"),
 ])
 def test_asking_for_the_campaigns_figures_is_answered_with_the_report(
-        answers: AnswerEngine, question: str, unit: str | None) -> None:
+        answers: AnswerEngine, question: str, unit: str | None, ranking: str | None) -> None:
     answer = answers.ask(question, today=TODAY)
     assert answer.answered and answer.hits == [] and answer.report is not None and answer.report.unit == unit
-    assert answer.to_json()["report"] == {"unit": unit}
+    assert answer.to_json()["report"] == {"unit": unit, "ranking": ranking}
 
 
 @pytest.mark.parametrize("question", ["销号结果要公示几天", "统计报表什么时候报", "港南区补贴发了没有"])

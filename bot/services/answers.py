@@ -436,15 +436,31 @@ class Hit:
                 "score": round(self.score, 4)}
 
 
+class Ranking(StrEnum):
+    """Which unit a figures question asks for."""
+
+    MOST_OVERDUE = "most_overdue"  # 哪个单位逾期最多
+    SLOWEST = "slowest"  # 哪个科室完成率最低 / 进度最慢
+    FASTEST = "fastest"  # 哪个县区完成得最好
+
+
+_RANKINGS: list[tuple[re.Pattern[str], Ranking]] = [
+    (re.compile(r"(逾期|超期|拖期|延误)[^，。？?]{0,6}最多|最多[^，。？?]{0,6}(逾期|超期)"), Ranking.MOST_OVERDUE),
+    (re.compile(r"最(低|慢|差|落后)|倒数"), Ranking.SLOWEST),
+    (re.compile(r"最(高|快|好)"), Ranking.FASTEST),
+]
+
+
 @dataclass(frozen=True)
 class ReportQuery:
     """A request for the campaign's figures (完成率, 哪个单位逾期最多): the 公示 summary, of one
-    责任单位 when the question names one."""
+    责任单位 when the question names one, led by the unit asked for when it asks for a ranking."""
 
     unit: str | None = None
+    ranking: Ranking | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"unit": self.unit}
+        return {"unit": self.unit, "ranking": self.ranking.value if self.ranking else None}
 
 
 @dataclass(frozen=True)
@@ -1229,7 +1245,8 @@ class AnswerEngine:
         residue = _MEASURE_NOUNS.sub(" ", _OVERDUE.sub(" ", _LIST_CUES.sub(" ", residue)))
         if self._content_weight(self._content_words(residue)) > 0:
             return None
-        return ReportQuery(unit=unit)
+        ranking = None if unit else next((r for pattern, r in _RANKINGS if pattern.search(target)), None)
+        return ReportQuery(unit=unit, ranking=ranking)
 
     def _list_intent(self, target: str, asker: str | None, today: dt.date) -> tuple[ListQuery | None, str]:
         """Recognise 我的/逾期/张伟负责的/港南区的 questions; returns the filter and what is left."""

@@ -15,7 +15,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from bot.models import Article, Measure, Regulation
 from bot.services import reports
-from bot.services.answers import Answer, AnswerEngine, Hit, SmallTalk
+from bot.services.answers import Answer, AnswerEngine, Hit, Ranking, SmallTalk
 
 #: Replies to small talk, in the chat and in the terminal alike: a courteous word, and how to ask.
 SMALL_TALK_REPLIES: dict[SmallTalk, str] = {
@@ -29,6 +29,39 @@ SMALL_TALK_REPLIES: dict[SmallTalk, str] = {
     SmallTalk.ELSEWHERE: "抱歉，这个问题不在我能回答的范围内：我只能查询本局的规章制度和整改措施。"
                          "发送 /regs 可以浏览制度目录。",
 }
+
+
+def ranking_line(report: reports.Report, ranking: Ranking, *, named: int = 3) -> str:
+    """One sentence answering 哪个单位逾期最多 / 完成率最低 from the per-unit figures; units that
+    tie are named together (the first `named` of them)."""
+    units = [u for u in report.units if u.total]
+    if not units:
+        return "目前没有整改措施。"
+    if ranking is Ranking.MOST_OVERDUE:
+        top = max(u.overdue for u in units)
+        if top == 0:
+            return "目前没有逾期未完成的整改措施。"
+        tied = [u for u in units if u.overdue == top]
+        each = "各 " if len(tied) > 1 else ""
+        return f"逾期最多的单位：{_units_named(tied, named)}（{each}{top} 项逾期）。"
+    rates = [u.completion_rate for u in units]
+    best = min(rates) if ranking is Ranking.SLOWEST else max(rates)
+    tied = [u for u in units if u.completion_rate == best]
+    word = "最低" if ranking is Ranking.SLOWEST else "最高"
+    return f"完成率{word}的单位：{_units_named(tied, named)}（{'均为' if len(tied) > 1 else ''}{best:.0%}）。"
+
+
+def _units_named(units: list[reports.UnitSummary], named: int) -> str:
+    names = "、".join(u.label for u in units[:named])
+    return names if len(units) <= named else f"{names}等 {len(units)} 个单位"
+
+
+def report_answer_text(facts: AnswerFacts, *, public: bool) -> str:
+    """The figures asked for: the ranking asked about first, then the summary it comes from."""
+    assert facts.report is not None
+    text = reports.report_text(facts.report, public=public)
+    ranking = facts.answer.report.ranking if facts.answer.report is not None else None
+    return f"{ranking_line(facts.report, ranking)}\n\n{text}" if ranking is not None else text
 
 
 @dataclass(frozen=True)
@@ -139,7 +172,7 @@ def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
     if answer.small_talk is not None:
         return SMALL_TALK_REPLIES[answer.small_talk]
     if facts.report is not None:
-        return reports.report_text(facts.report, public=False)
+        return report_answer_text(facts, public=False)
     if not answer.answered:
         if answer.hits:
             return "没能确定您要问的内容，您是不是要问：\n" + _suggestions(answer.hits)

@@ -80,6 +80,17 @@ async def test_the_campaigns_figures_asked_in_words_come_as_the_report(harness: 
     assert "ZG2025001" in public.body and "钟春兰" not in public.body
 
 
+async def test_which_unit_is_most_overdue_is_answered_first_then_the_figures(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+    most = await harness.one(admin, "哪个单位逾期最多")
+    # Five units have one overdue measure each on 11-27: they tie, and the sentence says so.
+    first, _, rest = most.body.partition("\n\n")
+    assert first.startswith("逾期最多的单位：") and first.endswith("等 5 个单位（各 1 项逾期）。")
+    assert rest.startswith("整改落实情况（截至") and "各责任单位：" in rest
+    slowest = await harness.one(admin, "哪个科室完成率最低")
+    assert slowest.body.startswith("完成率最低的单位：") and "（均为0%）。" in slowest.body.split("\n")[0]
+
+
 async def test_what_falls_due_next_week_is_listed_in_the_chat(harness: Harness) -> None:
     user = await harness.bind("张伟")
     reply = await harness.one(user, "下周到期的有哪些")
