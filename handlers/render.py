@@ -355,6 +355,8 @@ def article_answer(regulation: Regulation, article: Article, *, related: Sequenc
 
     Buttons: one per related item, and the regulation's card. `ids` as in `suggestions_reply`.
     """
+    # The regulation itself has its own button below (全文目录): not a related item as well.
+    related = [h for h in related if not (h.kind == "regulation" and h.key == regulation.key)]
     html = (f"<b>《{esc(regulation.title)}》第{article.no}条</b>{_effective(regulation)}\n"
             f"{esc(article.text.strip())}{_related(related)}")
     rows = _hit_buttons(related, ids)

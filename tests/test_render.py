@@ -465,6 +465,16 @@ def test_article_answer_names_the_regulation_article_and_effective_date() -> Non
     assert keyboard_data(reply.keyboard) == ["v1|s|a|jyhy|2", "v1|r|jyhy"]
 
 
+def test_article_answer_leaves_out_its_own_regulation_which_has_its_own_button() -> None:
+    reg = regulation()
+    related = [Hit("regulation", "jyhy", None, "《市教育局会议制度》", 0.3),
+               Hit("article", "jyhy", 2, "《市教育局会议制度》第2条", 0.3)]
+    reply = article_answer(reg, reg.articles[0], related=related)
+    text = assert_well_formed(reply.html)
+    assert "相关条款：\n1. 《市教育局会议制度》第2条" in text and "2. " not in text
+    assert keyboard_data(reply.keyboard) == ["v1|s|a|jyhy|2", "v1|r|jyhy"]
+
+
 def test_regulation_card_lists_articles_truncated_with_buttons() -> None:
     reg = regulation(n_articles=15)
     reply = regulation_card(reg, missing_article=40)
