@@ -100,3 +100,18 @@ def test_a_synonym_phrase_also_says_the_members_it_contains(tmp_path: Path) -> N
     # … while the reverse does not hold: plain 住宿 says nothing about 住宿费.
     assert table.group_ids("当地住宿的") == {1}
     assert table.group_ids("没有同义词") == set()
+
+
+def test_without_the_thesaurus_package_answers_go_on_without_general_synonyms(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import importlib.util
+
+    from bot.services import retrieval
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    retrieval.thesaurus.cache_clear()
+    try:
+        assert retrieval.thesaurus() == {}
+        assert "general thesaurus not found" in caplog.text
+    finally:
+        retrieval.thesaurus.cache_clear()  # the real table for the tests after this one

