@@ -196,7 +196,11 @@ def may_change(bot: FuzzBot, role: str, text: str, changeable: set[str]) -> bool
     """Could `text`, sent as a plain message by `role`, rightly change the database?"""
     match = re.match(rf"/(\w+)(@{BOT_USERNAME})?(?=\s|$)", text)
     if match is None:
-        return False  # questions never change anything (misses are not in the snapshot)
+        # A message naming exactly one measure may act on it ("ZG2025009 已完成", "办结。ZG2025001",
+        # "ZG2025009 进展：…"); anything else is a question, and questions never change anything
+        # (misses are not in the snapshot).
+        codes = bot.harness.services.answers.find_codes(text)
+        return len(codes) == 1 and code_key(codes[0]) in {code_key(c) for c in changeable}
     name = match.group(1).lower()  # PTB matches commands case-insensitively
     args = command_args(text)
     if name == "invite":
@@ -245,6 +249,8 @@ def check_answered(role: str, outcome: Outcome) -> None:
 @example(role="cadre", text=f"@{BOT_USERNAME}")
 @example(role="admin", text="张伟\x00负责的")
 @example(role="leader", text="\u202eZG2025003\u200b")
+@example(role="admin", text="ZG2025001已完成")
+@example(role="cadre", text="ZG2025001已完成")
 async def test_free_text_from_anyone(fuzz: FuzzBot, role: str, text: str) -> None:
     own = await changeable(fuzz, role)
     outcome = await observe(fuzz, role, lambda: fuzz.harness.sandbox.send_text(fuzz.users[role].id, text))
@@ -291,6 +297,8 @@ reply_texts = st.one_of(texts, st.builds(lambda w, p, n: f"{w}{p}{n}", done_word
 @given(role=st.sampled_from(["cadre", "leader", "admin"]), code=st.sampled_from(CARD_CODES), text=reply_texts)
 @example(role="cadre", code="ZG2025001", text="已完成，<b>材料</b>见附件 &amp; '; DROP TABLE measures; --")
 @example(role="leader", code="ZG2025003", text="完成")
+# Found by CI on 2026-12-07: the message names another measure, which the admin may act on.
+@example(role="admin", code="ZG2025003", text="办结。ＺＧ２０２５００１#1ＺＧ２０２５００１")
 async def test_replies_to_cards(fuzz: FuzzBot, role: str, code: str, text: str) -> None:
     card = await fuzz.card(role, code)
     own = await changeable(fuzz, role)
