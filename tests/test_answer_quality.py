@@ -52,8 +52,8 @@ SETS = {
     # 69.0% on a30e500, 71.5% and 70.0% when first asked on the day's final code (3f5f67c).
     # Unread as well.
     "culture": (QUESTIONS_DIR / "culture", QUESTIONS_DIR / "culture" / "questions.yaml", 0.68, 0.86),
-    # On 2026-12-07 (afternoon) the general thesaurus gained the unread four one answerable question
-    # each but cost emergency a refusal (26 of 30), hence its lower refusal floor.
+    # On 2026-12-07 (morning, later) the general thesaurus gained land and emergency one answerable
+    # question each but cost emergency a refusal (26 of 30), hence its lower refusal floor.
     "emergency": (QUESTIONS_DIR / "emergency", QUESTIONS_DIR / "emergency" / "questions.yaml", 0.66, 0.86),
 }
 

@@ -49,15 +49,7 @@ from bot.config import Settings
 from bot.db import SessionFactory, transaction
 from bot.errors import InvalidInput, NotFound
 from bot.models import Alias, Article, Cadre, Measure, MeasureStatus, Miss, Regulation, utcnow
-from bot.services.retrieval import (
-    Analyzer,
-    DocTerms,
-    Segment,
-    bm25_idf,
-    homophones,
-    pinyin_of,
-    top_k,
-)
+from bot.services.retrieval import Analyzer, DocTerms, Segment, bm25_idf, homophones, pinyin_of, top_k
 from bot.services.text import (
     chinese_to_int,
     clean_display,
@@ -94,7 +86,7 @@ STORY_AT = 7  # words in a question long enough to tell a story around what it a
 STORY_WEIGHT = 0.5  # weight of a story word there that no document has (孩子生病住院 before 能换班吗)
 LATE_TIE_BREAK = 0.05  # asked 逾期了吗: of measures matching alike, the overdue one first
 PREAMBLE_PENALTY = 0.05  # ranking handicap of an article stating the regulation's purpose and basis
-THESAURUS = 0.5  # credit for a general synonym (老公 ~ 丈夫) of a word no document has
+THESAURUS = 0.5  # credit for a general synonym (房子 ~ 房屋) of a word no document has
 THESAURUS_RECALL = 0.5  # query weight of those synonyms' terms in recall
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
 
@@ -1448,14 +1440,14 @@ class AnswerEngine:
             weight = self._word_idf(word) * general
             unseen = self._unseen(word)
             slip = unseen and self._slip_of_domain_word(word)
+            # A word no document has but a general synonym of it (房子 ~ 房屋): not mere story.
+            alternatives = self._alternatives(word) if unseen and not slip else ()
             if specificity > 17 and unseen and (word[0] in _MODAL_CHARS or not self._heard(word)):
                 # 要交, 能去, 完假 (休完假): a segmentation artefact, not a topic — unless it sounds
                 # like something we have (制渡 → 制度), which makes it a typo worth matching.
                 weight *= 0.3
-            alternatives = self._alternatives(word) if unseen and not slip else ()
-            if alternatives:
-                pass  # said in other words by a document: not mere story
-            elif len(words) >= STORY_AT and unseen and not slip and not self.analyzer.synonyms.group_ids(word):
+            elif (len(words) >= STORY_AT and unseen and not slip and not alternatives
+                  and not self.analyzer.synonyms.group_ids(word)):
                 # 国庆想回湖南老家，出了广西要跟谁报备: the story (湖南, 老家) is why they ask, not what;
                 # words no document has, nor a synonym or a sound-alike of it, weigh less there.
                 weight *= STORY_WEIGHT
@@ -1469,7 +1461,7 @@ class AnswerEngine:
 
     def _alternatives(self, word: str) -> tuple[str, ...]:
         """Words of our documents that a general thesaurus gives as synonyms of `word` (which none
-        has, and our own synonym table does not know): 老公 → 丈夫, 睡觉 → 睡眠."""
+        has, and our own synonym table does not know): 房子 → 房屋, 不肯 → 拒绝."""
         if self.analyzer.synonyms.group_ids(word):
             return ()
         return tuple(a for a in self.analyzer.thesaurus.get(word, ()) if not self._unseen(a) and
