@@ -11,10 +11,11 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, ZhenggaiError
@@ -424,8 +425,50 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 # ---- argument parsing ---------------------------------------------------------------------------
 
+# argparse writes its own words (usage:, options, error:, invalid choice …) in English, from a
+# gettext catalogue Python does not ship in Chinese: the headings are set here, and the errors
+# operators meet are put into Chinese (anything else is shown as argparse says it).
+_ARGPARSE_ERRORS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"the following arguments are required: (.+)"), r"缺少必需的参数：\1"),
+    (re.compile(r"argument (\S+): invalid choice: (.+?) \(choose from (.+)\)"), r"参数 \1 的值 \2 无效，可选：\3"),
+    (re.compile(r"argument (\S+): invalid int value: (.+)"), r"参数 \1 应为整数，收到 \2"),
+    (re.compile(r"argument (\S+): expected one argument"), r"参数 \1 后面需要一个值"),
+    (re.compile(r"unrecognized arguments: (.+)"), r"无法识别的参数：\1"),
+]
+
+
+def _in_chinese(message: str) -> str:
+    for pattern, chinese in _ARGPARSE_ERRORS:
+        if pattern.fullmatch(message):
+            return pattern.sub(chinese, message)
+    return message
+
+
+class _ChineseHelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[argparse._MutuallyExclusiveGroup], prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
+
+
+class ChineseArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose headings, -h and usual errors are in Chinese (subcommands too:
+    argparse builds them with the parent's class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _ChineseHelpFormatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "参数"
+        self._optionals.title = "选项"
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help="显示此帮助并退出")
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}：错误：{_in_chinese(message)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ChineseArgumentParser(
         prog="zhenggai",
         description="整改助手：整改措施台账、规章制度问答与催办的 Telegram 机器人。",
         epilog="配置通过环境变量或当前目录的 .env 文件设置，见 .env.example。",

@@ -23,6 +23,20 @@ def test_import_help_names_the_formats() -> None:
     assert result.code == 0 and "regulations" in result.out and "measures" in result.out
 
 
+def test_help_and_usage_errors_are_in_chinese_too() -> None:
+    helped = zhenggai("misses", "--help")
+    assert helped.code == 0 and helped.out.startswith("用法：zhenggai misses")
+    assert "选项" in helped.out and "显示此帮助并退出" in helped.out and "options" not in helped.out
+    for args, said in [
+        (("import", "bogus", "x.csv"), "参数 kind 的值 'bogus' 无效，可选：'regulations', 'cadres', 'measures'"),
+        (("import",), "缺少必需的参数：kind, file"),
+        (("misses", "--limit", "abc"), "参数 --limit 应为整数，收到 'abc'"),
+        (("ask", "--bogus"), "无法识别的参数：--bogus"),
+    ]:
+        result = zhenggai(*args)
+        assert result.code == 2 and result.err.startswith("用法：") and f"错误：{said}" in result.err, result.err
+
+
 def test_missing_file_is_a_one_line_error(db_url: str) -> None:
     result = zhenggai("import", "measures", "/nonexistent/台账.csv", database_url=db_url)
     assert result.code == 1 and "找不到文件" in result.err and "Traceback" not in result.err
