@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError, ZhenggaiError
+from bot.errors import ConfigError, ImportFailed, ZhenggaiError
 
 log = logging.getLogger(__name__)
 
@@ -586,6 +586,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except ImportFailed as exc:
+        # One line when one thing is wrong; otherwise every problem kept, to fix them in one go.
+        print(f"错误：{exc}" if exc.total == 1 else "错误：" + "\n".join(exc.lines()), file=sys.stderr)
+        return 1
     except ZhenggaiError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 1

@@ -65,8 +65,16 @@ class ImportFailed(ZhenggaiError):
     def __init__(self, problems: list[ImportProblem]) -> None:
         super().__init__(problems)
         self.problems = problems
+        self.total = len(problems)  # problems found, of which the first ones are kept
+
+    def lines(self) -> list[str]:
+        """Every kept problem on a line of its own, for a person fixing the file."""
+        lines = [f"共 {self.total} 处错误，整个文件未导入（改正后重新导入）：", *(f"  {p}" for p in self.problems)]
+        if self.total > len(self.problems):
+            lines.append(f"  ……另有 {self.total - len(self.problems)} 处错误未列出")
+        return lines
 
     def __str__(self) -> str:
         first = str(self.problems[0])
-        more = len(self.problems) - 1
-        return first if more == 0 else f"{first}（另有 {more} 处错误）"
+        more = self.total - 1
+        return first if more <= 0 else f"{first}（另有 {more} 处错误）"

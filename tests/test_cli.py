@@ -42,6 +42,22 @@ def test_missing_file_is_a_one_line_error(db_url: str) -> None:
     assert result.code == 1 and "找不到文件" in result.err and "Traceback" not in result.err
 
 
+def test_an_import_with_several_problems_lists_each_on_its_own_line(db_url: str, tmp_path: Path) -> None:
+    import_all(db_url)
+    header = (Path(__file__).resolve().parent.parent / "data" / "measures.csv").read_text(encoding="utf-8-sig")
+    path = tmp_path / "台账.csv"
+    path.write_text(header.splitlines()[0] + "\nZG2025999,问题,措施,类别,基础教育科,张三,李四,2027-13-01,进行中,\n",
+                    encoding="utf-8")
+    result = zhenggai("import", "measures", str(path), database_url=db_url)
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "错误：共 3 处错误，整个文件未导入（改正后重新导入）：",
+        "  台账.csv 第2行 [owner]：未知的责任人「张三」（请先导入干部名单）",
+        "  台账.csv 第2行 [leader]：未知的分管领导「李四」（请先导入干部名单）",
+        "  台账.csv 第2行 [deadline]：不存在的日期「2027-13-01」",
+    ]
+
+
 def test_db_current_reports_latest(db_url: str) -> None:
     result = zhenggai("db", "current", database_url=db_url)
     assert result.code == 0 and "最新" in result.out

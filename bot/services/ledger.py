@@ -133,11 +133,6 @@ class _Rejected(ImportFailed):
         super().__init__(problems)
         self.total = max(total, len(problems))
 
-    def __str__(self) -> str:
-        first = str(self.problems[0])
-        more = self.total - 1
-        return first if more <= 0 else f"{first}（另有 {more} 处错误）"
-
 
 def _quote(value: object, limit: int = 40) -> str:
     """A value from the file, fit to echo inside 「」 in a one-line message."""
