@@ -566,7 +566,7 @@ def render_facts(facts: AnswerFacts, today: dt.date, *, public: bool = False, vi
         if answer.hits:
             return suggestions_reply(answer.hits, ids=ids)
         return not_found(unknown_code=answer.unknown_code)
-    related = answer.hits[1:4]
+    related = answer.related
     if facts.measure is not None:
         owner, verifier = (False, False) if public else viewer_rights(facts.measure, viewer)
         return measure_card(facts.measure, today, public=public, owner=owner, verifier=verifier)

@@ -557,6 +557,12 @@ class Answer:
     report: ReportQuery | None = None  # the campaign's figures (完成率是多少): answered with the summary
 
     @property
+    def related(self) -> list[Hit]:
+        """What to show under an answer as related: the next few hits, if each is worth suggesting
+        on its own (公车私用怎么处理 should not end with rules that match a tenth of it)."""
+        return [h for h in self.hits[1:4] if h.score >= SUGGEST_AT] if self.answered else []
+
+    @property
     def is_miss(self) -> bool:
         """A question the documents should have answered and did not: counted for `zhenggai
         misses`, where an admin can teach the bot its wording. Small talk, lists, unknown

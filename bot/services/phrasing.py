@@ -193,7 +193,7 @@ def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
         text += "\n" + "\n".join(f"  第{a.no}条 {a.text[:30]}…" for a in regulation.articles[:12])
     else:
         return "抱歉，没有找到相关内容。"
-    others = answer.hits[1:4]
+    others = answer.related
     if others:
         text += "\n\n相关内容：\n" + _suggestions(others)
     return text

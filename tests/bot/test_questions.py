@@ -20,6 +20,17 @@ async def test_an_article_answer_cites_title_article_and_effective_date(harness:
     assert whole.body.startswith("📘 《市教育局工作规程》") and "施行日期：2025年9月1日" in whole.body
 
 
+async def test_related_items_under_an_answer_are_only_those_worth_suggesting(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    # Two articles of other rules match a fifth of 公车私用怎么处理 (处理): no related items.
+    lone = await harness.one(user, "公车私用怎么处理")
+    assert lone.body.startswith("《市教育局工作规程》第7条") and "相关" not in lone.body
+    assert lone.button_texts == ["📖 《市教育局工作规程》全文目录"]
+    # 请假超过三天要谁批 has close runners-up in the same rules: they are offered.
+    close = await harness.one(user, "请假超过三天要谁批？")
+    assert "相关条款：\n1. 《市教育局工作规程》第4条" in close.body
+
+
 async def test_a_regulation_card_lists_its_articles_with_buttons(harness: Harness) -> None:
     user = await harness.bind("张伟")
     reply = await harness.one(user, "教师工作纪律")
