@@ -62,10 +62,10 @@ class ImportProblem:
 class ImportFailed(ZhenggaiError):
     """The whole file was rejected; nothing was written."""
 
-    def __init__(self, problems: list[ImportProblem]) -> None:
+    def __init__(self, problems: list[ImportProblem], total: int = 0) -> None:
         super().__init__(problems)
         self.problems = problems
-        self.total = len(problems)  # problems found, of which the first ones are kept
+        self.total = max(total, len(problems))  # problems found, of which the first ones are kept
 
     def lines(self) -> list[str]:
         """Every kept problem on a line of its own, for a person fixing the file."""

@@ -1470,8 +1470,8 @@ class AnswerEngine:
         has, and our own synonym table does not know): 房子 → 房屋, 不肯 → 拒绝."""
         if self.analyzer.synonyms.group_ids(word):
             return ()
-        return tuple(a for a in self.analyzer.thesaurus.get(word, ()) if not self._unseen(a) and
-                     all(self._df(a[i : i + 2]) for i in range(len(a) - 1)))
+        return tuple(a for a in self.analyzer.thesaurus.get(word, ())
+                     if all(self._df(a[i : i + 2]) for i in range(len(a) - 1)))
 
     def _rejoined(self, target: str) -> str:
         """销了号 → 销号, 打不了卡 → 打卡, 请4天假 → 请假4天: a verb and its object said apart, as a word

