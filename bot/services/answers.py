@@ -32,7 +32,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -76,19 +76,33 @@ MAX_HITS = 5
 ANSWER_AT = 0.38  # the best candidate covers at least this much of the question's meaning
 SUGGEST_AT = 0.25  # below ANSWER_AT but above this: offer candidates, don't answer
 MEASURE_PRIOR = 0.1  # a question with nothing pointing at measures is more likely about the rules
-OWN_WEIGHT = 0.2  # ranking weight of what an article itself says (vs its regulation)
 PARTIAL = 0.5  # credit for a long word sharing only some bigrams with a document
 COMPOUND = 0.3  # base credit for a compound word with only some parts in a synonym group
-LONE_WEIGHT = 0.03  # ranking hint of the question's telling single characters (see _lone_chars)
 LONE_SPECIFICITY = 8.0  # 签 批 酒 车 假 are telling; 来 要 去 人 are not
 ABBREVIATION = 0.7  # credit for 医美 in a text saying 医疗美容
 STORY_AT = 7  # words in a question long enough to tell a story around what it asks
 STORY_WEIGHT = 0.5  # weight of a story word there that no document has (孩子生病住院 before 能换班吗)
-LATE_TIE_BREAK = 0.05  # asked 逾期了吗: of measures matching alike, the overdue one first
-PREAMBLE_PENALTY = 0.05  # ranking handicap of an article stating the regulation's purpose and basis
 THESAURUS = 0.5  # credit for a general synonym (房子 ~ 房屋) of a word no document has
 THESAURUS_RECALL = 0.5  # query weight of those synonyms' terms in recall
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
+
+class Signal(IntEnum):
+    """What a candidate's ranking weighs, in the order it is summed (see `RANK_WEIGHTS`)."""
+
+    KIND_HINT = 0  # how the question is asked: progress words → a measure, rule words → an article
+    LATE = 1  # asked 逾期了吗: the measure is overdue
+    CONFIDENCE = 2  # how much of the question the document accounts for
+    TITLE = 3  # a regulation: how much of the question its title alone accounts for
+    BM25 = 4  # an article or measure: its BM25 score relative to the best of its kind
+    LONE = 5  # share of the question's telling single characters (签 of 谁来签) the text has
+    CONTEXT = 6  # an article: how much of the question its regulation accounts for
+    OWN = 7  # an article: how much of the question its own text accounts for
+    EVIDENCE = 8  # an article: how many distinct cues of the asked-for answer (…日内, …元) it has
+    PREAMBLE = 9  # an article stating the regulation's purpose and basis (为…，制定本办法)
+
+
+#: Weight of each signal in a candidate's rank. Confidence dominates; the rest break near-ties.
+RANK_WEIGHTS: tuple[float, ...] = (1.0, 0.05, 1.0, 0.25, 0.25, 0.13, 0.15, 0.16, 0.09, -0.09)
 
 # Phrases that carry no topic: question words, politeness, filler, pronouns.
 STOP_WORDS = frozenset("""
@@ -145,6 +159,7 @@ _MEASURE_NOUNS = re.compile(r"整改措施|整改|措施|事项")
 # 我的逾期整改: a filter and then only the word for measures is a list, though no list cue says so.
 _MEASURES_NOUN_ENDING = re.compile(r"(整改|整改措施|措施|事项)(呢|吧|啊)?$")
 # The asker's as a supervising leader: 我分管的, and what awaits their sign-off (待我审核的).
+_LEADER_CUES = re.compile(r"分管|主管|领导的|管的|管着")
 _LED_BY_ME = re.compile(r"我分管|我主管|本人分管")
 _AWAITING_ME = re.compile(r"(待|等|需要|要)我(来)?(审核|销号|审批|验收|签字)")
 _MINE = re.compile(r"我的|我负责|我名下|我手上|我手头|给我的|分给我|我还有|我有|我这里|我这边的|本人的|我牵头")
@@ -217,7 +232,6 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
      re.compile(r"自理|自行(负担|承担|支付)|个人(负担|承担|支付)|由[^，。；]{1,10}(承担|负担|支付)|列支")),
 ]
 ANSWER_TYPE_WEIGHT = 1.5
-ANSWER_EVIDENCE = 0.01  # a tie-breaker: ranking weight of how many distinct answer cues an article has
 _MODAL_CHARS = frozenset("要能会想得可该应去来再还以在对把被给向从跟和与是都就也又")
 # Small talk and questions about the bot itself: never answered from the documents.
 _CHITCHAT = re.compile(
@@ -1202,9 +1216,13 @@ class AnswerEngine:
             if not roles:
                 continue
             role = max(roles, key=len)
-            extra = sum(len(w) for p in parts if p not in roles
-                        for w in self.analyzer.words(p.removeprefix("分管")) if len(w) >= 2 and w in target)
-            best.append((len(role) + extra, person, role))
+            words = [w for p in parts if p not in roles
+                     for w in self.analyzer.words(p.removeprefix("分管")) if len(w) >= 2 and w in target]
+            # What the question said of the person, from the first telling word to the role
+            # (财务的副局长): none of it is a topic for the list to be filtered by.
+            ends = [(target.find(w), target.find(w) + len(w)) for w in [role, *words]]
+            said = target[min(a for a, _ in ends):max(b for _, b in ends)]
+            best.append((len(role) + sum(map(len, words)), person, said))
         if not best:
             return None, ""
         best.sort(key=lambda t: -t[0])
@@ -1275,9 +1293,11 @@ class AnswerEngine:
         if person is not None:
             owns = person.name in self.owners
             leads = person.name in self.leaders
-            wants_leader = bool(re.search(r"分管|主管|领导的|管的|管着", target))
+            wants_leader = bool(_LEADER_CUES.search(target))
             if leads and (wants_leader or not owns):
                 leader = person.name
+                # 分管财务的副局长管着哪些整改: 管着 says whose list it is, not what it is about.
+                residue = _LEADER_CUES.sub(" ", residue)
             elif owns:
                 owner = person.name
         if not (mine or led_by_me or overdue or statuses or owner or leader or unit or due):
@@ -1632,36 +1652,39 @@ class AnswerEngine:
             best_bm25 = max((s for s, _ in recalled), default=0.0) or 1.0
             for bm25, doc in recalled:
                 confidence, title_cover = self._confidence(doc, content, total_weight)
-                rank = bonus[kind]
+                signals = [0.0] * len(RANK_WEIGHTS)
+                signals[Signal.KIND_HINT] = bonus[kind]
                 if late and kind == "measure":
                     # 危房改造逾期了吗 asks a measure's state, which every measure has (its card says
                     # whether it is late), not for the rule whose text says 逾期 (逾期不归).
                     confidence = min(1.0, confidence + late / total_weight)
-                    if self.measures[doc.key].overdue(today):
-                        rank += LATE_TIE_BREAK  # of two measures on 危房改造, the late one
-                rank += confidence
+                    # Of two measures on 危房改造, the late one.
+                    signals[Signal.LATE] = float(self.measures[doc.key].overdue(today))
+                signals[Signal.CONFIDENCE] = confidence
                 if kind == "regulation":
                     # A question that is all title (教师工作纪律, 黨員學習制度) means the document itself.
-                    rank += 0.25 * title_cover
+                    signals[Signal.TITLE] = title_cover
                 else:
-                    rank += 0.15 * bm25 / best_bm25
+                    signals[Signal.BM25] = bm25 / best_bm25
                     if lone:
                         # 采购合同谁来签: of two articles on 采购合同, the one that says 签订.
-                        rank += LONE_WEIGHT * sum(1 for c in lone if c in doc.own) / len(lone)
+                        signals[Signal.LONE] = sum(1 for c in lone if c in doc.own) / len(lone)
                 if kind == "article":
                     # Among articles that mention a topic, prefer those of the regulation about it;
                     # among sibling articles, what the article itself says decides.
-                    rank += 0.1 * _cover_text(doc.context, content, total_weight, self._groups(doc.context))
-                    rank += OWN_WEIGHT * _cover_text(doc.own, content, total_weight, self._groups(doc.own))
+                    signals[Signal.CONTEXT] = _cover_text(doc.context, content, total_weight, self._groups(doc.context))
+                    signals[Signal.OWN] = _cover_text(doc.own, content, total_weight, self._groups(doc.own))
                     # Between articles that cover the question alike, the one stating more of what
                     # is asked (附…材料, 填写…申请表 against 材料 alone) is the likelier answer.
-                    rank += ANSWER_EVIDENCE * sum(
+                    signals[Signal.EVIDENCE] = sum(
                         _answer_evidence(w.answer_type, doc.own) for w in content if w.answer_type is not None)
-                    if doc.preamble:
-                        # It names the regulation's whole topic, so it covers many questions about
-                        # it, but answers none of them; a sibling covering as much is the answer.
-                        rank -= PREAMBLE_PENALTY
-                scored.append(_Scored(doc, confidence, rank, title_cover))
+                    # A preamble names the regulation's whole topic, so it covers many questions about
+                    # it, but answers none of them; a sibling covering as much is the answer.
+                    signals[Signal.PREAMBLE] = float(doc.preamble)
+                rank = 0.0
+                for weight, value in zip(RANK_WEIGHTS, signals, strict=True):
+                    rank += weight * value
+                scored.append(_Scored(doc, confidence, rank, title_cover, tuple(signals)))
         scored.sort(key=lambda s: -s.rank)
         return self._settle_regulation_or_article(scored, body)
 
@@ -1814,6 +1837,7 @@ class _Scored:
     confidence: float
     rank: float
     title_cover: float = 0.0
+    signals: tuple[float, ...] = ()  # what `rank` weighs (see `Signal`), kept for inspection
 
     def hit(self) -> Hit:
         return Hit(self.doc.kind, self.doc.key, self.doc.no, self.doc.title, round(self.confidence, 4))
