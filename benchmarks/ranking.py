@@ -38,6 +38,7 @@ from bot.config import load_settings
 from bot.db import transaction
 from bot.services import answers, ledger
 from bot.services.answers import AnswerEngine, QueryWord
+from bot.services.retrieval import Analyzer
 from tests.questions.harness import QUESTIONS_DIR, _acceptable, _matches, evaluate, load_questions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,10 @@ BoolArray = npt.NDArray[np.bool_]
 class _Recording(AnswerEngine):
     """The engine, keeping the candidates of the last ranking it made."""
 
+    def __init__(self, analyzer: Analyzer, timezone: dt.tzinfo | None = None) -> None:
+        super().__init__(analyzer, timezone)
+        self.rankings: list[list[Any]] = []
+
     def _rank(self, body: str, content: list[QueryWord], today: dt.date) -> list[Any]:
         ranked = super()._rank(body, content, today)
         self.rankings.append(ranked)
@@ -67,7 +72,7 @@ class _Recording(AnswerEngine):
 
     def ranking_of(self, question: str) -> list[Any]:
         """The candidates `ask` ranked for the question; none if it was answered before ranking."""
-        self.rankings: list[list[Any]] = []
+        self.rankings.clear()
         self.ask(question, asker=ASKER, today=TODAY)
         return self.rankings[-1] if self.rankings else []
 

@@ -29,6 +29,7 @@ from bot.services.answers import (
 from bot.services.retrieval import thesaurus
 from bot.services.text import normalize
 from tests.conftest import DATA
+from tests.questions.harness import QUESTIONS_DIR
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -786,6 +787,24 @@ def test_that_measure_and_how_it_is_going_is_answered_with_the_measure(
 def test_a_status_said_with_already_filters_the_list(answers: AnswerEngine, question: str) -> None:
     answer = answers.ask(question, today=TODAY)
     assert answer.listing is not None and answer.listing.statuses == {MeasureStatus.DONE}
+
+
+@pytest.mark.parametrize(("bureau", "question"), [
+    ("market", "李局分管的整改进展一览"),  # 整改进展: what every measure has
+    ("market", "执法稽查支队有哪些整改超期了"),
+    ("housing", "住房保障科的整改清单发一下"),  # 发: one character singles out nothing
+])
+async def test_a_list_request_naming_no_topic_of_its_own_gets_the_list(
+    factory: SessionFactory, bureau: str, question: str
+) -> None:
+    data = QUESTIONS_DIR / bureau
+    async with transaction(factory) as session:
+        await ledger.import_regulations(session, data / "regulations.yaml")
+        await ledger.import_cadres(session, data / "cadres.csv")
+        await ledger.import_measures(session, data / "measures.csv")
+    engine = await AnswerEngine.load(factory, load_settings())
+    answer = engine.ask(question, asker="张伟", today=TODAY)
+    assert answer.listing is not None and len(answer.listed) > 1, answer
 
 
 @pytest.mark.parametrize(("question", "leader"), [

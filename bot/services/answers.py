@@ -155,6 +155,7 @@ _REPORT_ASK = re.compile(
     r"完成了?(多少|几)(项|个|条)?|一共完成|统计|汇总|公示(情况)?|排名|排行|"
     r"(哪个|哪些|哪家|什么)(单位|科室|部门|县|区|县区|县市区|地方)[^，。？?]{0,6}最(多|少|慢|快|差|好|高|低)"
 )
+_MEASURE_GENERIC = re.compile(r"整改措施|整改|措施|事项|进展|进度|情况|清单|一览|台账")
 _MEASURE_NOUNS = re.compile(r"整改措施|整改|措施|事项")
 # 我的逾期整改: a filter and then only the word for measures is a list, though no list cue says so.
 _MEASURES_NOUN_ENDING = re.compile(r"(整改|整改措施|措施|事项)(呢|吧|啊)?$")
@@ -1110,8 +1111,14 @@ class AnswerEngine:
 
         if listing is not None:
             best = ranked[0] if ranked else None
-            specific = (best is not None and best.doc.kind == "measure" and best.confidence >= ANSWER_AT
-                        and self._satisfies(self.measures[best.doc.key], listing, asker, today))
+            listed = [s for s in ranked if s.doc.kind == "measure"
+                      and self._satisfies(self.measures[s.doc.key], listing, asker, today)]
+            # 张伟负责的危房改造那条: the rest of the question singles out one of the listed measures.
+            # 李局分管的整改进展: it says what every measure has, and the list is the answer.
+            # A lone character (发 of 清单发一下) singles out nothing.
+            specific = (best is not None and best.confidence >= ANSWER_AT and bool(listed) and listed[0] is best
+                        and any(len(w.text) >= 2 for w in content)
+                        and all(s.confidence < best.confidence - 0.01 for s in listed[1:]))
             if not specific:
                 return self._list_answer(query, listing, asker, today)
             return Answer(query, True, [s.hit() for s in ranked[:MAX_HITS]])
@@ -1309,7 +1316,8 @@ class AnswerEngine:
         query = ListQuery(owner=owner, leader=leader, unit=unit,
                           statuses=frozenset(statuses) if statuses else None, overdue=overdue, mine=mine,
                           led_by_me=led_by_me, due=due)
-        return query, residue
+        # What every measure is and has (整改进展, 清单) is no topic to single one out by.
+        return query, _MEASURE_GENERIC.sub(" ", residue)
 
     def _english_read(self, text: str) -> str:
         """English words in a Chinese question read as their Chinese (approval → 审批), on the text as
