@@ -1077,3 +1077,10 @@ def test_asking_when_a_measure_falls_due_points_at_measures(question: str) -> No
     # As 进展/完成了没 do: the measure, not the rule on deadlines, is meant (see _rank's hint).
     assert _STATUS_CUES.search(matchable(question))
     assert not _STATUS_CUES.search(matchable("整改期限怎么确定"))
+
+
+def test_suggestions_leave_out_candidates_none_of_the_question_was_found_in(answers: AnswerEngine) -> None:
+    # A fuzzy title match recalled 廉政建设责任监督制度第1条 with nothing of the question in it.
+    answer = answers.ask("两个同事一起出差要不要开两间房", today=TODAY)
+    assert not answer.answered and answer.hits
+    assert all(hit.score > 0 for hit in answer.hits), answer.hits

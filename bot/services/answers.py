@@ -1128,7 +1128,8 @@ class AnswerEngine:
 
         if not ranked or ranked[0].confidence < SUGGEST_AT:
             return Answer(query, False, [])
-        hits = [s.hit() for s in ranked[:MAX_HITS]]
+        # A candidate none of the question was found in (recalled by a fuzzy title) is no suggestion.
+        hits = [s.hit() for s in ranked[:MAX_HITS] if s.confidence > 0]
         best = ranked[0]
         if best.confidence < ANSWER_AT:
             return Answer(query, False, hits)
