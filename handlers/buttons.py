@@ -40,7 +40,10 @@ async def on_button(update: Update, context: BotContext) -> None:
         pressed = Pressed(await questions.button(update, context, callback, cadre))
     else:
         pressed = await measures.button(update, context, callback, cadre)
-    if pressed.reply is not None and query.message is not None:
+    if pressed.reply is not None and query.message is not None and pressed.new_message:
+        for text, keyboard in pressed.reply.messages():
+            await context.bot.send_message(query.message.chat.id, text, reply_markup=keyboard)
+    elif pressed.reply is not None and query.message is not None:
         try:
             # A button changes the message it sits on; long content continues in new messages.
             chunks = pressed.reply.messages()

@@ -72,6 +72,7 @@ __all__ = [
     "extension_keyboard",
     "hit_label",
     "measure_keyboard",
+    "measures_keyboard",
     "pagination_keyboard",
     "pagination_row",
     "suggestion_data",
@@ -88,6 +89,7 @@ EXPIRED: Final = "按钮已过期，请重新查询"  # what a handler answers w
 
 class Action(StrEnum):
     MEASURE = "m"  # show a measure card
+    MEASURE_OPEN = "mo"  # a measure's card in a new message, from a list (which stays as it is)
     DONE_ASK = "dc"  # owner pressed ✅ 完成: ask to confirm
     DONE_YES = "dy"  # done confirmed
     DONE_NO = "dn"  # confirmation cancelled
@@ -108,6 +110,7 @@ class Action(StrEnum):
 
 SCHEMA: Final[Mapping[Action, tuple[str, ...]]] = {
     Action.MEASURE: ("ref",),
+    Action.MEASURE_OPEN: ("ref",),
     Action.DONE_ASK: ("ref",),
     Action.DONE_YES: ("ref",),
     Action.DONE_NO: ("ref",),
@@ -323,6 +326,17 @@ def measure_keyboard(measure: Measure, *, owner: bool, verifier: bool) -> Inline
             rows.append([_button("✔️ 销号", Action.VERIFY, ref), _button("↩️ 退回", Action.REJECT, ref)])
         if owner:
             rows.append([_button("↩️ 撤回完成", Action.DONE_UNDO, ref)])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+#: Buttons per row under a measure list: codes are short, and three still read on a phone.
+LIST_BUTTONS_PER_ROW = 3
+
+
+def measures_keyboard(measures: Sequence[Measure]) -> InlineKeyboardMarkup | None:
+    """Under a measure list in a private chat: one button per listed measure, opening its card."""
+    buttons = [_button(measure.code, Action.MEASURE_OPEN, Ref.of(measure)) for measure in measures]
+    rows = [buttons[i : i + LIST_BUTTONS_PER_ROW] for i in range(0, len(buttons), LIST_BUTTONS_PER_ROW)]
     return InlineKeyboardMarkup(rows) if rows else None
 
 

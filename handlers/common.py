@@ -35,10 +35,12 @@ _H = TypeVar("_H", bound=Handler)
 @dataclass(frozen=True)
 class Pressed:
     """What a button press comes to: the new content of the pressed message (None: leave it)
-    and a short answer shown as a toast (None: none). The toast is sent last, after the edit."""
+    and a short answer shown as a toast (None: none). The toast is sent last, after the edit.
+    `new_message`: the reply is sent as a new message and the pressed one stays as it is."""
 
     reply: Reply | None = None
     toast: str | None = None
+    new_message: bool = False
 
 
 def is_private(update: Update) -> bool:

@@ -591,6 +591,8 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
         code = measure.code
         if callback.action is Action.MEASURE:
             return Pressed(card(context, update, measure, cadre))
+        if callback.action is Action.MEASURE_OPEN:
+            return Pressed(card(context, update, measure, cadre), new_message=True)
         if callback.action is Action.DONE_NO:
             return Pressed(card(context, update, measure, cadre), "已取消")
         needed = _NEEDS.get(callback.action)

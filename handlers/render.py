@@ -32,6 +32,7 @@ from handlers.callbacks import (
     encode,
     hit_label,
     measure_keyboard,
+    measures_keyboard,
     pagination_row,
     suggestion_rows,
 )
@@ -482,7 +483,8 @@ def measure_list(measures: Sequence[Measure], today: dt.date, *, title: str, tot
 
     `total`: how many matched (defaults to ``len(measures)``); when more matched than are
     shown, the list ends with "…另有 N 项". `show_owner` adds the owner's name (never when
-    `public`). Add paging with `dataclasses.replace(reply, keyboard=pagination_keyboard(...))`.
+    `public`). In a private chat (not `public`) each listed measure gets a button opening its
+    card, where its own buttons (✅ 完成, 销号 …) are.
     """
     total = len(measures) if total is None else max(total, len(measures))
     if total == 0:
@@ -495,7 +497,7 @@ def measure_list(measures: Sequence[Measure], today: dt.date, *, title: str, tot
         lines.append(f"{measure_badge(m.status, m.deadline, today)} <code>{esc(m.code)}</code>{status}{who}：{problem}")
     if total > len(measures):
         lines.append(f"…另有 {total - len(measures)} 项")
-    return Reply("\n".join(lines))
+    return Reply("\n".join(lines), None if public else measures_keyboard(measures))
 
 
 # ---- no answer, or not sure -----------------------------------------------------------------------

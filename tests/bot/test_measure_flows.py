@@ -215,6 +215,24 @@ async def test_done_button_asks_for_confirmation_and_cancel_changes_nothing(harn
     assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
 
 
+async def test_a_measure_in_a_list_opens_its_card_below_and_the_list_stays(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    mine = await harness.one(owner, "/mine")
+    assert sorted(mine.button_texts) == ["ZG2025006", "ZG2025008", "ZG2025009", "ZG2025013"]
+    after, toast = await harness.unchanged_by(lambda: harness.tap(owner, mine, "ZG2025009"))
+    assert toast == "" and after.body == mine.body and after.button_texts == mine.button_texts
+    [card] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "ZG2025009" in card.body and "✅ 完成" in card.button_texts
+    # From there, done by button as from any card.
+    asking = await harness.press(owner, card, "完成")
+    done, toast = await harness.tap(owner, asking, "确认完成")
+    assert toast == "已报告完成，等待审核销号" and "已完成，待销号" in done.body
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
+    # A list asked in words has the same buttons.
+    overdue = await harness.one(owner, "逾期的有哪些")
+    assert "ZG2025009" not in overdue.button_texts and overdue.button_texts
+
+
 async def test_a_double_tap_on_confirm_reports_once(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     card = await harness.one(owner, "ZG2025009")

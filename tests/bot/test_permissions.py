@@ -78,6 +78,7 @@ ACTS: dict[str, Act] = {
     "photo evidence": Act("photo", "{code} 现场照片", "open", "作为 {code} 的佐证材料保存", "evidence"),
     # buttons on a measure
     "card": Act("button", encode(Action.MEASURE, "{code}"), "open", "📋 {code}"),
+    "card from a list": Act("button", encode(Action.MEASURE_OPEN, "{code}"), "open", "📋 {code}"),
     "✅ 完成": Act("button", encode(Action.DONE_ASK, "{code}"), "open", "确认 {code} 已完成吗"),
     "✅ 确认完成": Act("button", encode(Action.DONE_YES, "{code}"), "open", "已报告完成，等待审核销号", "done"),
     "✖️ 取消": Act("button", encode(Action.DONE_NO, "{code}"), "open", "已取消"),
@@ -177,6 +178,7 @@ TABLE: list[Row] = [
     *on_measures("/status", cadre=(Y, Y, Y), leader=(Y, Y, Y), admin=(Y, Y, Y)),
     # ---- buttons on a measure ---------------------------------------------------------------------------
     *on_measures("card", cadre=(Y, Y, Y), leader=(Y, Y, Y), admin=(Y, Y, Y)),
+    *on_measures("card from a list", cadre=(Y, Y, Y), leader=(Y, Y, Y), admin=(Y, Y, Y)),
     *on_measures("✅ 完成", cadre=(Y, NOT_OWNER_DONE, CLOSED_DONE),
                  leader=(Y, NOT_OWNER_DONE, CLOSED_DONE),
                  admin=(Y, Y, CLOSED_DONE)),
