@@ -789,6 +789,12 @@ def test_a_status_said_with_already_filters_the_list(answers: AnswerEngine, ques
     assert answer.listing is not None and answer.listing.statuses == {MeasureStatus.DONE}
 
 
+def test_a_measure_named_apart_from_its_leaders_position_is_that_measure(answers: AnswerEngine) -> None:
+    # 财务 … 副局长 describe 李明德 only when said together; here 两基债务清偿 names his measure.
+    answer = answers.ask("财务两基债务清偿计划，分管的副局长那条整改情况", today=TODAY)
+    assert answer.listing is None and answer.answered and answer.hits[0].key == "ZG2025010"
+
+
 @pytest.mark.parametrize(("bureau", "question"), [
     ("market", "李局分管的整改进展一览"),  # 整改进展: what every measure has
     ("market", "执法稽查支队有哪些整改超期了"),

@@ -85,6 +85,7 @@ STORY_WEIGHT = 0.5  # weight of a story word there that no document has (孩子�
 THESAURUS = 0.5  # credit for a general synonym (房子 ~ 房屋) of a word no document has
 THESAURUS_RECALL = 0.5  # query weight of those synonyms' terms in recall
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
+POSITION_GAP = 4  # characters between the words describing a cadre's position (分管财务的副局长: 的)
 
 class Signal(IntEnum):
     """What a candidate's ranking weighs, in the order it is summed (see `RANK_WEIGHTS`)."""
@@ -1230,6 +1231,8 @@ class AnswerEngine:
             # (财务的副局长): none of it is a topic for the list to be filtered by.
             ends = [(target.find(w), target.find(w) + len(w)) for w in [role, *words]]
             said = target[min(a for a, _ in ends):max(b for _, b in ends)]
+            if len(said) > len(role) + sum(map(len, words)) + POSITION_GAP:
+                said = role  # words far apart: what lies between may well be the topic
             best.append((len(role) + sum(map(len, words)), person, said))
         if not best:
             return None, ""
