@@ -40,15 +40,15 @@ async def on_button(update: Update, context: BotContext) -> None:
         pressed = Pressed(await questions.button(update, context, callback, cadre))
     else:
         pressed = await measures.button(update, context, callback, cadre)
-    if pressed.reply is not None and query.message is not None and pressed.new_message:
-        for text, keyboard in pressed.reply.messages():
-            await context.bot.send_message(query.message.chat.id, text, reply_markup=keyboard)
-    elif pressed.reply is not None and query.message is not None:
+    if pressed.reply is not None and query.message is not None:
+        chunks = pressed.reply.messages()
         try:
-            # A button changes the message it sits on; long content continues in new messages.
-            chunks = pressed.reply.messages()
-            await query.edit_message_text(chunks[0][0], reply_markup=chunks[0][1])
-            for text, keyboard in chunks[1:]:
+            # A button changes the message it sits on (unless its reply is a new message, as a
+            # card opened from a list is); long content continues in new messages.
+            if not pressed.new_message:
+                await query.edit_message_text(chunks[0][0], reply_markup=chunks[0][1])
+                chunks = chunks[1:]
+            for text, keyboard in chunks:
                 await context.bot.send_message(query.message.chat.id, text, reply_markup=keyboard)
         except BadRequest as exc:
             if "not modified" not in exc.message.lower():

@@ -510,8 +510,7 @@ def not_found(*, unknown_code: str | None = None) -> Reply:
     else:
         html = ("抱歉，没有找到相关的规章制度或整改措施，我不想给您一个不确定的答案。\n"
                 "可以换个说法再问（例如写出制度名称或关键词），或发送 /regs 浏览制度目录。")
-    button = InlineKeyboardButton("📚 浏览制度目录", callback_data=encode(Action.REG_PAGE, 0))
-    return Reply(html, InlineKeyboardMarkup([[button]]))
+    return Reply(html, _browse_regulations())
 
 
 def report_is_public(in_group: bool, viewer: Cadre | None) -> bool:
@@ -521,11 +520,13 @@ def report_is_public(in_group: bool, viewer: Cadre | None) -> bool:
 
 def small_talk_reply(kind: SmallTalk) -> Reply:
     """A courteous word for small talk; for what we cannot do, the way to what we can (/regs)."""
-    keyboard = None
-    if kind in (SmallTalk.ERRAND, SmallTalk.ELSEWHERE):
-        button = InlineKeyboardButton("📚 浏览制度目录", callback_data=encode(Action.REG_PAGE, 0))
-        keyboard = InlineKeyboardMarkup([[button]])
+    keyboard = _browse_regulations() if kind in (SmallTalk.ERRAND, SmallTalk.ELSEWHERE) else None
     return Reply(esc(SMALL_TALK_REPLIES[kind]), keyboard)
+
+
+def _browse_regulations() -> InlineKeyboardMarkup:
+    """One button to the first page of the regulations (/regs): where to go when we cannot help."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton("📚 浏览制度目录", callback_data=encode(Action.REG_PAGE, 0))]])
 
 
 def suggestions_reply(hits: Sequence[Hit], *, ids: Mapping[tuple[str, str], int] | None = None) -> Reply:
