@@ -554,14 +554,18 @@ async def test_overdue_lists_open_measures_past_their_deadline(seeded: SessionFa
         assert [m.code for m in await measures.overdue(session, today, unit="港北区教育局")] == ["ZG2025030"]
 
 
-async def test_measures_of_owner_and_leader_come_by_deadline(seeded: SessionFactory) -> None:
+async def test_measures_of_owner_and_leader_come_still_to_do_first_then_by_deadline(seeded: SessionFactory) -> None:
     zhang, leader = await ids(seeded, "张伟", "陈建华")
     async with seeded() as session:
         owned = await measures.measures_of_owner(session, zhang)
-        assert [m.code for m in owned] == ["ZG2025006", "ZG2025009", "ZG2025013", "ZG2025008"]
+        # ZG2025006 (signed off) has the earliest deadline and ZG2025013 (awaiting sign-off) the
+        # next: both come after what 张伟 still has to do.
+        assert [m.code for m in owned] == ["ZG2025009", "ZG2025008", "ZG2025013", "ZG2025006"]
         assert owned[0].owner.name == "张伟" and owned[0].leader is not None  # eager-loaded
         led = await measures.measures_of_leader(session, leader)
         assert len(led) == 9 and all(m.leader_id == leader for m in led)
+        ranks = [0 if m.status.is_open else 1 if m.status is MeasureStatus.DONE else 2 for m in led]
+        assert ranks == sorted(ranks) and ranks[0] == 0 and ranks[-1] > 0
 
 
 async def test_trail_is_private_to_owner_leader_and_admins(seeded: SessionFactory) -> None:

@@ -1366,7 +1366,9 @@ class AnswerEngine:
         if not (listing.owner or listing.leader or listing.unit or listing.personal):
             return self._scan_by_status(listing, today)
         matching = [m for m in self._list_candidates(listing, asker) if self._satisfies(m, listing, asker, today)]
-        matching.sort(key=lambda m: (not m.status.is_open, m.deadline or dt.date.max, m.code))
+        # As /mine: still to do, then awaiting sign-off, then signed off.
+        matching.sort(key=lambda m: (0 if m.status.is_open else 1 if m.status is MeasureStatus.DONE else 2,
+                                     m.deadline or dt.date.max, m.code))
         return [m.code for m in matching]
 
     def _scan_by_status(self, listing: ListQuery, today: dt.date) -> list[str]:

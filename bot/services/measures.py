@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, bindparam, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -305,8 +305,13 @@ def _log(measure: Measure, actor: Cadre, action: str, before: MeasureStatus, aft
 # ---- queries ------------------------------------------------------------------------------------
 
 _BY_DEADLINE = (Measure.deadline.is_(None), Measure.deadline, Measure.code)
+# What is still to be done comes first, then what awaits sign-off, then what is signed off: a list
+# cut at LIST_LIMIT must not hide an open measure behind closed ones with earlier deadlines.
+_STILL_TO_DO = case((Measure.status.in_([MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS]), 0),
+                    (Measure.status == MeasureStatus.DONE, 1), else_=2)
+_BY_URGENCY = (_STILL_TO_DO, *_BY_DEADLINE)
 #: Built once: /mine runs it for every cadre who asks (see pending.sender on why).
-_OF_OWNER = select(Measure).where(Measure.owner_id == bindparam("owner_id")).order_by(*_BY_DEADLINE)
+_OF_OWNER = select(Measure).where(Measure.owner_id == bindparam("owner_id")).order_by(*_BY_URGENCY)
 
 
 async def get_measure(session: AsyncSession, code: str) -> Measure:
@@ -322,7 +327,8 @@ async def _measures(session: AsyncSession, *conditions: ColumnElement[bool]) -> 
 
 
 async def measures_of_owner(session: AsyncSession, cadre_id: int) -> list[Measure]:
-    """The cadre's own measures, earliest deadline first, open-ended ones last."""
+    """The cadre's own measures: still to do, then awaiting sign-off, then signed off; each by
+    deadline, open-ended ones last."""
     return list(await session.scalars(_OF_OWNER, {"owner_id": cadre_id}))
 
 
@@ -332,8 +338,8 @@ async def open_measures_of_owner(session: AsyncSession, cadre_id: int) -> list[M
 
 
 async def measures_of_leader(session: AsyncSession, cadre_id: int) -> list[Measure]:
-    """Measures this cadre supervises as 分管领导."""
-    return await _measures(session, Measure.leader_id == cadre_id)
+    """Measures this cadre supervises as 分管领导, in the order of `measures_of_owner`."""
+    return list(await session.scalars(select(Measure).where(Measure.leader_id == cadre_id).order_by(*_BY_URGENCY)))
 
 
 async def overdue(
