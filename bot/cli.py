@@ -240,8 +240,8 @@ async def cmd_misses(settings: Settings, args: argparse.Namespace) -> int:
     print(f"{'次数':>4}  {'最近一次':<16}  问题")
     for miss in misses:
         print(f"{miss.count:>4}  {miss.last_at:%Y-%m-%d %H:%M}  {miss.query}")
-    print("\n为问题添加说法：zhenggai alias add regulation KEY \"说法\"，"
-          "或 alias add article KEY 条号 \"说法\"，或 alias add measure 编号 \"说法\"")
+    print("\n为问题添加说法：zhenggai alias add regulation KEY或标题 \"说法\"，"
+          "或 alias add article KEY或标题 条号 \"说法\"，或 alias add measure 编号 \"说法\"")
     return 0
 
 
@@ -546,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     asub = alias.add_subparsers(dest="alias_command", required=True, metavar="操作")
     add = asub.add_parser("add", help="添加说法，立即生效")
     add.add_argument("kind", choices=["regulation", "article", "measure"])
-    add.add_argument("key", help="规章制度 key 或整改措施编号")
+    add.add_argument("key", help="规章制度 key 或标题（如 bureau-work-rules 或 《市教育局工作规程》），或整改措施编号")
     add.add_argument("rest", nargs="+", metavar="[条号] 说法", help="article 需先给条号，再给说法")
     rem = asub.add_parser("remove", help="删除说法")
     rem.add_argument("id", type=int)
@@ -561,9 +561,10 @@ def _finish_alias_args(parser: argparse.ArgumentParser, args: argparse.Namespace
     rest: list[str] = args.rest
     args.no = None
     if args.kind == "article":
-        if len(rest) < 2 or not rest[0].isdigit():
-            parser.error("alias add article 需要：KEY 条号 说法")
-        args.no = int(rest[0])
+        number = re.fullmatch(r"第?(\d+)条?", rest[0]) if len(rest) >= 2 else None
+        if number is None:
+            parser.error("alias add article 需要：KEY 条号 说法（条号如 3 或 第3条）")
+        args.no = int(number.group(1))
         rest = rest[1:]
     args.phrase = " ".join(rest)
 

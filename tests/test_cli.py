@@ -107,6 +107,30 @@ def test_unanswered_questions_are_listed_by_misses(db_url: str) -> None:
     assert len(misses) == 1 and misses[0]["query"].startswith("火星探测器") and misses[0]["count"] == 2
 
 
+def test_an_alias_names_its_regulation_by_key_or_by_the_title_the_bot_cites(db_url: str) -> None:
+    import_all(db_url)
+    by_title = zhenggai("alias", "add", "article", "《市教育局工作规程》", "第3条", "一把手外出要报备吗",
+                        database_url=db_url)
+    assert by_title.code == 0 and "bureau-work-rules 第3条" in by_title.out, by_title.err
+    by_key = zhenggai("alias", "add", "regulation", "finance-center", "报账规矩", database_url=db_url)
+    assert by_key.code == 0, by_key.err
+    listed = zhenggai("alias", "list", database_url=db_url).out
+    assert "bureau-work-rules 第3条" in listed and "finance-center" in listed
+    answer = json.loads(zhenggai("ask", "一把手外出要报备吗", "--json", database_url=db_url).out)
+    assert answer["answered"] and (answer["hits"][0]["key"], answer["hits"][0]["no"]) == ("bureau-work-rules", 3)
+
+
+def test_an_alias_for_a_regulation_we_do_not_have_names_the_closest_and_adds_nothing(db_url: str) -> None:
+    import_all(db_url)
+    result = zhenggai("alias", "add", "regulation", "工作规程", "局里规矩", database_url=db_url)
+    assert result.code == 1
+    assert result.err.startswith("错误：没有 key 或标题为 工作规程 的规章制度；最接近的："
+                                 "bureau-work-rules（《市教育局工作规程》）、")
+    bad_number = zhenggai("alias", "add", "article", "bureau-work-rules", "第三", "说法", database_url=db_url)
+    assert bad_number.code == 2 and "条号如 3 或 第3条" in bad_number.err
+    assert zhenggai("alias", "list", database_url=db_url).out.strip() == ""
+
+
 def test_demo_refuses_a_choice_it_does_not_know_instead_of_guessing(tmp_path: Path) -> None:
     # Piped input: the first line chooses the cadre. A question there is a mistake to point out,
     # not a reason to chat as 张伟 and drop the question.

@@ -2133,9 +2133,8 @@ async def add_alias(session: AsyncSession, kind: str, key: str, phrase: str, *, 
         if not await session.scalar(select(Measure.id).where(Measure.code == key)):
             raise NotFound(f"没有编号为 {key} 的整改措施")
     elif kind in ("regulation", "article"):
-        regulation = await session.scalar(select(Regulation).where(Regulation.key == key))
-        if regulation is None:
-            raise NotFound(f"没有 key 为 {key} 的规章制度")
+        regulation = await _regulation_by_key_or_title(session, key)
+        key = regulation.key
         if kind == "article":
             exists = await session.scalar(select(Article.id).where(
                 Article.regulation_id == regulation.id, Article.no == (article_no or 0)))
@@ -2155,6 +2154,26 @@ async def add_alias(session: AsyncSession, kind: str, key: str, phrase: str, *, 
         miss.resolved = True
     await session.flush()
     return alias
+
+
+async def _regulation_by_key_or_title(session: AsyncSession, named: str) -> Regulation:
+    """The regulation with this key, or this exact title (《》 optional). An admin copying a title
+    from the bot's answer should not have to look the key up; a near miss names the closest."""
+    regulation = await session.scalar(select(Regulation).where(Regulation.key == named))
+    if regulation is not None:
+        return regulation
+    title = named.strip().strip("《》").strip()
+    regulations = list(await session.scalars(select(Regulation)))
+    for candidate in regulations:
+        if candidate.title == title:
+            return candidate
+    from rapidfuzz import fuzz, process
+
+    choices = {r.key: f"{r.key} {r.title}" for r in regulations}
+    closest = process.extract(named, choices, scorer=fuzz.WRatio, limit=3)
+    known = {r.key: r.title for r in regulations}
+    hint = ("；最接近的：" + "、".join(f"{k}（《{known[k]}》）" for _, _, k in closest)) if closest else ""
+    raise NotFound(f"没有 key 或标题为 {clean_display(named, 64)} 的规章制度{hint}")
 
 
 async def list_aliases(session: AsyncSession) -> list[Alias]:
