@@ -18,7 +18,7 @@ from bot.models import Cadre, ExtensionRequest, ExtensionStatus, Measure, Measur
 from bot.services import measures as service
 from bot.services import pending
 from bot.services.measures import Evidence, ExtensionOutcome
-from bot.services.text import DateFormatError, clean_display, parse_iso_date, to_simplified
+from bot.services.text import CHAT_DATE, DateFormatError, clean_display, parse_chat_date, split_chat_date, to_simplified
 from handlers import notify, render
 from handlers.callbacks import Action, Callback, Ref, done_confirm_keyboard, encode
 from handlers.common import Pressed, addressed_to_bot, current_cadre, is_private, measure_of_button, send
@@ -265,8 +265,10 @@ async def request_extension(update: Update, context: BotContext, code: str, date
     services = context.services
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
+        measure = await service.get_measure(session, code)
         try:
-            new_deadline = parse_iso_date(date_text)
+            # 延期一个月 counts from the current deadline (or from today once it has passed).
+            new_deadline = parse_chat_date(date_text, services.today(), current=measure.deadline)
         except DateFormatError as exc:
             example = clean_display(code, 32)
             raise InvalidInput(f"{exc}。用法：/extend 编号 新时限 理由，"
@@ -305,9 +307,9 @@ async def answer_pending(update: Update, context: BotContext, waiting: pending.W
     elif waiting.kind == "progress":
         await add_progress(update, context, waiting.target, text)
     elif waiting.kind == "extend":
-        # Any whitespace separates the date from the reason (a Chinese IME types U+3000).
-        date_text, reason = [*text.split(None, 1), "", ""][:2]
-        await request_extension(update, context, waiting.target, date_text, reason.strip())
+        # "明年6月底，资金未到位" or "2027-03-31 资金未到位" (a Chinese IME types U+3000).
+        date_text, reason = split_chat_date(text)
+        await request_extension(update, context, waiting.target, date_text, reason)
     elif waiting.kind == "extension_refuse":
         outcome = await decide_extension(update, context, int(waiting.target), approve=False, note=text)
         await send(update, f"已拒绝 <b>{esc(outcome.measure.code)}</b> 的延期申请，已通知申请人。")
@@ -362,8 +364,13 @@ EXTENSION_DECISION = re.compile(
 #: "申请延期到2027年1月31日，工程还没验收" / "延期至2027-01-31 原因：…".
 _EXTEND = re.compile(
     r"(?:申请)?(?:延期|延长|推迟|顺延)(?:时限)?(?:到|至)?\s*"
-    r"(?P<date>\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*(?:\d{1,2}\s*日?|底|末))"
+    rf"(?P<date>(?:{CHAT_DATE})(?:前|之前|以前)?)"
     r"[\s，,；;。.]*(?:(?:原因|理由)(?:是)?\s*[：:]?\s*|因为)?(?P<reason>.*)", re.DOTALL)
+#: An extension asked for with no date we can read (申请延期，资金没到位 / 申请延期到下半年).
+_EXTEND_UNDATED = re.compile(r"(?:我)?(?:要|想)?申请(?:延期|延长|推迟|顺延).*", re.DOTALL)
+#: What follows a date when the message asks rather than requests (延期到6月底可以吗).
+#: Or states a fact (延期3天了).
+_MAY_I = re.compile(r"(?:可以|可不可以|行|行不行|能|能不能|好|是不是)?[吗么嘛呢不了啦]?[?？。！!]*")
 
 
 def typed_action(context: BotContext, text: str) -> Typed | None:
@@ -392,7 +399,12 @@ def typed_action(context: BotContext, text: str) -> Typed | None:
         return Typed("progress", codes[0], progress.group("text").strip())
     extend = _EXTEND.fullmatch(rest)
     if extend:
-        return Typed("extend", codes[0], extend.group("reason").strip(), extend.group("date"))
+        reason = extend.group("reason").strip()
+        if reason and _MAY_I.fullmatch(reason):
+            return None  # a question about extending, for the answer engine
+        return Typed("extend", codes[0], reason, extend.group("date"))
+    if _EXTEND_UNDATED.fullmatch(rest) and not _ASKED.search(rest):
+        return Typed("extend", codes[0], rest)
     return None
 
 
@@ -440,6 +452,9 @@ async def act_typed(update: Update, context: BotContext, typed: Typed) -> None:
     elif typed.action == "progress":
         await add_progress(update, context, typed.code, typed.text)
     elif typed.action == "extend":
+        if not typed.date:
+            raise InvalidInput(f"请写明延期到哪一天，例如：{typed.code} 申请延期到2027-03-31"
+                               "（或“明年3月底”“延期一个月”），原因：资金尚未到位")
         if not typed.text:
             raise InvalidInput(f"请同时写明延期理由，例如：{typed.code} 申请延期到{typed.date}，原因：资金尚未到位")
         await request_extension(update, context, typed.code, typed.date, typed.text)
@@ -628,7 +643,8 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
         await ask_for(update, context, "progress", code, f"请输入 <b>{esc(code)}</b> 的最新进展：")
     elif callback.action is Action.EXTEND:
         await ask_for(update, context, "extend", code,
-                      f"请输入 <b>{esc(code)}</b> 的新完成时限和理由，例如：\n<code>2027-03-31 资金尚未到位</code>")
+                      f"请输入 <b>{esc(code)}</b> 的新完成时限和理由，例如：\n<code>2027-03-31 资金尚未到位</code>\n"
+                      "也可以写“明年3月底，……”或“延期一个月，……”")
     return Pressed()
 
 

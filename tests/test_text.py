@@ -15,7 +15,9 @@ from bot.services.text import (
     code_variant_matches,
     find_article_no,
     normalize,
+    parse_chat_date,
     parse_deadline,
+    split_chat_date,
 )
 
 
@@ -67,6 +69,40 @@ def test_deadlines_as_written_in_a_ledger(text: str, date: dt.date | None) -> No
 def test_bad_deadlines_raise_with_the_text(text: str) -> None:
     with pytest.raises(DateFormatError, match=text):
         parse_deadline(text)
+
+
+@pytest.mark.parametrize(("text", "date"), [
+    ("2027-03-31", dt.date(2027, 3, 31)), ("2027年6月底", dt.date(2027, 6, 30)),
+    ("明年6月底", dt.date(2027, 6, 30)), ("明年三月", dt.date(2027, 3, 31)), ("明年年底", dt.date(2027, 12, 31)),
+    ("6月30日", dt.date(2027, 6, 30)), ("3月31号前", dt.date(2027, 3, 31)),  # no year: the next such day
+    ("12月31日", dt.date(2026, 12, 31)), ("年底", dt.date(2026, 12, 31)), ("月底", dt.date(2026, 12, 31)),
+    ("下个月底", dt.date(2027, 1, 31)), ("下下个月", dt.date(2027, 2, 28)),
+    ("一个月", dt.date(2027, 1, 31)), ("两周", dt.date(2027, 1, 14)), ("30天", dt.date(2027, 1, 30)),
+])
+def test_a_new_deadline_as_written_in_chat(text: str, date: dt.date) -> None:
+    # Spans count from the current deadline (2026-12-31), not from today (2026-12-07).
+    assert parse_chat_date(text, dt.date(2026, 12, 7), current=dt.date(2026, 12, 31)) == date
+
+
+def test_a_span_counts_from_today_once_the_deadline_has_passed() -> None:
+    assert parse_chat_date("一个月", dt.date(2026, 12, 7), current=dt.date(2026, 11, 5)) == dt.date(2027, 1, 7)
+    assert parse_chat_date("1个月", dt.date(2027, 1, 31), current=None) == dt.date(2027, 2, 28)  # month end kept
+
+
+@pytest.mark.parametrize(("text", "said"), [("明年2月30日", "不存在的日期"), ("13月", "不存在的日期"),
+                                            ("后天", "无法识别的日期「后天」"), ("明年春天", "无法识别的日期")])
+def test_a_chat_date_we_cannot_read_is_named(text: str, said: str) -> None:
+    with pytest.raises(DateFormatError, match=said):
+        parse_chat_date(text, dt.date(2026, 12, 7))
+
+
+@pytest.mark.parametrize(("text", "split"), [
+    ("明年6月底，资金未到位", ("明年6月底", "资金未到位")), ("2027-03-31 资金尚未到位", ("2027-03-31", "资金尚未到位")),
+    ("2027-03-31\u3000资金", ("2027-03-31", "资金")), ("延期一个月，原因：等设备", ("一个月", "等设备")),
+    ("过段时间 资金未到位", ("过段时间", "资金未到位")),
+])
+def test_a_typed_answer_splits_into_date_and_reason(text: str, split: tuple[str, str]) -> None:
+    assert split_chat_date(text) == split
 
 
 @given(st.text(max_size=200))

@@ -246,6 +246,97 @@ def parse_deadline(value: object) -> dt.date | None:
                           "应为 YYYY-MM-DD（如 2026-12-31）或“长期坚持”")
 
 
+# How staff write a new deadline in chat, beyond the 台账 forms: 明年6月底, 3月31日, 年底, 下个月底,
+# or by how much (延期一个月, 推迟两周). A bare month (6月) means its end, as 6月底 does.
+_NUM = r"(?:[0-9]{1,2}|[一二两三四五六七八九十]{1,3})"
+_YEAR_WORD = r"(?:今年|明年|后年)"
+CHAT_DATE = (
+    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*(?:[-/.月]\s*\d{1,2}\s*[日号]?|月?\s*(?:底|末)|月)"
+    rf"|{_YEAR_WORD}?\s*{_NUM}\s*月\s*(?:{_NUM}\s*[日号]|底|末|份)?"
+    rf"|{_YEAR_WORD}?年?(?:底|末)"
+    r"|(?:本|这个?|下下?个?)月(?:底|末)?|月(?:底|末)"
+    rf"|{_NUM}\s*(?:个\s*月|个?\s*(?:星期|礼拜)|周|天)"
+)
+_CHAT_DATE = re.compile(rf"(?:{CHAT_DATE})(?:前|之前|以前)?")
+# 3个月 is a span but 3月 is March; 3日 is a day of the month, not three days.
+_SPAN = re.compile(rf"(?P<n>{_NUM})\s*(?:个\s*(?P<months>月)|个?\s*(?:星期|礼拜)|周|(?P<days>天))")
+_MONTH_DAY = re.compile(rf"(?P<year>{_YEAR_WORD})?\s*(?P<month>{_NUM})\s*月\s*(?:(?P<day>{_NUM})\s*[日号])?")
+
+
+_LEADING_DATE = re.compile(rf"(?:申请)?(?:延期|延长|推迟|顺延)?(?:到|至)?\s*(?P<date>(?:{CHAT_DATE})(?:前|之前|以前)?)"
+                           r"[\s，,；;。.]*(?:(?:原因|理由)(?:是)?\s*[：:]?\s*|因为)?(?P<rest>.*)", re.DOTALL)
+
+
+def split_chat_date(text: str) -> tuple[str, str]:
+    """(new deadline, reason) from an answer such as "明年6月底，资金未到位" or "2027-03-31 资金":
+    the date as typed (for `parse_chat_date`) and the rest. Without a date form at the start, the
+    first word is taken for the date so that the error names it."""
+    plain = unicodedata.normalize("NFKC", text).strip()
+    found = _LEADING_DATE.match(plain)
+    if found:
+        return found.group("date").strip(), found.group("rest").strip()
+    first, rest = [*plain.split(None, 1), "", ""][:2]
+    return first, rest.strip()
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def parse_chat_date(text: str, today: dt.date, *, current: dt.date | None = None) -> dt.date:
+    """A new deadline as typed in chat: any `parse_deadline` form, or 明年6月底 / 3月31日 (the next
+    such day) / 年底 / 下个月底 / 一个月 (added to the current deadline, or to today once that has
+    passed). Raises DateFormatError, naming what was typed."""
+    plain = re.sub(r"(?:前|之前|以前)$", "", unicodedata.normalize("NFKC", text).strip())
+    try:
+        if re.match(r"\d{4}", plain):
+            return parse_iso_date(plain)
+        if _CHAT_DATE.fullmatch(plain):
+            return _chat_date(plain.replace(" ", ""), today, current)
+    except ValueError as exc:
+        if isinstance(exc, DateFormatError):
+            raise
+        raise DateFormatError(f"不存在的日期「{clean_display(text, _SHOWN)}」") from exc
+    raise DateFormatError(f"无法识别的日期「{clean_display(text, _SHOWN)}」，"
+                          "应为 2027-03-31、2027年3月底、明年3月底或“延期一个月”这样的写法")
+
+
+def _chat_date(plain: str, today: dt.date, current: dt.date | None) -> dt.date:
+    offset = {"今年": 0, "明年": 1, "后年": 2}
+    span = _SPAN.fullmatch(plain)
+    if span:
+        n = chinese_to_int(span.group("n")) or 0
+        base = max(current, today) if current else today
+        if span.group("months"):
+            return _add_months(base, n)
+        return base + dt.timedelta(days=n if span.group("days") else 7 * n)
+    if plain.endswith(("年底", "年末")) or plain in ("底", "末"):
+        return dt.date(today.year + offset.get(plain[:2], 0), 12, 31)
+    if "月" in plain and not _MONTH_DAY.match(plain):
+        # 本月底 / 这个月底 / 下个月底 / 下下个月 / 月底
+        ahead = plain.count("下")
+        start = _add_months(today.replace(day=1), ahead)
+        return _month_end(start.year, start.month)
+    found = _MONTH_DAY.match(plain)
+    assert found is not None  # _CHAT_DATE matched one of the forms above
+    month = chinese_to_int(found.group("month")) or 0
+    day_text = found.group("day")
+    if not 1 <= month <= 12:
+        raise ValueError(month)
+    year = today.year + offset.get(found.group("year") or "", 0)
+    date = (dt.date(year, month, chinese_to_int(day_text) or 0) if day_text else _month_end(year, month))
+    if not found.group("year") and date < today:
+        # 3月31日 said in December: next year's.
+        date = (dt.date(year + 1, month, date.day) if day_text else _month_end(year + 1, month))
+    return date
+
+
 def parse_iso_date(text: str) -> dt.date:
     """A date typed in chat or on the command line (same forms as `parse_deadline`, but required)."""
     date = parse_deadline(text)

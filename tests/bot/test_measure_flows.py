@@ -535,7 +535,7 @@ async def test_extension_mistakes_get_clear_answers_and_change_nothing(harness: 
             "/extend ZG2025013 2027-01-31 已完成的")]
 
     bad, impossible, earlier, no_reason, not_mine, done = await harness.unchanged_by(mistakes)
-    assert "无法识别的日期「明年春天」" in bad and "YYYY-MM-DD" in bad
+    assert "无法识别的日期「明年春天」" in bad and "2027-03-31、2027年3月底、明年3月底" in bad
     assert "不存在的日期「2027-02-30」" in impossible
     assert "必须晚于今天" in earlier
     assert "用法：/extend 编号 新时限 理由" in no_reason
@@ -552,12 +552,13 @@ async def test_extension_by_button_then_typed_date_and_reason(harness: Harness) 
     await harness.tap(owner, card, "申请延期")
     [prompt] = await harness.sandbox.wait_for_messages(owner.id)
     assert "新完成时限和理由" in prompt.body
-    bad = await harness.one(owner, "下个月 资金未到位")
-    assert "无法识别的日期「下个月」" in bad.body
+    bad = await harness.one(owner, "过段时间 资金未到位")
+    assert "无法识别的日期「过段时间」" in bad.body
     assert await harness.extension_requests("ZG2025009") == []
     await harness.tap(owner, card, "申请延期")
     await harness.sandbox.wait_for_messages(owner.id)
-    reply = await harness.one(owner, "2027-02-28 资金未到位")
+    # As staff write it: no year, no space, a comma before the reason.
+    reply = await harness.one(owner, "2月底，资金未到位")
     assert "已提交 ZG2025009 的延期申请（→ 2027年2月28日）" in reply.body
     [request] = await harness.extension_requests("ZG2025009")
     assert request.reason == "资金未到位"
@@ -601,6 +602,27 @@ async def test_an_extension_asked_for_in_words_is_requested(harness: Harness) ->
         ExtensionStatus.PENDING, dt.date(2027, 1, 31), "工程还没验收")
     no_reason = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025008 延期至2027-06-30"))
     assert no_reason.body.startswith("请同时写明延期理由，例如：ZG2025008 申请延期到2027-06-30")
+
+
+async def test_an_extension_in_words_reads_the_dates_staff_write(harness: Harness) -> None:
+    owner = await harness.bind("张伟")  # today is 2026-11-27; ZG2025008 is due 2027-05-31
+    reply = await harness.one(owner, "ZG2025008 申请延期到明年6月底，资金问题")
+    assert "已提交 ZG2025008 的延期申请（→ 2027年6月30日）" in reply.body
+    by_span = await harness.one(owner, "ZG2025009 延期一个月，等设备到货")  # due 2026-12-05
+    assert "已提交 ZG2025009 的延期申请（→ 2027年1月5日）" in by_span.body
+    requests = await harness.extension_requests("ZG2025008") + await harness.extension_requests("ZG2025009")
+    assert [(r.new_deadline, r.reason) for r in requests] == [
+        (dt.date(2027, 6, 30), "资金问题"), (dt.date(2027, 1, 5), "等设备到货")]
+
+
+async def test_an_extension_asked_about_or_undated_is_not_requested(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    undated = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025008 申请延期，资金没到位"))
+    assert undated.body.startswith("请写明延期到哪一天，例如：ZG2025008 申请延期到2027-03-31")
+    for question in ("ZG2025008 延期到6月底可以吗", "ZG2025008 延期一个月行不行"):
+        card = await harness.unchanged_by(lambda q=question: harness.one(owner, q))
+        assert card.body.startswith("📋 ZG2025008")
+    assert await harness.extension_requests("ZG2025008") == []
 
 
 async def test_concurrent_presses_by_owner_and_leader_leave_one_consistent_outcome(harness: Harness) -> None:
