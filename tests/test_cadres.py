@@ -80,8 +80,22 @@ async def test_only_admins_issue_invites(seeded: SessionFactory) -> None:
 
 
 async def test_unknown_cadre_gets_no_invite(seeded: SessionFactory) -> None:
-    with pytest.raises(NotFound, match="干部名单中没有「王五」"):
+    with pytest.raises(NotFound, match="干部名单中没有「王五」。新干部请先由管理员导入干部名单"):
         await invite(seeded, "王五")
+
+
+@pytest.mark.parametrize(("typed", "close"), [("张", "张伟"), ("张卫", "张伟"), ("卢建", "卢建平")])
+async def test_a_name_not_on_the_list_names_those_close_to_it_and_invites_nobody(
+        seeded: SessionFactory, typed: str, close: str) -> None:
+    with pytest.raises(NotFound, match=f"干部名单中没有「{typed}」。名单中相近的：.*{close}"):
+        await invite(seeded, typed)
+    async with seeded() as session:
+        assert list(await session.scalars(select(Invite))) == []
+
+
+async def test_a_chinese_name_typed_with_a_space_is_that_cadre(seeded: SessionFactory) -> None:
+    for typed in ("张 伟", "张\u3000伟"):
+        assert (await invite(seeded, typed)).name == "张伟"
 
 
 async def test_binding_with_a_good_code_binds_the_account(seeded: SessionFactory) -> None:

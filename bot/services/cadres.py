@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -89,10 +90,20 @@ async def get_cadre(session: AsyncSession, cadre_id: int) -> Cadre:
 
 
 async def cadre_by_name(session: AsyncSession, name: str) -> Cadre:
-    name = clean_display(name)
+    # 张 伟 typed with a space (or an IME's U+3000) is 张伟; Latin names keep theirs.
+    name = re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", clean_display(name))
     cadre = (await session.scalars(select(Cadre).where(Cadre.name == name))).first()
     if cadre is None:
-        raise NotFound(f"干部名单中没有「{clean_display(name, 32)}」")
+        from rapidfuzz import fuzz, process
+
+        from bot.services.retrieval import pinyin_of
+
+        names = list(await session.scalars(select(Cadre.name)))
+        close = [n for n, _, _ in process.extract(name, names, scorer=fuzz.WRatio, limit=3, score_cutoff=60)]
+        # 张卫 for 张伟: an IME slip sounds the same.
+        close += [n for n in names if n not in close and pinyin_of(n) == pinyin_of(name)][: 3 - len(close)]
+        hint = f"。名单中相近的：{'、'.join(close)}" if close else "。新干部请先由管理员导入干部名单"
+        raise NotFound(f"干部名单中没有「{clean_display(name, 32)}」{hint}")
     return cadre
 
 
