@@ -758,6 +758,10 @@ def test_what_happens_when_rectification_is_late_is_still_a_rule(answers: Answer
     ("整改公示", None, None), ("港南区完成了几项", "港南区教育局", None), ("基础教育科的完成率", "基础教育科", None),
     ("哪个科室完成率最低", None, "slowest"), ("哪个县区整改进度最慢", None, "slowest"),
     ("哪个单位完成得最好", None, "fastest"),
+    # The unit asked for after the ranking, and 各单位 … 排名.
+    ("完成率最低的单位", None, "slowest"), ("逾期最多的科室", None, "most_overdue"),
+    ("完成率最高的县区", None, "fastest"), ("销号率最低的是哪个科室", None, "slowest"),
+    ("各单位完成率排名", None, None), ("哪些单位逾期的最多", None, "most_overdue"),
 ])
 def test_asking_for_the_campaigns_figures_is_answered_with_the_report(
         answers: AnswerEngine, question: str, unit: str | None, ranking: str | None) -> None:
@@ -766,7 +770,9 @@ def test_asking_for_the_campaigns_figures_is_answered_with_the_report(
     assert answer.to_json()["report"] == {"unit": unit, "ranking": ranking}
 
 
-@pytest.mark.parametrize("question", ["销号结果要公示几天", "统计报表什么时候报", "港南区补贴发了没有"])
+@pytest.mark.parametrize("question", ["销号结果要公示几天", "统计报表什么时候报", "港南区补贴发了没有",
+                                      # Figures we do not keep: the topic is a rule's, not the 公示's.
+                                      "哪个科室请假最多"])
 def test_a_rule_or_a_measure_that_mentions_figures_is_no_report_question(answers: AnswerEngine, question: str) -> None:
     answer = answers.ask(question, today=TODAY)
     assert answer.report is None and answer.answered and answer.hits

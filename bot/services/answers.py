@@ -151,10 +151,20 @@ _LIST_CUES = re.compile(
     r"(什么|啥)(整改|措施|事项)"
 )
 # The campaign's figures rather than a list or a rule: 整改完成率是多少, 哪个单位逾期最多, 公示情况.
+_UNIT_NOUN = r"(?:单位|科室|部门|县市区|县区|县|区|地方)"
 _REPORT_ASK = re.compile(
     r"完成率|完成比例|销号率|完成进度|(总体|整体|全局|全市)的?(整改)?(进度|情况|完成情况|进展)|整改进度|"
     r"完成了?(多少|几)(项|个|条)?|一共完成|统计|汇总|公示(情况)?|排名|排行|"
-    r"(哪个|哪些|哪家|什么)(单位|科室|部门|县|区|县区|县市区|地方)[^，。？?]{0,6}最(多|少|慢|快|差|好|高|低)"
+    # 哪个科室逾期最多, not 哪个科室请假最多 (figures we do not keep).
+    rf"(哪个|哪些|哪家|什么){_UNIT_NOUN}(的|整改|完成率|销号率|完成得?|进度|逾期|超期|拖期|延误|事项|项目|数量?){{0,4}}"
+    r"最(多|少|慢|快|差|好|高|低)|"
+    # 逾期最多的科室, 完成率最低的是哪个单位: the unit asked for after the ranking.
+    rf"最(多|少|慢|快|差|好|高|低)的(是)?(哪个|哪些|哪家)?{_UNIT_NOUN}"
+)
+# What a ranking question says besides the figure it ranks by (最低的, 是哪个科室, 各单位).
+_RANKING_WORDS = re.compile(
+    rf"最(?:多|少|慢|快|差|好|高|低|落后)的?(?:是)?(?:哪个|哪些|哪家|什么)?{_UNIT_NOUN}?|倒数(?:第一)?|"
+    rf"各{_UNIT_NOUN}|(?:是)?(?:哪个|哪些|哪家|什么){_UNIT_NOUN}"
 )
 _MEASURE_GENERIC = re.compile(r"整改措施|整改|措施|事项|进展|进度|情况|清单|一览|台账")
 _MEASURE_NOUNS = re.compile(r"整改措施|整改|措施|事项")
@@ -1269,7 +1279,7 @@ class AnswerEngine:
             residue = residue.replace(unit_text, " ")
         for pattern, _ in _STATUS_WORDS:
             residue = pattern.sub(" ", residue)
-        residue = _MEASURE_NOUNS.sub(" ", _OVERDUE.sub(" ", _LIST_CUES.sub(" ", residue)))
+        residue = _MEASURE_NOUNS.sub(" ", _OVERDUE.sub(" ", _LIST_CUES.sub(" ", _RANKING_WORDS.sub(" ", residue))))
         if self._content_weight(self._content_words(residue)) > 0:
             return None
         ranking = None if unit else next((r for pattern, r in _RANKINGS if pattern.search(target)), None)
