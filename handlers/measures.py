@@ -57,7 +57,9 @@ def card(context: BotContext, update: Update, measure: Measure, viewer: Cadre) -
 
 
 def _sync_index(context: BotContext, measure: Measure) -> None:
-    context.services.answers.update_measure(measure.code, status=measure.status, deadline=measure.deadline)
+    # Called right after the change: a measure closed now was closed today (本周销号的 lists it).
+    context.services.answers.update_measure(measure.code, status=measure.status, deadline=measure.deadline,
+                                            closed_on=context.services.today())
 
 
 # ---- lists ----------------------------------------------------------------------------------------

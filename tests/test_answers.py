@@ -753,6 +753,27 @@ def test_what_happens_when_rectification_is_late_is_still_a_rule(answers: Answer
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("rectification-closure", 8)
 
 
+async def test_what_was_signed_off_this_week_is_a_list_and_stays_one_after_a_restart(
+        seeded: SessionFactory, answers: AnswerEngine) -> None:
+    from bot.models import Cadre
+    from bot.services import measures
+
+    today = answers.today()  # the sign-off is stamped with the real clock
+    async with transaction(seeded) as session:
+        chen = (await session.scalars(select(Cadre.id).where(Cadre.name == "陈建华"))).one()
+        closed = (await measures.verify(session, chen, "ZG2025013", "材料齐全", today)).measure
+    answers.update_measure("ZG2025013", status=closed.status, deadline=closed.deadline, closed_on=today)
+    restarted = await AnswerEngine.load(seeded, load_settings())  # rebuilt from the events
+    for engine in (answers, restarted):
+        week = engine.ask("本周销号的有哪些", today=today)
+        assert week.listing is not None and week.listing.closed is not None and week.listed == ("ZG2025013",)
+        assert week.listing.describe().startswith("本周（")
+        # Imported as signed off (ZG2025006 …) is no sign-off this week; last week had none.
+        assert engine.ask("这个月销号了几项", today=today).listed == ("ZG2025013",)
+        assert engine.ask("上周销号的", today=today).listed == ()
+        assert len(engine.ask("已销号的有哪些", today=today).listed) == 6
+
+
 @pytest.mark.parametrize(("question", "unit", "ranking"), [
     ("整改完成率是多少", None, None), ("哪个单位逾期最多", None, "most_overdue"), ("全局整改情况怎么样", None, None),
     ("整改公示", None, None), ("港南区完成了几项", "港南区教育局", None), ("基础教育科的完成率", "基础教育科", None),

@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db import SessionFactory, transaction
 from bot.errors import InvalidInput, NotFound
-from bot.models import Alias, Article, Cadre, Measure, MeasureStatus, Miss, Regulation, utcnow
+from bot.models import Alias, Article, Cadre, Measure, MeasureEvent, MeasureStatus, Miss, Regulation, utcnow
 from bot.services.retrieval import Analyzer, DocTerms, Segment, bm25_idf, homophones, pinyin_of, top_k
 from bot.services.text import (
     chinese_to_int,
@@ -499,30 +499,60 @@ _DUE_WINDOW = re.compile(
     r"(?P<days>[0-9]{1,3})(天|日)(之)?内|最近|近期|快要?|即将|马上|临近)(要|就)?(到期|截止)"
 )
 DUE_SOON_DAYS = 7  # 快到期的: as the report's 7日内到期
+# Signed off in a past window (本周销号的, 这个月销号了几项): looking back, where _DUE_WINDOW looks ahead.
+_CLOSED_WINDOW = re.compile(
+    r"(?P<when>今天|今日|昨天|本周|这周|这个?星期|本星期|上周|上个?星期|本月|这个?月|上个?月|今年|本年|最近|近期|"
+    r"近(?P<days>[0-9]{1,3})(天|日))(已经?|刚刚?|新)?(销号|销了号|通过验收)"
+)
+
+
+def _span(first: dt.date, last: dt.date, word: str) -> DueWindow:
+    """本周（12月7日至12月13日）; 本周（12月7日） on a Monday, when the window is that one day."""
+    days = f"{first.month}月{first.day}日" + (f"至{last.month}月{last.day}日" if last != first else "")
+    return DueWindow(first, last, f"{word}（{days}）")
 
 
 def _due_window(when: str, days: str | None, today: dt.date) -> DueWindow:
-    def span(first: dt.date, last: dt.date, word: str) -> DueWindow:
-        return DueWindow(first, last, f"{word}（{first.month}月{first.day}日至{last.month}月{last.day}日）")
-
     if days is not None:
-        return span(today, today + dt.timedelta(days=int(days)), f"{int(days)}天内")
+        return _span(today, today + dt.timedelta(days=int(days)), f"{int(days)}天内")
     single = {"今天": 0, "今日": 0, "明天": 1, "后天": 2}.get(when)
     if single is not None:
         day = today + dt.timedelta(days=single)
         return DueWindow(day, day, when)
     monday = today - dt.timedelta(days=today.weekday())
     if when.startswith("下") and when.endswith(("周", "星期")):
-        return span(monday + dt.timedelta(days=7), monday + dt.timedelta(days=13), "下周")
+        return _span(monday + dt.timedelta(days=7), monday + dt.timedelta(days=13), "下周")
     if when.endswith(("周", "星期")):
-        return span(today, monday + dt.timedelta(days=6), "本周")
+        return _span(today, monday + dt.timedelta(days=6), "本周")
     month_end = dt.date(today.year, today.month, calendar.monthrange(today.year, today.month)[1])
     if when.startswith("下") and when.endswith("月"):
         first = month_end + dt.timedelta(days=1)
-        return span(first, dt.date(first.year, first.month, calendar.monthrange(first.year, first.month)[1]), "下个月")
+        return _span(first, dt.date(first.year, first.month, calendar.monthrange(first.year, first.month)[1]), "下个月")
     if when.endswith("月"):
-        return span(today, month_end, "本月")
-    return span(today, today + dt.timedelta(days=DUE_SOON_DAYS), f"{DUE_SOON_DAYS}天内")
+        return _span(today, month_end, "本月")
+    return _span(today, today + dt.timedelta(days=DUE_SOON_DAYS), f"{DUE_SOON_DAYS}天内")
+
+
+def _closed_window(when: str, days: str | None, today: dt.date) -> DueWindow:
+    if days is not None:
+        return _span(today - dt.timedelta(days=int(days)), today, f"近{int(days)}天")
+    if when in ("今天", "今日", "昨天"):
+        day = today - dt.timedelta(days=1 if when == "昨天" else 0)
+        return DueWindow(day, day, when)
+    monday = today - dt.timedelta(days=today.weekday())
+    if when.startswith("上") and when.endswith(("周", "星期")):
+        return _span(monday - dt.timedelta(days=7), monday - dt.timedelta(days=1), "上周")
+    if when.endswith(("周", "星期")):
+        return _span(monday, today, "本周")
+    first_of_month = today.replace(day=1)
+    if when.startswith("上") and when.endswith("月"):
+        last = first_of_month - dt.timedelta(days=1)
+        return _span(last.replace(day=1), last, "上个月")
+    if when.endswith("月"):
+        return _span(first_of_month, today, "本月")
+    if when.endswith("年"):
+        return _span(today.replace(month=1, day=1), today, "今年")
+    return _span(today - dt.timedelta(days=DUE_SOON_DAYS), today, f"近{DUE_SOON_DAYS}天")
 
 
 @dataclass(frozen=True)
@@ -537,6 +567,7 @@ class ListQuery:
     mine: bool = False  # owned by the asker
     led_by_me: bool = False  # supervised by the asker (我分管的, 待我审核的)
     due: DueWindow | None = None  # open, with a deadline in this window (下周到期的)
+    closed: DueWindow | None = None  # signed off in this window (本周销号的)
 
     @property
     def personal(self) -> bool:
@@ -557,16 +588,20 @@ class ListQuery:
             parts.append(f"{self.unit}的")
         if self.overdue:
             parts.append("已逾期的")
-        if self.statuses:
+        if self.statuses and not self.closed:
             parts.append("、".join(s.label for s in sorted(self.statuses)) + "的")
         if self.due:
             parts.append(f"{self.due.said}到期的")
+        if self.closed:
+            parts.append(f"{self.closed.said}销号的")
         return "".join(parts) + "整改措施"
 
     def to_json(self) -> dict[str, Any]:
         return {"owner": self.owner, "leader": self.leader, "unit": self.unit, "overdue": self.overdue,
                 "mine": self.mine, "led_by_me": self.led_by_me,
                 "due": {"from": self.due.first.isoformat(), "to": self.due.last.isoformat()} if self.due else None,
+                "closed": ({"from": self.closed.first.isoformat(), "to": self.closed.last.isoformat()}
+                           if self.closed else None),
                 "statuses": sorted(s.value for s in self.statuses) if self.statuses else None}
 
 
@@ -631,6 +666,7 @@ class MeasureInfo:
     leader: str | None
     status: MeasureStatus
     deadline: dt.date | None
+    closed_on: dt.date | None = None  # the (local) day it was signed off, when it is
 
     def overdue(self, today: dt.date) -> bool:
         return self.status.is_open and self.deadline is not None and self.deadline < today
@@ -940,7 +976,10 @@ class AnswerEngine:
         key = code_key(code)
         if code in self.measures:
             self._forget_measure(code)
-        self._remember_measure(MeasureInfo(code, row.unit, row.owner, row.leader, row.status, row.deadline), key)
+        closed_on = (row.closed_at.astimezone(self.timezone).date()
+                     if row.closed_at is not None and row.status is MeasureStatus.CLOSED else None)
+        self._remember_measure(MeasureInfo(code, row.unit, row.owner, row.leader, row.status, row.deadline,
+                                           closed_on), key)
         aliases = " ".join(self._aliases.get(("measure", code, 0), []))
         # Field by field: units, categories and names repeat across thousands of measures, and
         # each distinct one is normalised once.
@@ -1051,12 +1090,14 @@ class AnswerEngine:
         # The overlay is small by construction (a full rebuild happens past 10%), so rebuilding it is cheap.
         index.extra = Segment(index.extra_terms)
 
-    def update_measure(self, code: str, *, status: MeasureStatus, deadline: dt.date | None) -> None:
+    def update_measure(self, code: str, *, status: MeasureStatus, deadline: dt.date | None,
+                       closed_on: dt.date | None = None) -> None:
         """A status change or new deadline needs no re-indexing: the text is unchanged."""
         info = self.measures.get(code)
         if info is not None:
             info.status = status
             info.deadline = deadline
+            info.closed_on = closed_on if status is MeasureStatus.CLOSED else None
             self._list_arrays = None
 
     # ---- statistics -----------------------------------------------------------------------------
@@ -1293,9 +1334,14 @@ class AnswerEngine:
         window = _DUE_WINDOW.search(residue)
         due = _due_window(window.group("when"), window.group("days"), today) if window else None
         residue = _DUE_WINDOW.sub(" ", residue)
+        signed = _CLOSED_WINDOW.search(residue)
+        closed = _closed_window(signed.group("when"), signed.group("days"), today) if signed else None
+        residue = _CLOSED_WINDOW.sub(" ", residue)
         mine = bool(_MINE.search(residue))
         overdue = bool(_OVERDUE.search(target))
         statuses: set[MeasureStatus] = {MeasureStatus.DONE} if awaiting_me else set()
+        if closed:
+            statuses.add(MeasureStatus.CLOSED)
         for pattern, values in _STATUS_WORDS:
             if pattern.search(residue):
                 statuses |= values
@@ -1329,7 +1375,7 @@ class AnswerEngine:
             return None, target
         query = ListQuery(owner=owner, leader=leader, unit=unit,
                           statuses=frozenset(statuses) if statuses else None, overdue=overdue, mine=mine,
-                          led_by_me=led_by_me, due=due)
+                          led_by_me=led_by_me, due=due, closed=closed)
         # What every measure is and has (整改进展, 清单) is no topic to single one out by.
         return query, _MEASURE_GENERIC.sub(" ", residue)
 
@@ -1369,10 +1415,17 @@ class AnswerEngine:
             return False
         if listing.due and not (info.status.is_open and listing.due.holds(info.deadline)):
             return False
+        if listing.closed and not (info.closed_on is not None and listing.closed.holds(info.closed_on)):
+            return False
         return not (listing.statuses and info.status not in listing.statuses)
 
     def list_measures(self, listing: ListQuery, asker: str | None, today: dt.date) -> list[str]:
         """Codes matching a list question, most urgent first (overdue, then nearest deadline)."""
+        if listing.closed:
+            # Rare, and only closed measures can match: a plain pass, latest sign-off first.
+            closed = [m for m in self._list_candidates(listing, asker) if self._satisfies(m, listing, asker, today)]
+            closed.sort(key=lambda m: (-(m.closed_on or dt.date.min).toordinal(), m.code))
+            return [m.code for m in closed]
         if not (listing.owner or listing.leader or listing.unit or listing.personal):
             return self._scan_by_status(listing, today)
         matching = [m for m in self._list_candidates(listing, asker) if self._satisfies(m, listing, asker, today)]
@@ -2074,12 +2127,21 @@ def _measure_rows() -> Any:
 
     owner = aliased(Cadre)
     leader = aliased(Cadre)
+    # When each was signed off (a real transition, not a measure imported as closed): one
+    # grouped pass over the events, not a query per measure.
+    closings = (
+        select(MeasureEvent.measure_id, func.max(MeasureEvent.at).label("closed_at"))
+        .where(MeasureEvent.to_status == MeasureStatus.CLOSED, MeasureEvent.from_status.is_not(None))
+        .group_by(MeasureEvent.measure_id)
+        .subquery()
+    )
     return (
         select(Measure.code, Measure.problem, Measure.measure, Measure.category, Measure.unit,
                Measure.progress, Measure.status, Measure.deadline,
-               owner.name.label("owner"), leader.name.label("leader"))
+               owner.name.label("owner"), leader.name.label("leader"), closings.c.closed_at)
         .join(owner, Measure.owner_id == owner.id)
         .outerjoin(leader, Measure.leader_id == leader.id)
+        .outerjoin(closings, closings.c.measure_id == Measure.id)
         .order_by(Measure.code)
     )
 
