@@ -33,6 +33,8 @@ DONE_WORDS = re.compile(
     r"(?:[。！!.，,；;：:\s]+(?P<note>.*?))?[。！!.\s]*$",
     re.IGNORECASE | re.DOTALL,
 )
+#: The owner takes back a 已完成 not yet signed off: "ZG2025009 撤回完成", or "撤回" in reply to its card.
+UNDO_WORDS = re.compile(r"\s*(?:撤回|撤销|收回)(?:完成|完成报告|报告|上报)?(?:了|吧)?[。！!.\s]*")
 LIST_LIMIT = 30
 
 
@@ -213,6 +215,34 @@ async def mark_done(update: Update, context: BotContext, code: str, note: str, e
     await send(update, Reply(f"已报告完成{proof}，等待分管领导审核销号。{undo}\n\n{reply.html}", reply.keyboard))
 
 
+async def undo_done(update: Update, context: BotContext, code: str) -> None:
+    """A typed 撤回完成: as the ↩️ button, the measure is open again and the card says so."""
+    services = context.services
+    async with transaction(services.factory) as session:
+        cadre = await require_cadre(session, update)
+        transition = await service.undo_done(session, cadre.id, code)
+        await notify.queue_transition(session, "undo", transition)
+        reply = card(context, update, transition.measure, cadre)
+    _sync_index(context, transition.measure)
+    deliver_soon(context)
+    await send(update, Reply(f"已撤回完成报告。\n\n{reply.html}", reply.keyboard))
+
+
+async def which_undo(update: Update, context: BotContext) -> None:
+    """撤回 said on its own, not in reply to a card: which done report? The cadre's measures awaiting
+    sign-off as buttons, rather than reading 撤回 as a question about the rules."""
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+        waiting = await service.undoable_reports(session, cadre.id)
+    if not waiting:
+        await send(update, "您目前没有等待销号、可以撤回的完成报告。")
+        return
+    rows = [[InlineKeyboardButton(f"↩️ {m.code} 撤回完成", callback_data=encode(Action.DONE_UNDO, Ref.of(m)))]
+            for m in waiting[:8]]
+    more = f"（共 {len(waiting)} 项，只列出前 8 项）" if len(waiting) > 8 else ""
+    await send(update, Reply(f"要撤回哪一项的完成报告？请选择{more}：", InlineKeyboardMarkup(rows)))
+
+
 async def verify_command(update: Update, context: BotContext) -> None:
     args = context.args or []
     if not args:
@@ -344,7 +374,7 @@ async def on_reply_text(update: Update, context: BotContext, text: str) -> bool:
 class Typed:
     """A change to one measure said in a plain message, as its command would say it."""
 
-    action: Literal["done", "progress", "extend", "verify", "reject", "approve", "refuse", "unclear"]
+    action: Literal["done", "undo", "progress", "extend", "verify", "reject", "approve", "refuse", "unclear"]
     code: str
     text: str = ""  # done, verify: the note; progress: the progress; extend, reject, refuse: the reason
     date: str = ""  # extend: the new deadline as typed
@@ -393,6 +423,8 @@ def typed_action(context: BotContext, text: str) -> Typed | None:
     said = DONE_WORDS.match(rest)
     if said:
         return Typed("done", codes[0], (said.group("note") or "").strip())
+    if UNDO_WORDS.fullmatch(rest):
+        return Typed("undo", codes[0])
     judged = judgement(codes[0], rest)
     if judged is not None:
         return judged
@@ -419,6 +451,8 @@ def judged_in_reply(context: BotContext, message: Message, text: str) -> Typed |
     said = to_simplified(text.strip())
     if _BARE_YES_OR_NO.fullmatch(said):
         return Typed("unclear", codes[0])
+    if UNDO_WORDS.fullmatch(said):
+        return Typed("undo", codes[0])
     return judgement(codes[0], said)
 
 
@@ -440,6 +474,8 @@ def judgement(code: str, said: str) -> Typed | None:
 async def act_typed(update: Update, context: BotContext, typed: Typed) -> None:
     if typed.action == "done":
         await mark_done(update, context, typed.code, typed.text, evidence=None)
+    elif typed.action == "undo":
+        await undo_done(update, context, typed.code)
     elif typed.action == "verify":
         await verify(update, context, typed.code, typed.text)
     elif typed.action in ("approve", "refuse"):

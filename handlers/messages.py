@@ -22,6 +22,7 @@ async def on_text(update: Update, context: BotContext) -> None:
     # transaction that looks for an open question of the bot's (one round trip instead of two), with
     # the asker found by the same query.
     said_done = measures.DONE_WORDS.match(text) is not None
+    said_undo = measures.UNDO_WORDS.fullmatch(text) is not None
     # "ZG2025009 完成了" typed to the bot is /done ZG2025009 (and "…进展：…" progress, "…申请延期到
     # 2027年1月31日，…" /extend, "…同意销号" /verify, "…退回，原因" /reject; the last two also in
     # reply to the measure's card or notification), not a question about that measure.
@@ -29,7 +30,7 @@ async def on_text(update: Update, context: BotContext) -> None:
     if addressed_to_bot(update, context.services.bot_username):
         said = questions.without_mentions(text)
         typed = measures.typed_action(context, said) or measures.judged_in_reply(context, message, said)
-    question = None if said_done or typed else questions.question_in(update, context)
+    question = None if said_done or said_undo or typed else questions.question_in(update, context)
     # 待我处理的 / 我的待办: /todo (or, for a cadre, what they still owe), which depends on who asks.
     todo = isinstance(question, questions.Question) and measures.asks_todo(question.text)
     answer: Reply | str | None = None
@@ -51,6 +52,8 @@ async def on_text(update: Update, context: BotContext) -> None:
     elif question is None and not await measures.on_reply_text(update, context, text):
         if said_done and is_private(update):
             await measures.which_done(update, context)  # 完成 on its own: of which measure?
+        elif said_undo and is_private(update):
+            await measures.which_undo(update, context)  # 撤回 on its own: which report?
         else:
             await questions.ask(update, context)
 

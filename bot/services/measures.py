@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, select
+from sqlalchemy import ColumnElement, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -470,6 +470,23 @@ async def mark_done(
     _log(measure, actor, "done", before, measure.status)
     notify = _recipients(actor.id, [measure.leader_id, *await admin_ids(session), measure.owner_id])
     return Transition(measure, event, notify)
+
+
+async def undoable_reports(session: AsyncSession, actor_id: int) -> list[Measure]:
+    """Measures awaiting sign-off whose done report this cadre made (what `undo_done` allows them)."""
+    last_done = (
+        select(MeasureEvent.measure_id, func.max(MeasureEvent.id).label("event_id"))
+        .where(MeasureEvent.to_status == MeasureStatus.DONE)
+        .group_by(MeasureEvent.measure_id)
+        .subquery()
+    )
+    return list(await session.scalars(
+        select(Measure)
+        .join(last_done, last_done.c.measure_id == Measure.id)
+        .join(MeasureEvent, MeasureEvent.id == last_done.c.event_id)
+        .where(Measure.status == MeasureStatus.DONE, MeasureEvent.actor_id == actor_id)
+        .order_by(*_BY_DEADLINE)
+    ))
 
 
 async def undo_done(session: AsyncSession, actor_id: int, code: str) -> Transition:

@@ -130,6 +130,33 @@ async def test_done_said_alone_offers_ones_own_open_measures(harness: Harness) -
     assert nothing_left.body.startswith("您目前没有待完成的整改措施") and nothing_left.button_texts == []
 
 
+async def test_a_done_report_is_taken_back_by_typing_it_or_replying_to_its_card(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    await harness.one(owner, "/done ZG2025009 已验收")
+    typed = await harness.one(owner, "ZG2025009 撤回完成")
+    assert typed.body.startswith("已撤回完成报告") and "进行中" in typed.body
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.IN_PROGRESS
+    card = await harness.one(owner, "/done ZG2025009 已验收")
+    replied = await harness.one(owner, "撤回", reply_to=card.message_id)
+    assert replied.body.startswith("已撤回完成报告")
+    assert [e.action for e in await harness.events("ZG2025009")][-4:] == ["done", "undo", "done", "undo"]
+    # ZG2025013 was reported done by someone else (the import): not his to take back.
+    refused = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025013 撤回"))
+    assert refused.body == "ZG2025013 的完成报告不是您提交的，只有报告人可以撤回"
+
+
+async def test_undo_said_alone_offers_only_the_reports_one_made(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    nothing = await harness.unchanged_by(lambda: harness.one(owner, "撤回完成"))
+    assert nothing.body.startswith("您目前没有等待销号、可以撤回的完成报告") and nothing.button_texts == []
+    await harness.one(owner, "/done ZG2025008")
+    choice = await harness.unchanged_by(lambda: harness.one(owner, "撤回"))
+    assert choice.body.startswith("要撤回哪一项的完成报告") and choice.button_texts == ["↩️ ZG2025008 撤回完成"]
+    undone = await harness.press(owner, choice, "ZG2025008")
+    assert "未开始" in undone.body
+    assert (await harness.measure("ZG2025008")).status is MeasureStatus.NOT_STARTED
+
+
 async def test_replying_done_to_a_list_asks_which_one(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     listing = await harness.one(owner, "/mine")
