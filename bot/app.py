@@ -45,6 +45,7 @@ COMMANDS = [
     ("verify", "销号：/verify 编号"),
     ("reject", "退回：/reject 编号 原因"),
     ("extend", "申请延期：/extend 编号 日期 原因"),
+    ("history", "办理记录与佐证材料：/history 编号"),
     ("regs", "浏览规章制度"),
     ("report", "整改公示汇总"),
     ("export", "导出整改台账（管理员）"),

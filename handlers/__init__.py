@@ -29,6 +29,7 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         ("verify", measures.verify_command),
         ("reject", measures.reject_command),
         ("extend", measures.extend_command),
+        ("history", measures.history_command),
         ("report", reports.report),
         ("export", reports.export),
     ]

@@ -12,7 +12,7 @@ from bot.app import BotContext
 from bot.db import transaction
 from handlers import measures, questions
 from handlers.callbacks import EXPIRED, Action, decode
-from handlers.common import Pressed, current_cadre, tell
+from handlers.common import Pressed, current_cadre, send_attachments, tell
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         except BadRequest as exc:
             if "not modified" not in exc.message.lower():
                 raise
+    if pressed.attachments and query.message is not None:
+        await send_attachments(context.bot, query.message.chat.id, pressed.attachments)
     # Answered last: the spinner stops once the message shows the outcome.
     if pressed.toast:
         await tell(update, pressed.toast)

@@ -100,6 +100,7 @@ class Action(StrEnum):
     EXTEND_APPROVE = "ea"  # + request id
     EXTEND_REFUSE = "er"  # + request id
     PROGRESS = "pg"  # owner adds a progress note
+    TRAIL = "tr"  # the measure's 办理记录 and evidence, in new messages (owner, leader, admins)
     REGULATION = "r"  # show a regulation card
     ARTICLE = "a"  # show one article
     REG_PAGE = "rp"  # browse the regulations, one page
@@ -121,6 +122,7 @@ SCHEMA: Final[Mapping[Action, tuple[str, ...]]] = {
     Action.EXTEND_APPROVE: ("request_id",),
     Action.EXTEND_REFUSE: ("request_id",),
     Action.PROGRESS: ("ref",),
+    Action.TRAIL: ("ref",),
     Action.REGULATION: ("ref",),
     Action.ARTICLE: ("ref", "no"),
     Action.REG_PAGE: ("page",),
@@ -311,7 +313,7 @@ def measure_keyboard(measure: Measure, *, owner: bool, verifier: bool) -> Inline
 
     `owner`: the viewer is the measure's 责任人 — ✅ 完成 · 📝 进展 · ⏰ 申请延期 while it is
     open, ↩️ 撤回完成 while it waits for sign-off. `verifier`: the viewer may sign it off
-    (its 分管领导, or an admin) — ✔️ 销号 · ↩️ 退回 when 已完成. The services still check
+    (its 分管领导, or an admin) — ✔️ 销号 · ↩️ 退回 when 已完成. Both get 🕘 办理记录. The services still check
     permissions; the buttons only spare people from offering what they cannot do.
     """
     ref = Ref.of(measure)
@@ -326,6 +328,9 @@ def measure_keyboard(measure: Measure, *, owner: bool, verifier: bool) -> Inline
             rows.append([_button("✔️ 销号", Action.VERIFY, ref), _button("↩️ 退回", Action.REJECT, ref)])
         if owner:
             rows.append([_button("↩️ 撤回完成", Action.DONE_UNDO, ref)])
+    if owner or verifier:
+        # Who did what and when, with the evidence: what a leader checks before 销号.
+        rows.append([_button("🕘 办理记录", Action.TRAIL, ref)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Message, Update
+from telegram import Bot, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
@@ -33,14 +33,39 @@ _H = TypeVar("_H", bound=Handler)
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file Telegram already holds (evidence sent to the bot), sent again by its file_id."""
+
+    kind: str  # "photo" or "document"
+    file_id: str
+    caption: str = ""
+
+
+async def send_attachments(bot: Bot, chat_id: int, attachments: Sequence[Attachment]) -> None:
+    """Each file as its own message; one Telegram no longer has (another bot's, or deleted) is
+    named instead of failing the rest."""
+    for item in attachments:
+        try:
+            if item.kind == "photo":
+                await bot.send_photo(chat_id, item.file_id, caption=item.caption or None)
+            else:
+                await bot.send_document(chat_id, item.file_id, caption=item.caption or None)
+        except BadRequest as exc:
+            log.warning("evidence file not sent: %s", exc.message)
+            await bot.send_message(chat_id, f"{esc(item.caption)}：文件已无法获取（{esc(exc.message)}）")
+
+
+@dataclass(frozen=True)
 class Pressed:
     """What a button press comes to: the new content of the pressed message (None: leave it)
     and a short answer shown as a toast (None: none). The toast is sent last, after the edit.
-    `new_message`: the reply is sent as a new message and the pressed one stays as it is."""
+    `new_message`: the reply is sent as a new message and the pressed one stays as it is;
+    `attachments` follow it."""
 
     reply: Reply | None = None
     toast: str | None = None
     new_message: bool = False
+    attachments: tuple[Attachment, ...] = ()  # sent after the reply (a trail's evidence)
 
 
 def is_private(update: Update) -> bool:

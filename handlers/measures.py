@@ -21,7 +21,16 @@ from bot.services.measures import Evidence, ExtensionOutcome
 from bot.services.text import CHAT_DATE, DateFormatError, clean_display, parse_chat_date, split_chat_date, to_simplified
 from handlers import notify, render
 from handlers.callbacks import Action, Callback, Ref, done_confirm_keyboard, encode
-from handlers.common import Pressed, addressed_to_bot, current_cadre, is_private, measure_of_button, send
+from handlers.common import (
+    Attachment,
+    Pressed,
+    addressed_to_bot,
+    current_cadre,
+    is_private,
+    measure_of_button,
+    send,
+    send_attachments,
+)
 from handlers.render import Reply, esc
 
 NOT_BOUND_PLAIN = "您还没有绑定身份：请向管理员索取邀请码，然后在私聊中发送 /start 邀请码。"
@@ -35,6 +44,9 @@ DONE_WORDS = re.compile(
 )
 #: The owner takes back a 已完成 not yet signed off: "ZG2025009 撤回完成", or "撤回" in reply to its card.
 UNDO_WORDS = re.compile(r"\s*(?:撤回|撤销|收回)(?:完成|完成报告|报告|上报)?(?:了|吧)?[。！!.\s]*")
+#: "ZG2025009 办理记录" / "ZG2025009 的佐证材料": its trail, with the evidence.
+TRAIL_WORDS = re.compile(r"\s*的?(?:(?:办理|操作|处理|审核|整改)?(?:记录|历史|过程|经过)"
+                         r"|(?:佐证|证明)(?:材料|照片|文件)?)(?:呢|吧)?[。！!.?？\s]*")
 LIST_LIMIT = 30
 
 
@@ -243,6 +255,47 @@ async def which_undo(update: Update, context: BotContext) -> None:
     await send(update, Reply(f"要撤回哪一项的完成报告？请选择{more}：", InlineKeyboardMarkup(rows)))
 
 
+#: Evidence files sent with a 办理记录: the latest few (each is a message of its own).
+TRAIL_FILES = 5
+
+
+async def trail_of(context: BotContext, session: AsyncSession, cadre: Cadre, measure: Measure
+                   ) -> tuple[Reply, tuple[Attachment, ...]]:
+    """A measure's 办理记录 and its latest evidence files, for its owner, leader or an admin."""
+    tz = context.services.settings.tz
+    events = await service.events_of(session, measure.code, actor_id=cadre.id)
+    reply = render.measure_trail(measure, events, tz)
+    with_files = [e for e in events if e.evidence_file_id]
+    files = tuple(
+        Attachment(e.evidence_kind or "document", e.evidence_file_id or "",
+                   f"{measure.code} 佐证材料 · {e.actor.name if e.actor else '系统'} "
+                   f"{e.at.astimezone(tz):%Y-%m-%d %H:%M}")
+        for e in with_files[-TRAIL_FILES:])
+    if len(with_files) > TRAIL_FILES:
+        reply = Reply(reply.html + f"\n（共 {len(with_files)} 份佐证材料，下面发送最近 {TRAIL_FILES} 份）")
+    return reply, files
+
+
+async def history_command(update: Update, context: BotContext) -> None:
+    args = context.args or []
+    if not args:
+        async with transaction(context.services.factory) as session:
+            await require_cadre(session, update)
+        raise InvalidInput("用法：/history 编号，例如 /history ZG2025004")
+    await show_trail(update, context, resolve_code(context, args[0]))
+
+
+async def show_trail(update: Update, context: BotContext, code: str) -> None:
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+        measure = await service.get_measure(session, code)
+        reply, files = await trail_of(context, session, cadre, measure)
+    await send(update, reply)
+    chat = update.effective_chat
+    if files and chat is not None:
+        await send_attachments(context.bot, chat.id, files)
+
+
 async def verify_command(update: Update, context: BotContext) -> None:
     args = context.args or []
     if not args:
@@ -374,7 +427,8 @@ async def on_reply_text(update: Update, context: BotContext, text: str) -> bool:
 class Typed:
     """A change to one measure said in a plain message, as its command would say it."""
 
-    action: Literal["done", "undo", "progress", "extend", "verify", "reject", "approve", "refuse", "unclear"]
+    action: Literal["done", "undo", "trail", "progress", "extend", "verify", "reject", "approve", "refuse",
+                    "unclear"]
     code: str
     text: str = ""  # done, verify: the note; progress: the progress; extend, reject, refuse: the reason
     date: str = ""  # extend: the new deadline as typed
@@ -425,6 +479,8 @@ def typed_action(context: BotContext, text: str) -> Typed | None:
         return Typed("done", codes[0], (said.group("note") or "").strip())
     if UNDO_WORDS.fullmatch(rest):
         return Typed("undo", codes[0])
+    if TRAIL_WORDS.fullmatch(rest):
+        return Typed("trail", codes[0])
     judged = judgement(codes[0], rest)
     if judged is not None:
         return judged
@@ -476,6 +532,8 @@ async def act_typed(update: Update, context: BotContext, typed: Typed) -> None:
         await mark_done(update, context, typed.code, typed.text, evidence=None)
     elif typed.action == "undo":
         await undo_done(update, context, typed.code)
+    elif typed.action == "trail":
+        await show_trail(update, context, typed.code)
     elif typed.action == "verify":
         await verify(update, context, typed.code, typed.text)
     elif typed.action in ("approve", "refuse"):
@@ -646,6 +704,9 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
             return Pressed(card(context, update, measure, cadre))
         if callback.action is Action.MEASURE_OPEN:
             return Pressed(card(context, update, measure, cadre), new_message=True)
+        if callback.action is Action.TRAIL:
+            reply, files = await trail_of(context, session, cadre, measure)
+            return Pressed(reply, new_message=True, attachments=files)
         if callback.action is Action.DONE_NO:
             return Pressed(card(context, update, measure, cadre), "已取消")
         needed = _NEEDS.get(callback.action)

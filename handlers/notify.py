@@ -25,10 +25,12 @@ def _note(event: MeasureEvent, label: str = "说明") -> str:
     return f"\n{label}：{esc(event.note)}" if event.note.strip() else ""
 
 
-def _judge_buttons(measure: Measure) -> Buttons:
+def _judge_buttons(measure: Measure, *, evidence: bool) -> Buttons:
     ref = Ref.of(measure)
+    # The evidence is sent with the 办理记录: what the leader looks at before deciding.
+    trail = "📎 查看佐证材料" if evidence else "🕘 办理记录"
     return [[("✔️ 销号", encode(Action.VERIFY, ref)), ("↩️ 退回", encode(Action.REJECT, ref))],
-            [("查看详情", encode(Action.MEASURE, ref))]]
+            [("查看详情", encode(Action.MEASURE, ref)), (trail, encode(Action.TRAIL, ref))]]
 
 
 def _owner_buttons(measure: Measure) -> Buttons:
@@ -42,7 +44,7 @@ def transition_message(what: str, transition: Transition, recipient: Cadre) -> t
     if what == "done":
         text = f"☑️ {_head(measure)}\n已由 {_by(event)} 报告完成，请审核销号。{_note(event)}{evidence}"
         mine = recipient.id == measure.owner_id
-        return text, None if mine else _judge_buttons(measure)
+        return text, None if mine else _judge_buttons(measure, evidence=bool(event.evidence_file_id))
     if what == "verify":
         return f"✅ {_head(measure)}\n已由 {_by(event)} 审核销号。{_note(event)}", None
     if what == "reject":
@@ -51,7 +53,8 @@ def transition_message(what: str, transition: Transition, recipient: Cadre) -> t
     if what == "undo":
         return f"↩️ {_head(measure)}\n{_by(event)} 撤回了完成报告，措施恢复为{measure.status.label}。", None
     if what == "evidence":
-        return f"📎 {_head(measure)}\n{_by(event)} 补充了佐证材料。{_note(event)}", None
+        return (f"📎 {_head(measure)}\n{_by(event)} 补充了佐证材料。{_note(event)}",
+                [[("📎 查看佐证材料", encode(Action.TRAIL, Ref.of(measure)))]])
     if what == "progress":
         return f"📝 {_head(measure)}\n{_by(event)} 更新了进展：{esc(measure.progress)}", None
     return f"{_head(measure)}\n{esc(event.action)}", None

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import InlineKeyboardMarkup
 
-from bot.models import Article, Cadre, Measure, MeasureStatus, Regulation, Role
+from bot.models import Article, Cadre, Measure, MeasureEvent, MeasureStatus, Regulation, Role
 from bot.sandbox.entities import utf16_len as sandbox_utf16_len
 from bot.sandbox.html import parse_html
 from bot.services.answers import Answer, Hit, ListQuery
@@ -41,6 +41,7 @@ from handlers.render import (
     measure_badge,
     measure_card,
     measure_list,
+    measure_trail,
     not_found,
     regulation_card,
     regulation_index,
@@ -337,20 +338,57 @@ def test_malformed_or_foreign_data_decodes_to_none(data: str | None) -> None:
 
 def test_owner_sees_done_progress_and_extension_buttons_on_an_open_measure() -> None:
     markup = measure_keyboard(measure(), owner=True, verifier=False)
-    assert keyboard_texts(markup) == ["✅ 完成", "📝 进展", "⏰ 申请延期"]
+    assert keyboard_texts(markup) == ["✅ 完成", "📝 进展", "⏰ 申请延期", "🕘 办理记录"]
     assert [decode(d) for d in keyboard_data(markup)] == [
         Callback(Action.DONE_ASK, ref=Ref(key="ZG2025004")),
         Callback(Action.PROGRESS, ref=Ref(key="ZG2025004")),
         Callback(Action.EXTEND, ref=Ref(key="ZG2025004")),
+        Callback(Action.TRAIL, ref=Ref(key="ZG2025004")),
     ]
-    assert measure_keyboard(measure(), owner=False, verifier=True) is None
+    # The leader of an open measure has nothing to do to it yet but read its 办理记录.
+    assert keyboard_texts(measure_keyboard(measure(), owner=False, verifier=True)) == ["🕘 办理记录"]
+    assert measure_keyboard(measure(), owner=False, verifier=False) is None
 
 
 def test_leader_sees_sign_off_and_send_back_on_a_done_measure() -> None:
     done = measure(status=MeasureStatus.DONE)
-    assert keyboard_texts(measure_keyboard(done, owner=False, verifier=True)) == ["✔️ 销号", "↩️ 退回"]
-    assert keyboard_texts(measure_keyboard(done, owner=True, verifier=False)) == ["↩️ 撤回完成"]
-    assert measure_keyboard(measure(status=MeasureStatus.CLOSED), owner=True, verifier=True) is None
+    assert keyboard_texts(measure_keyboard(done, owner=False, verifier=True)) == ["✔️ 销号", "↩️ 退回", "🕘 办理记录"]
+    assert keyboard_texts(measure_keyboard(done, owner=True, verifier=False)) == ["↩️ 撤回完成", "🕘 办理记录"]
+    closed = measure(status=MeasureStatus.CLOSED)
+    assert keyboard_texts(measure_keyboard(closed, owner=True, verifier=True)) == ["🕘 办理记录"]
+    assert measure_keyboard(closed, owner=False, verifier=False) is None
+
+
+def test_a_trail_names_imports_extensions_and_status_changes_in_local_time() -> None:
+    utc = dt.UTC
+    at = dt.datetime(2026, 12, 6, 16, 30, tzinfo=utc)  # 7 December, 00:30 in Beijing
+    events = [
+        MeasureEvent(action="import", at=at, to_status=MeasureStatus.NOT_STARTED, note="导入新增",
+                     details={"created": True}),
+        MeasureEvent(action="import", at=at, from_status=MeasureStatus.NOT_STARTED, to_status=MeasureStatus.IN_PROGRESS,
+                     note="导入更新：deadline、status、problem", details={"changes": {
+                         "deadline": ["2026-12-05", "2027-01-31"], "status": ["not_started", "in_progress"],
+                         "problem": ["旧", "新"]}}),
+        MeasureEvent(action="extend_request", at=at, actor=OWNER, note="资金<未到位>",
+                     details={"old_deadline": "2027-01-31", "new_deadline": "2027-03-31"}),
+        MeasureEvent(action="evidence", at=at, actor=OWNER, evidence_kind="document", evidence_file_id="f1"),
+    ]
+    lines = measure_trail(measure(), events, dt.timezone(dt.timedelta(hours=8))).html.splitlines()
+    assert lines == [
+        "🕘 <b>ZG2025004</b> 办理记录（共 4 条）：",
+        "12月7日 00:30　系统　台账导入（未开始）",
+        "12月7日 00:30　系统　台账导入更新：完成时限 2026-12-05 → 2027-01-31、状态 未开始 → 进行中、问题已更新",
+        f"12月7日 00:30　{OWNER.name}　申请延期 2027-01-31 → 2027-03-31，理由：资金&lt;未到位&gt;",
+        f"12月7日 00:30　{OWNER.name}　补充佐证材料 📎文件",
+    ]
+
+
+def test_a_long_trail_shows_the_latest_changes_and_says_how_many_there_are() -> None:
+    at = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)
+    events = [MeasureEvent(action="progress", at=at, actor=OWNER, note=f"第{n}次进展") for n in range(1, 41)]
+    lines = measure_trail(measure(), events, dt.UTC).html.splitlines()
+    assert lines[0] == "🕘 <b>ZG2025004</b> 办理记录（共 40 条，只显示最近 30 条）："
+    assert lines[1].endswith("更新进展：第11次进展") and lines[-1].endswith("更新进展：第40次进展")
 
 
 def test_confirmation_and_extension_keyboards_carry_their_ids() -> None:
@@ -415,7 +453,7 @@ def test_overdue_card_shows_everything_to_the_owner_with_buttons() -> None:
     assert "责任人：张伟　分管领导：李娜" in text
     assert "最新进展：已完成3所学校的公示检查" in text
     assert "完成时限：2025年8月28日" in text
-    assert keyboard_texts(card.keyboard) == ["✅ 完成", "📝 进展", "⏰ 申请延期"]
+    assert keyboard_texts(card.keyboard) == ["✅ 完成", "📝 进展", "⏰ 申请延期", "🕘 办理记录"]
 
 
 def test_public_card_hides_owner_leader_and_progress() -> None:
@@ -534,7 +572,7 @@ def test_render_facts_picks_the_right_reply_for_each_kind_of_answer() -> None:
 
     m = measure(status=MeasureStatus.DONE)
     card = render_facts(AnswerFacts(Answer("ZG2025004", True, []), measure=m), TODAY, viewer=LEADER)
-    assert keyboard_texts(card.keyboard) == ["✔️ 销号", "↩️ 退回"]
+    assert keyboard_texts(card.keyboard) == ["✔️ 销号", "↩️ 退回", "🕘 办理记录"]
     group = render_facts(AnswerFacts(Answer("ZG2025004", True, []), measure=m), TODAY, public=True, viewer=LEADER)
     assert group.keyboard is None and "张伟" not in group.html
 

@@ -38,7 +38,7 @@ async def test_typed_done_acts_at_once_and_tells_leader_and_admins(harness: Harn
     await harness.deliver()
     [note] = await harness.sandbox.wait_for_messages(leader.id)
     assert "ZG2025009" in note.body and "张伟 报告完成" in note.body and "港北区新建小学已投入使用" in note.body
-    assert note.button_texts == ["✔️ 销号", "↩️ 退回", "查看详情"]
+    assert note.button_texts == ["✔️ 销号", "↩️ 退回", "查看详情", "🕘 办理记录"]
     sent = [m for m in await harness.outbox("陈建华") if m.key.startswith("done:")]
     assert sent[0].status is OutboxStatus.SENT and sent[0].message_id == note.message_id
 
@@ -182,6 +182,39 @@ async def test_a_photo_captioned_done_reports_done_with_evidence(harness: Harnes
     assert event.note == "新校舍已启用"
 
 
+async def test_the_leader_sees_the_trail_and_the_evidence_before_signing_off(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    await harness.one(owner, "ZG2025009 进展：新校舍已封顶")
+    sent = await harness.sandbox.send_photo(owner.id, b"\x89PNG site photo", caption="/done ZG2025009 新校舍已启用")
+    await harness.sandbox.wait_for_messages(owner.id)
+    [note] = await harness.notified(leader)
+    assert "📎 附佐证材料" in note.body and "📎 查看佐证材料" in note.button_texts
+    await harness.tap(leader, note, "查看佐证材料")
+    trail, photo = await harness.sandbox.wait_for_messages(leader.id, count=2)
+    lines = trail.body.splitlines()
+    assert lines[0] == "🕘 ZG2025009 办理记录（共 3 条）："
+    assert lines[1].endswith("系统　台账导入（进行中）")
+    assert lines[2].endswith("张伟　更新进展：新校舍已封顶")
+    assert lines[3].endswith("张伟　报告完成（进行中 → 已完成），说明：新校舍已启用 📎照片")
+    # The very photo, sent again by its file_id, named by who sent it.
+    assert photo.photo is not None and photo.photo.file_id == sent["photo"][-1]["file_id"]
+    assert photo.body.startswith("ZG2025009 佐证材料 · 张伟 ")
+    await harness.one(leader, "/reject ZG2025009 照片看不清")
+    [returned] = await harness.notified(owner)
+    assert "退回原因：照片看不清" in returned.body
+    typed = await harness.one(owner, "ZG2025009 办理记录")
+    assert typed.body.splitlines()[-1].endswith("陈建华　退回（已完成 → 进行中），原因：照片看不清")
+    await harness.sandbox.wait_for_messages(owner.id)  # the photo again
+
+
+async def test_the_trail_is_only_for_those_who_work_on_the_measure(harness: Harness) -> None:
+    other = await harness.bind("钟春兰")
+    refused = await harness.unchanged_by(lambda: harness.one(other, "/history ZG2025009"))
+    assert refused.body == "只有 ZG2025009 的责任人、分管领导或管理员可以查看办理记录"
+    usage = await harness.one(other, "/history")
+    assert usage.body.startswith("用法：/history 编号")
+
+
 async def test_a_photo_captioned_with_code_and_done_words_reports_done(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     await harness.sandbox.send_photo(owner.id, b"\x89PNG", caption="zg-2025-9 已完成，见照片")
@@ -289,7 +322,8 @@ async def test_a_stale_button_on_a_closed_measure_changes_nothing(harness: Harne
     for card, label, why in zip(cards, ("完成", "进展", "申请延期"), whys, strict=True):
         after, toast = await harness.unchanged_by(functools.partial(harness.tap, owner, card, label))
         assert why in toast, (label, toast)
-        assert "✅ 已销号" in after.body and after.button_texts == []  # the card shows how things stand
+        # The card shows how things stand: nothing left to do but read its 办理记录.
+        assert "✅ 已销号" in after.body and after.button_texts == ["🕘 办理记录"]
     assert await harness.pending_inputs() == []
 
 
@@ -322,9 +356,9 @@ async def test_leader_signs_off_from_the_notification(harness: Harness) -> None:
     await harness.deliver()
     [note] = await harness.sandbox.wait_for_messages(leader.id)
     detail = await harness.press(leader, note, "查看详情")
-    assert detail.body.startswith("📋 ZG2025009") and detail.button_texts == ["✔️ 销号", "↩️ 退回"]
+    assert detail.body.startswith("📋 ZG2025009") and detail.button_texts == ["✔️ 销号", "↩️ 退回", "🕘 办理记录"]
     verified, toast = await harness.tap(leader, detail, "销号")
-    assert toast == "已销号" and "✅ 已销号" in verified.body and verified.button_texts == []
+    assert toast == "已销号" and "✅ 已销号" in verified.body and verified.button_texts == ["🕘 办理记录"]
     event = (await harness.events("ZG2025009"))[-1]
     assert (event.action, event.actor_id, event.from_status, event.to_status) == (
         "verify", (await harness.cadre("陈建华")).id, MeasureStatus.DONE, MeasureStatus.CLOSED)
@@ -395,7 +429,7 @@ async def test_an_admin_cannot_sign_off_their_own_measure(harness: Harness) -> N
 async def test_return_button_asks_for_a_reason_kept_in_the_database(harness: Harness) -> None:
     owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
     card = await harness.one(leader, "/status ZG2025013")
-    assert card.button_texts == ["✔️ 销号", "↩️ 退回"]
+    assert card.button_texts == ["✔️ 销号", "↩️ 退回", "🕘 办理记录"]
     before = await harness.snapshot()
     after, toast = await harness.tap(leader, card, "退回")
     assert after.edit_count == 0 and toast == ""

@@ -74,6 +74,7 @@ ACTS: dict[str, Act] = {
     "/reject": Act("command", "/reject {code} 材料不全", "done", "已退回 {code}", "reject"),
     "/extend": Act("command", "/extend {code} 2027-06-30 资金未到位", "open", "已提交 {code} 的延期申请", "extend"),
     "/status": Act("command", "/status {code}", "open", "📋 {code}"),
+    "/history": Act("command", "/history {code}", "open", "🕘 {code} 办理记录"),
     "photo /done": Act("photo", "/done {code} 见照片", "open", "已报告完成，佐证材料已保存", "done"),
     "photo evidence": Act("photo", "{code} 现场照片", "open", "作为 {code} 的佐证材料保存", "evidence"),
     # buttons on a measure
@@ -87,6 +88,7 @@ ACTS: dict[str, Act] = {
     "↩️ 退回": Act("button", encode(Action.REJECT, "{code}"), "done", "请输入退回 {code} 的原因", "ask:reject"),
     "📝 进展": Act("button", encode(Action.PROGRESS, "{code}"), "open", "请输入 {code} 的最新进展", "ask:progress"),
     "⏰ 申请延期": Act("button", encode(Action.EXTEND, "{code}"), "open", "新完成时限和理由", "ask:extend"),
+    "🕘 办理记录": Act("button", encode(Action.TRAIL, "{code}"), "open", "🕘 {code} 办理记录"),
     # extension decisions: targets are requests (theirs / own / decided)
     "✅ 同意延期": Act("button", "v1|ea|{request}", "request", "已同意延期", "approve"),
     "❌ 不同意": Act("button", "v1|er|{request}", "request", "请输入不同意", "ask:extension_refuse"),
@@ -154,6 +156,7 @@ ONLY_REJECT = "分管领导或管理员可以退回"
 ONLY_EXTEND = "责任人或分管领导可以申请延期"
 NOT_REPORTER = "只有报告人可以撤回"
 DECIDERS = "只有管理员可以审批延期申请"
+ONLY_TRAIL = "的责任人、分管领导或管理员可以查看办理记录"
 
 TABLE: list[Row] = [
     # ---- commands on a measure ------------------------- own ---------- other -------- closed --------
@@ -176,6 +179,7 @@ TABLE: list[Row] = [
                  leader=(Y, ONLY_EXTEND, "已销号，无需申请延期"),
                  admin=(Y, ONLY_EXTEND, "已销号，无需申请延期")),
     *on_measures("/status", cadre=(Y, Y, Y), leader=(Y, Y, Y), admin=(Y, Y, Y)),
+    *on_measures("/history", cadre=(Y, ONLY_TRAIL, Y), leader=(Y, ONLY_TRAIL, Y), admin=(Y, Y, Y)),
     # ---- buttons on a measure ---------------------------------------------------------------------------
     *on_measures("card", cadre=(Y, Y, Y), leader=(Y, Y, Y), admin=(Y, Y, Y)),
     *on_measures("card from a list", cadre=(Y, Y, Y), leader=(Y, Y, Y), admin=(Y, Y, Y)),
@@ -195,6 +199,7 @@ TABLE: list[Row] = [
     *on_measures("↩️ 退回", cadre=(ONLY_REJECT, ONLY_REJECT, ONLY_REJECT),
                  leader=(Y, ONLY_REJECT, "已销号，不能退回"),
                  admin=(Y, Y, "已销号，不能退回")),
+    *on_measures("🕘 办理记录", cadre=(Y, ONLY_TRAIL, Y), leader=(Y, ONLY_TRAIL, Y), admin=(Y, Y, Y)),
     *on_measures("📝 进展", cadre=(Y, "您不能填报进展", "已销号，不能再填报进展"),
                  leader=(Y, "您不能填报进展", "已销号，不能再填报进展"),
                  admin=(Y, Y, "已销号，不能再填报进展")),
