@@ -7,7 +7,7 @@ from telegram import Update
 from bot.app import BotContext
 from bot.db import transaction
 from bot.services import pending
-from handlers import measures, questions
+from handlers import imports, measures, questions
 from handlers.common import addressed_to_bot, heard_from, is_private, send
 from handlers.render import Reply
 
@@ -59,4 +59,6 @@ async def on_text(update: Update, context: BotContext) -> None:
 
 
 async def on_media(update: Update, context: BotContext) -> None:
-    await measures.on_media(update, context)
+    # An admin's 台账 file is an import; anything else is evidence for a measure.
+    if not await imports.on_document(update, context):
+        await measures.on_media(update, context)

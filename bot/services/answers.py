@@ -23,6 +23,7 @@ How a question is answered:
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import datetime as dt
 import logging
@@ -791,6 +792,8 @@ class AnswerEngine:
         self._group_cache: dict[str, frozenset[int]] = {}
         self._title_cache: dict[str, DocTerms] = {}
         self._synced_at: dt.datetime | None = None
+        # The periodic refresh and one asked for after a chat import must not interleave.
+        self._refreshing = asyncio.Lock()
         self.build_seconds = 0.0
         self.english: dict[str, str] = {}  # approval → 审批, for questions mixing in English words
         self._english_phrases: re.Pattern[str] | None = None  # the entries of several words
@@ -1025,6 +1028,10 @@ class AnswerEngine:
 
     async def refresh(self, session: AsyncSession) -> int:
         """Pick up what changed since the last build or refresh; returns how many documents."""
+        async with self._refreshing:
+            return await self._refresh(session)
+
+    async def _refresh(self, session: AsyncSession) -> int:
         since = self._synced_at
         if since is None:
             await self.rebuild(session)

@@ -1,0 +1,96 @@
+"""An admin sends the 台账 (or the cadre list, or the regulations) to the bot as a file: imported
+as `zhenggai import` would, all or nothing, and the answer index picks it up at once."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Document, Update
+
+from bot.app import BotContext
+from bot.db import transaction
+from bot.errors import ImportFailed
+from bot.models import Role
+from bot.services import ledger
+from handlers.common import addressed_to_bot, is_private, send
+from handlers.measures import codes_in_reply, require_cadre
+from handlers.render import esc
+
+log = logging.getLogger(__name__)
+
+TABLES = (".csv", ".xlsx", ".xlsm")
+REGULATIONS = (".yaml", ".yml")
+#: Bots may download files up to 20 MB (getFile).
+MAX_BYTES = 20 * 1024 * 1024
+#: Problems listed in the reply (the rest are counted): a chat is no place for a thousand lines.
+SHOWN_PROBLEMS = 20
+
+
+def importable(document: Document | None) -> bool:
+    name = (document.file_name or "").lower() if document is not None else ""
+    return name.endswith(TABLES + REGULATIONS)
+
+
+def kind_of(file_name: str, caption: str) -> str:
+    """regulations (YAML), cadres (干部 in the caption or the name), or measures (the 台账)."""
+    lowered = file_name.lower()
+    if lowered.endswith(REGULATIONS):
+        return "regulations"
+    if "干部" in caption or "干部" in file_name or "cadre" in lowered:
+        return "cadres"
+    return "measures"
+
+
+async def on_document(update: Update, context: BotContext) -> bool:
+    """Import a file an admin sent in a private chat; False when this is no import (a file sent as
+    evidence: its caption or the replied card names a measure; or the sender is no admin)."""
+    message = update.effective_message
+    if message is None or not is_private(update) or not importable(message.document):
+        return False
+    if not addressed_to_bot(update, context.services.bot_username):
+        return False
+    caption = (message.caption or "").strip()
+    if context.services.answers.find_codes(caption) or codes_in_reply(context, message):
+        return False
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+    if cadre.role is not Role.ADMIN:
+        return False
+    document = message.document
+    assert document is not None  # importable() checked it
+    name = Path(document.file_name or "台账.xlsx").name
+    if document.file_size and document.file_size > MAX_BYTES:
+        await send(update, f"{esc(name)} 超过 20 MB，无法通过 Telegram 导入，请在服务器上用 "
+                           "<code>zhenggai import</code> 导入。")
+        return True
+    kind = kind_of(name, caption)
+    what = {"regulations": "规章制度", "cadres": "干部名单", "measures": "整改措施台账"}[kind]
+    await send(update, f"正在导入{what}：{esc(name)} ……")
+    with tempfile.TemporaryDirectory(prefix="zhenggai-import-") as folder:
+        path = Path(folder) / name
+        telegram_file = await context.bot.get_file(document.file_id)
+        await telegram_file.download_to_drive(path)
+        importer = {"regulations": ledger.import_regulations, "cadres": ledger.import_cadres,
+                    "measures": ledger.import_measures}[kind]
+        try:
+            async with transaction(context.services.factory) as session:
+                report = await importer(session, path)
+        except ImportFailed as failure:
+            lines = failure.lines()
+            shown = lines[: SHOWN_PROBLEMS + 1]
+            if len(lines) > len(shown):
+                shown.append(f"  ……另有 {len(lines) - len(shown)} 行错误未列出")
+            await send(update, "\n".join(esc(line) for line in shown))
+            return True
+        except SQLAlchemyError:
+            log.exception("chat import of %s failed", name)
+            await send(update, f"{esc(name)}：写入数据库失败，文件中的数据均未导入。请稍后重试。")
+            return True
+    async with transaction(context.services.factory) as session:
+        await context.services.answers.refresh(session)
+    log.info("cadre %s imported %s: %s", cadre.id, name, report.summary())
+    await send(update, f"{esc(name)} 导入成功。{esc(report.summary())}")
+    return True
