@@ -83,6 +83,8 @@ async def on_document(update: Update, context: BotContext) -> bool:
             shown = lines[: SHOWN_PROBLEMS + 1]
             if len(lines) > len(shown):
                 shown.append(f"  ……另有 {len(lines) - len(shown)} 行错误未列出")
+            if kind == "measures" and any("找不到表头" in p.message for p in failure.problems):
+                shown.append("如果这是干部名单，请在说明中写“干部名单”后重新发送。")
             await send(update, "\n".join(esc(line) for line in shown))
             return True
         except SQLAlchemyError:

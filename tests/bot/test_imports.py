@@ -74,6 +74,18 @@ async def test_a_cadre_list_is_told_apart_by_its_caption_and_its_people_can_be_i
     assert invited.body.startswith("已为 王小明 生成邀请码")
 
 
+async def test_a_cadre_list_sent_without_saying_so_is_rejected_with_a_hint(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+
+    async def send() -> str:
+        await harness.sandbox.send_document(admin.id, (DATA / "cadres.csv").read_bytes(), filename="名单.csv",
+                                            mime_type="text/csv")
+        return (await harness.sandbox.wait_for_messages(admin.id, count=2))[-1].body
+
+    said = await harness.unchanged_by(send)
+    assert "找不到表头" in said and said.endswith("如果这是干部名单，请在说明中写“干部名单”后重新发送。")
+
+
 async def test_a_table_from_someone_not_an_admin_is_no_import(harness: Harness) -> None:
     owner = await harness.bind("张伟")
 
