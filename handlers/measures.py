@@ -285,9 +285,15 @@ async def history_command(update: Update, context: BotContext) -> None:
     await show_trail(update, context, resolve_code(context, args[0]))
 
 
+#: A trail names people and their notes: 公示-level groups never see it.
+TRAIL_IN_PRIVATE = "办理记录和佐证材料请在与机器人的私聊中查看"
+
+
 async def show_trail(update: Update, context: BotContext, code: str) -> None:
     async with transaction(context.services.factory) as session:
         cadre = await require_cadre(session, update)
+        if not is_private(update):
+            raise InvalidInput(TRAIL_IN_PRIVATE)
         measure = await service.get_measure(session, code)
         reply, files = await trail_of(context, session, cadre, measure)
     await send(update, reply)
@@ -705,6 +711,8 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
         if callback.action is Action.MEASURE_OPEN:
             return Pressed(card(context, update, measure, cadre), new_message=True)
         if callback.action is Action.TRAIL:
+            if not is_private(update):
+                raise InvalidInput(TRAIL_IN_PRIVATE)
             reply, files = await trail_of(context, session, cadre, measure)
             return Pressed(reply, new_message=True, attachments=files)
         if callback.action is Action.DONE_NO:

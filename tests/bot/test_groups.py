@@ -79,6 +79,15 @@ async def test_personal_commands_in_a_group(harness: Harness) -> None:
     assert "还没有绑定" in unbound.body
 
 
+async def test_a_measures_trail_is_never_shown_in_a_group(harness: Harness) -> None:
+    group, (owner, leader, _) = await group_of(harness, "张伟", "陈建华")
+    await harness.one(owner, "/done ZG2025009 已验收")  # in private: a note the group must not see
+    for who, text in ((leader, "/history ZG2025009"), (owner, f"{MENTION} ZG2025009 办理记录")):
+        refused = await harness.unchanged_by(lambda w=who, t=text: harness.one(w, t, chat_id=group.id))
+        assert refused.body == "办理记录和佐证材料请在与机器人的私聊中查看"
+    assert all("已验收" not in m.body for m in harness.sandbox.messages(group.id))
+
+
 async def test_done_in_a_group_acts_but_shows_only_the_public_card(harness: Harness) -> None:
     group, (owner, leader, stranger) = await group_of(harness, "张伟", "陈建华")
     reply = await harness.one(owner, "/done ZG2025009 已完工", chat_id=group.id)
