@@ -245,6 +245,31 @@ async def cmd_misses(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import transaction
+    from bot.services import measures
+    from bot.services.phrasing import trail_entry
+
+    engine, factory = await _open_database(settings)
+    try:
+        async with transaction(factory) as session:
+            measure = await measures.get_measure(session, args.code)
+            events = await measures.events_of(session, measure.code, actor_id=None)
+            if args.json:
+                rows = [{"at": e.at.isoformat(), "actor": e.actor.name if e.actor else None, "action": e.action,
+                         "from": e.from_status.value if e.from_status else None,
+                         "to": e.to_status.value if e.to_status else None, "note": e.note,
+                         "evidence": e.evidence_kind, "details": e.details} for e in events]
+                print(json.dumps({"code": measure.code, "events": rows}, ensure_ascii=False, indent=1))
+                return 0
+            print(f"{measure.code} 办理记录（共 {len(events)} 条）：")
+            for event in events:
+                print("  " + trail_entry(event, settings.tz))
+    finally:
+        await engine.dispose()
+    return 0
+
+
 async def cmd_alias(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db import transaction
     from bot.services.answers import add_alias, list_aliases, remove_alias
@@ -535,6 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
     remind.add_argument("--dry-run", action="store_true", help="只列出将发送的内容，不记录、不发送")
     remind.add_argument("--json", action="store_true", help="输出 JSON")
     remind.set_defaults(func=cmd_remind)
+
+    history = sub.add_parser("history", help="整改措施的办理记录（谁在何时做了什么）")
+    history.add_argument("code", metavar="编号", help="整改措施编号，如 ZG2025009")
+    history.add_argument("--json", action="store_true", help="输出 JSON（时间为 UTC）")
+    history.set_defaults(func=cmd_history)
 
     misses = sub.add_parser("misses", help="列出机器人未能回答的问题")
     misses.add_argument("--all", action="store_true", help="包括已处理的")

@@ -23,10 +23,9 @@ from typing import Final, NamedTuple
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.models import STATUS_LABELS, Article, Cadre, Measure, MeasureEvent, MeasureStatus, Regulation, Role
+from bot.models import Article, Cadre, Measure, MeasureEvent, MeasureStatus, Regulation, Role
 from bot.services.answers import Hit, SmallTalk
-from bot.services.ledger import MEASURE_HEADERS_ZH
-from bot.services.phrasing import SMALL_TALK_REPLIES, AnswerFacts, report_answer_text
+from bot.services.phrasing import SMALL_TALK_REPLIES, TRAIL_LIMIT, AnswerFacts, report_answer_text, trail_entry
 from handlers.callbacks import (
     Action,
     Ref,
@@ -478,58 +477,13 @@ def measure_card(measure: Measure, today: dt.date, *, public: bool = False, owne
     return Reply("\n".join(lines), keyboard)
 
 
-#: What each audited change is called in a measure's 办理记录.
-_EVENT_LABELS: Final[Mapping[str, str]] = {
-    "import": "台账导入", "progress": "更新进展", "done": "报告完成", "undo": "撤回完成报告",
-    "verify": "审核销号", "reject": "退回", "evidence": "补充佐证材料", "extend_request": "申请延期",
-    "extend_approve": "同意延期", "extend_refuse": "不同意延期",
-}
-_NOTE_LABELS: Final[Mapping[str, str]] = {"reject": "原因", "extend_request": "理由", "progress": "", "import": ""}
-#: The 办理记录 shows this many latest changes (a measure reported on weekly for years has hundreds).
-TRAIL_LIMIT: Final = 30
-
-
-def _import_change(column: str, change: object) -> str:
-    """完成时限 2026-12-05 → 2027-01-31; a long text (问题, 进展) only as 已更新."""
-    name = MEASURE_HEADERS_ZH.get(column, column)
-    if column in ("deadline", "status", "owner", "leader", "unit", "category") and isinstance(change, list) \
-            and len(change) == 2:
-        before, after = (STATUS_LABELS.get(MeasureStatus(v), v) if column == "status" and v in _STATUS_VALUES
-                         else (v or "无") for v in change)
-        return f"{name} {esc(str(before))} → {esc(str(after))}"
-    return f"{name}已更新"
-
-
-_STATUS_VALUES: Final = frozenset(s.value for s in MeasureStatus)
-
-
 def measure_trail(measure: Measure, events: Sequence[MeasureEvent], tz: dt.tzinfo) -> Reply:
-    """A measure's audit trail, oldest first: when, who, what (status change, note, 📎 evidence)."""
+    """A measure's audit trail, oldest first (`phrasing.trail_entry` says each change), the latest
+    TRAIL_LIMIT of it."""
     shown = events[-TRAIL_LIMIT:]
     lines = [f"🕘 <b>{esc(measure.code)}</b> 办理记录（共 {len(events)} 条"
              + (f"，只显示最近 {len(shown)} 条" if len(shown) < len(events) else "") + "）："]
-    for event in shown:
-        at = event.at.astimezone(tz)
-        who = esc(event.actor.name) if event.actor is not None else "系统"
-        what = _EVENT_LABELS.get(event.action, event.action)
-        details = event.details or {}
-        if event.action.startswith("extend_") and details.get("new_deadline"):
-            old = details.get("old_deadline")
-            what += f" {esc(old) if old else '长期坚持'} → {esc(str(details['new_deadline']))}"
-        if event.from_status is not None and event.to_status is not None and event.from_status != event.to_status:
-            what += f"（{event.from_status.label} → {event.to_status.label}）"
-        elif event.from_status is None and event.to_status is not None and event.action == "import":
-            what += f"（{event.to_status.label}）"
-        note = "" if event.action == "import" else (event.note or "").strip()
-        if event.action == "import" and details.get("changes"):
-            what = "台账导入更新：" + "、".join(_import_change(column, change)
-                                              for column, change in details["changes"].items())
-        if note:
-            label = _NOTE_LABELS.get(event.action, "说明")
-            what += f"：{esc(truncate_text(note, 80))}" if not label else f"，{label}：{esc(truncate_text(note, 80))}"
-        if event.evidence_file_id:
-            what += " 📎" + ("照片" if event.evidence_kind == "photo" else "文件")
-        lines.append(f"{at.month}月{at.day}日 {at:%H:%M}　{who}　{what}")
+    lines += [esc(trail_entry(event, tz)) for event in shown]
     return Reply("\n".join(lines))
 
 

@@ -13,7 +13,7 @@ from tests.test_ledger import import_all
 def test_help_lists_every_command_in_chinese() -> None:
     result = zhenggai("--help")
     assert result.code == 0
-    for command in ("demo", "ask", "import", "export", "db", "misses", "alias"):
+    for command in ("demo", "ask", "import", "export", "db", "misses", "alias", "history"):
         assert command in result.out
     assert "整改助手" in result.out
 
@@ -105,6 +105,18 @@ def test_unanswered_questions_are_listed_by_misses(db_url: str) -> None:
     result = zhenggai("misses", "--json", database_url=db_url)
     misses = json.loads(result.out)
     assert len(misses) == 1 and misses[0]["query"].startswith("火星探测器") and misses[0]["count"] == 2
+
+
+def test_history_prints_a_measures_trail_for_an_operator(db_url: str) -> None:
+    import_all(db_url)
+    result = zhenggai("history", "ZG2025009", database_url=db_url)
+    assert result.code == 0, result.err
+    head, entry = result.out.splitlines()
+    assert head == "ZG2025009 办理记录（共 1 条）：" and entry.endswith("系统　台账导入（进行中）")
+    as_json = json.loads(zhenggai("history", "ZG2025009", "--json", database_url=db_url).out)
+    assert [e["action"] for e in as_json["events"]] == ["import"] and as_json["events"][0]["to"] == "in_progress"
+    unknown = zhenggai("history", "ZG2025099", database_url=db_url)
+    assert unknown.code == 1 and unknown.err.strip() == "错误：没有编号为 ZG2025099 的整改措施"
 
 
 def test_an_alias_names_its_regulation_by_key_or_by_the_title_the_bot_cites(db_url: str) -> None:

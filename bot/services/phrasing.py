@@ -13,9 +13,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload
 
-from bot.models import Article, Measure, Regulation
+from bot.models import STATUS_LABELS, Article, Measure, MeasureEvent, MeasureStatus, Regulation
 from bot.services import reports
 from bot.services.answers import Answer, AnswerEngine, Hit, Ranking, SmallTalk
+from bot.services.ledger import MEASURE_HEADERS_ZH
 
 #: Replies to small talk, in the chat and in the terminal alike: a courteous word, and how to ask.
 SMALL_TALK_REPLIES: dict[SmallTalk, str] = {
@@ -29,6 +30,56 @@ SMALL_TALK_REPLIES: dict[SmallTalk, str] = {
     SmallTalk.ELSEWHERE: "抱歉，这个问题不在我能回答的范围内：我只能查询本局的规章制度和整改措施。"
                          "发送 /regs 可以浏览制度目录。",
 }
+
+
+# ---- a measure's 办理记录 ----------------------------------------------------------------------------
+
+#: What each audited change is called.
+_EVENT_LABELS = {
+    "import": "台账导入", "progress": "更新进展", "done": "报告完成", "undo": "撤回完成报告",
+    "verify": "审核销号", "reject": "退回", "evidence": "补充佐证材料", "extend_request": "申请延期",
+    "extend_approve": "同意延期", "extend_refuse": "不同意延期",
+}
+_NOTE_LABELS = {"reject": "原因", "extend_request": "理由", "progress": ""}
+_STATUS_VALUES = frozenset(s.value for s in MeasureStatus)
+#: The chat shows this many latest changes (a measure reported on weekly for years has hundreds).
+TRAIL_LIMIT = 30
+_NOTE_CHARS = 80
+
+
+def trail_entry(event: MeasureEvent, tz: dt.tzinfo) -> str:
+    """One change, in local time: 12月7日 11:02　张伟　报告完成（进行中 → 已完成），说明：已验收 📎照片."""
+    at = event.at.astimezone(tz)
+    who = event.actor.name if event.actor is not None else "系统"
+    details = event.details or {}
+    what = _EVENT_LABELS.get(event.action, event.action)
+    if event.action.startswith("extend_") and details.get("new_deadline"):
+        what += f" {details.get('old_deadline') or '长期坚持'} → {details['new_deadline']}"
+    if event.action == "import" and details.get("changes"):
+        what = "台账导入更新：" + "、".join(_import_change(c, change) for c, change in details["changes"].items())
+    elif event.from_status is not None and event.to_status is not None and event.from_status != event.to_status:
+        what += f"（{event.from_status.label} → {event.to_status.label}）"
+    elif event.action == "import" and event.to_status is not None:
+        what += f"（{event.to_status.label}）"
+    note = "" if event.action == "import" else (event.note or "").strip()
+    if note:
+        note = note if len(note) <= _NOTE_CHARS else note[:_NOTE_CHARS] + "…"
+        label = _NOTE_LABELS.get(event.action, "说明")
+        what += f"，{label}：{note}" if label else f"：{note}"
+    if event.evidence_file_id:
+        what += " 📎" + ("照片" if event.evidence_kind == "photo" else "文件")
+    return f"{at.month}月{at.day}日 {at:%H:%M}　{who}　{what}"
+
+
+def _import_change(column: str, change: object) -> str:
+    """完成时限 2026-12-05 → 2027-01-31; a long text (问题, 进展) only as 已更新."""
+    name = MEASURE_HEADERS_ZH.get(column, column)
+    short = ("deadline", "status", "owner", "leader", "unit", "category")
+    if column not in short or not isinstance(change, list) or len(change) != 2:
+        return f"{name}已更新"
+    before, after = (STATUS_LABELS[MeasureStatus(v)] if column == "status" and v in _STATUS_VALUES else (v or "无")
+                     for v in change)
+    return f"{name} {before} → {after}"
 
 
 def ranking_line(report: reports.Report, ranking: Ranking, *, named: int = 3) -> str:
