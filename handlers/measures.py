@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,6 +48,11 @@ UNDO_WORDS = re.compile(r"\s*(?:撤回|撤销|收回)(?:完成|完成报告|报�
 #: "ZG2025009 办理记录" / "ZG2025009 的佐证材料": its trail, with the evidence.
 TRAIL_WORDS = re.compile(r"\s*的?(?:(?:办理|操作|处理|审核|整改)?(?:记录|历史|过程|经过)"
                          r"|(?:佐证|证明)(?:材料|照片|文件)?)(?:呢|吧)?[。！!.?？\s]*")
+#: An action named with no measure (申请延期, 我要报进展): the bot asks which, as for a bare 完成.
+EXTEND_ALONE = re.compile(r"\s*(?:我)?(?:要|想|需要)?申请(?:延期|延长时限|推迟)[。！!.\s]*"
+                          r"|\s*(?:我)?(?:要|想|需要)(?:延期|推迟)[。！!.\s]*")
+PROGRESS_ALONE = re.compile(r"\s*(?:我)?(?:要|想)?(?:报|填报|更新|上报|汇报|报送)(?:一下)?(?:整改)?"
+                            r"(?:进展|进度)(?:情况)?[。！!.\s]*")
 LIST_LIMIT = 30
 
 
@@ -238,21 +244,6 @@ async def undo_done(update: Update, context: BotContext, code: str) -> None:
     _sync_index(context, transition.measure)
     deliver_soon(context)
     await send(update, Reply(f"已撤回完成报告。\n\n{reply.html}", reply.keyboard))
-
-
-async def which_undo(update: Update, context: BotContext) -> None:
-    """撤回 said on its own, not in reply to a card: which done report? The cadre's measures awaiting
-    sign-off as buttons, rather than reading 撤回 as a question about the rules."""
-    async with transaction(context.services.factory) as session:
-        cadre = await require_cadre(session, update)
-        waiting = await service.undoable_reports(session, cadre.id)
-    if not waiting:
-        await send(update, "您目前没有等待销号、可以撤回的完成报告。")
-        return
-    rows = [[InlineKeyboardButton(f"↩️ {m.code} 撤回完成", callback_data=encode(Action.DONE_UNDO, Ref.of(m)))]
-            for m in waiting[:8]]
-    more = f"（共 {len(waiting)} 项，只列出前 8 项）" if len(waiting) > 8 else ""
-    await send(update, Reply(f"要撤回哪一项的完成报告？请选择{more}：", InlineKeyboardMarkup(rows)))
 
 
 #: Evidence files sent with a 办理记录: the latest few (each is a message of its own).
@@ -566,6 +557,19 @@ async def act_typed(update: Update, context: BotContext, typed: Typed) -> None:
 _CODE_RUN = re.compile(r"[a-z]{0,8}[\s\-_/#.]*[0-9]+(?:[\s\-_/#.]+[0-9]+)*", re.IGNORECASE)
 
 
+#: Most measures offered by a chooser (a phone shows about this many buttons without scrolling).
+CHOOSER_LIMIT = 8
+
+
+def _chooser(measures: Sequence[Measure], action: Action, label: tuple[str, str], question: str,
+             hint: str) -> Reply:
+    """"Which measure?" with one button per measure: `label` after its code (✅ ZG2025009 完成)."""
+    rows = [[InlineKeyboardButton(f"{label[0]} {m.code} {label[1]}", callback_data=encode(action, Ref.of(m)))]
+            for m in measures[:CHOOSER_LIMIT]]
+    more = f"（共 {len(measures)} 项，只列出前 {CHOOSER_LIMIT} 项）" if len(measures) > CHOOSER_LIMIT else ""
+    return Reply(f"{question}请选择{more}：" + (f"\n{hint}" if hint else ""), InlineKeyboardMarkup(rows))
+
+
 async def which_done(update: Update, context: BotContext) -> None:
     """完成 said on its own, not in reply to a card: which measure? The cadre's open ones as buttons
     (each asks to confirm), rather than reading 完成 as a question about the rules."""
@@ -575,12 +579,45 @@ async def which_done(update: Update, context: BotContext) -> None:
     if not owned:
         await send(update, "您目前没有待完成的整改措施。要报告其他措施完成，请发送 <code>/done 编号 说明</code>。")
         return
-    rows = [[InlineKeyboardButton(f"✅ {m.code} 完成", callback_data=encode(Action.DONE_ASK, Ref.of(m)))]
-            for m in owned[:8]]
-    more = f"（共 {len(owned)} 项，只列出前 8 项）" if len(owned) > 8 else ""
-    text = (f"要报告哪一项已完成？请选择{more}：\n也可以回复措施卡片说“已完成”，"
-            "或发送 <code>/done 编号 说明</code>（说明和照片可一并附上）。")
-    await send(update, Reply(text, InlineKeyboardMarkup(rows)))
+    await send(update, _chooser(owned, Action.DONE_ASK, ("✅", "完成"), "要报告哪一项已完成？",
+                                "也可以回复措施卡片说“已完成”，"
+                                "或发送 <code>/done 编号 说明</code>（说明和照片可一并附上）。"))
+
+
+async def which_undo(update: Update, context: BotContext) -> None:
+    """撤回 said on its own: which done report? Those the cadre made that await sign-off."""
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+        waiting = await service.undoable_reports(session, cadre.id)
+    if not waiting:
+        await send(update, "您目前没有等待销号、可以撤回的完成报告。")
+        return
+    await send(update, _chooser(waiting, Action.DONE_UNDO, ("↩️", "撤回完成"), "要撤回哪一项的完成报告？", ""))
+
+
+async def which_extend(update: Update, context: BotContext) -> bool:
+    """申请延期 said on its own: for which measure? The cadre's open ones with a deadline. False when
+    there are none (the question about the rules on extensions is answered instead)."""
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+        owned = [m for m in await service.open_measures_of_owner(session, cadre.id) if m.deadline is not None]
+    if not owned:
+        return False
+    await send(update, _chooser(owned, Action.EXTEND, ("⏰", "申请延期"), "要为哪一项申请延期？",
+                                "也可以发送“编号 申请延期到2027-03-31，原因：……”。"))
+    return True
+
+
+async def which_progress(update: Update, context: BotContext) -> bool:
+    """报进展 said on its own: of which measure? False when the cadre has no open measure."""
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+        owned = await service.open_measures_of_owner(session, cadre.id)
+    if not owned:
+        return False
+    await send(update, _chooser(owned, Action.PROGRESS, ("📝", "进展"), "要填报哪一项的进展？",
+                                "也可以发送“编号 进展：……”。"))
+    return True
 
 
 async def on_media(update: Update, context: BotContext) -> None:

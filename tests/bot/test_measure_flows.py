@@ -157,6 +157,26 @@ async def test_undo_said_alone_offers_only_the_reports_one_made(harness: Harness
     assert (await harness.measure("ZG2025008")).status is MeasureStatus.NOT_STARTED
 
 
+async def test_asking_to_extend_or_report_progress_without_a_code_offers_ones_measures(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    extend = await harness.unchanged_by(lambda: harness.one(owner, "我想申请延期"))
+    assert extend.body.startswith("要为哪一项申请延期？请选择")
+    assert extend.button_texts == ["⏰ ZG2025009 申请延期", "⏰ ZG2025008 申请延期"]
+    await harness.tap(owner, extend, "ZG2025009")
+    [prompt] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "请输入 ZG2025009 的新完成时限和理由" in prompt.body
+    requested = await harness.one(owner, "明年3月底，资金未到位")
+    assert "已提交 ZG2025009 的延期申请（→ 2027年3月31日）" in requested.body
+    progress = await harness.one(owner, "我要报进展")
+    assert progress.button_texts == ["📝 ZG2025009 进展", "📝 ZG2025008 进展"]
+
+
+async def test_asking_to_extend_with_nothing_to_extend_is_a_question_on_the_rules(harness: Harness) -> None:
+    nothing_open = await harness.bind("韦丽萍")  # both of hers are signed off
+    answer = await harness.unchanged_by(lambda: harness.one(nothing_open, "申请延期"))
+    assert answer.body.startswith("《整改措施销号制度》第7条")
+
+
 async def test_replying_done_to_a_list_asks_which_one(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     listing = await harness.one(owner, "/mine")
