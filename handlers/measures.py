@@ -595,28 +595,24 @@ async def which_undo(update: Update, context: BotContext) -> None:
     await send(update, _chooser(waiting, Action.DONE_UNDO, ("↩️", "撤回完成"), "要撤回哪一项的完成报告？", ""))
 
 
-async def which_extend(update: Update, context: BotContext) -> bool:
-    """申请延期 said on its own: for which measure? The cadre's open ones with a deadline. False when
-    there are none (the question about the rules on extensions is answered instead)."""
-    async with transaction(context.services.factory) as session:
-        cadre = await require_cadre(session, update)
-        owned = [m for m in await service.open_measures_of_owner(session, cadre.id) if m.deadline is not None]
-    if not owned:
-        return False
-    await send(update, _chooser(owned, Action.EXTEND, ("⏰", "申请延期"), "要为哪一项申请延期？",
-                                "也可以发送“编号 申请延期到2027-03-31，原因：……”。"))
-    return True
+#: What a bare 申请延期 / 报进展 offers: (button action, label, question, hint).
+_CHOICES = {
+    "extend": (Action.EXTEND, ("⏰", "申请延期"), "要为哪一项申请延期？",
+               "也可以发送“编号 申请延期到2027-03-31，原因：……”。"),
+    "progress": (Action.PROGRESS, ("📝", "进展"), "要填报哪一项的进展？", "也可以发送“编号 进展：……”。"),
+}
 
 
-async def which_progress(update: Update, context: BotContext) -> bool:
-    """报进展 said on its own: of which measure? False when the cadre has no open measure."""
+async def which_to_work_on(update: Update, context: BotContext, kind: Literal["extend", "progress"]) -> bool:
+    """申请延期 / 报进展 said on its own: for which measure? The cadre's open ones (with a deadline, to
+    extend). False when there are none: the bot then answers it as a question on the rules."""
     async with transaction(context.services.factory) as session:
         cadre = await require_cadre(session, update)
-        owned = await service.open_measures_of_owner(session, cadre.id)
+        owned = [m for m in await service.open_measures_of_owner(session, cadre.id)
+                 if kind != "extend" or m.deadline is not None]
     if not owned:
         return False
-    await send(update, _chooser(owned, Action.PROGRESS, ("📝", "进展"), "要填报哪一项的进展？",
-                                "也可以发送“编号 进展：……”。"))
+    await send(update, _chooser(owned, *_CHOICES[kind]))
     return True
 
 

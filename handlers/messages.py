@@ -60,8 +60,8 @@ async def on_text(update: Update, context: BotContext) -> None:
         elif said_undo:
             await measures.which_undo(update, context)  # 撤回 on its own: which report?
         else:
-            offered = ((said_extend and await measures.which_extend(update, context))
-                       or (said_progress and await measures.which_progress(update, context)))
+            offered = ((said_extend and await measures.which_to_work_on(update, context, "extend"))
+                       or (said_progress and await measures.which_to_work_on(update, context, "progress")))
             if not offered:
                 # Nothing to choose from: 申请延期 is then a question on the rules for extensions.
                 await questions.ask(update, context)
