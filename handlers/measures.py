@@ -209,12 +209,19 @@ async def status(update: Update, context: BotContext) -> None:
 
 # ---- changes --------------------------------------------------------------------------------------
 
-async def done_command(update: Update, context: BotContext) -> None:
+async def command_args(update: Update, context: BotContext, usage: str, *, minimum: int = 1) -> list[str]:
+    """The command's words; too few: its usage (to a bound cadre — strangers hear how to bind)."""
     args = context.args or []
-    if not args:
+    if len(args) < minimum:
         async with transaction(context.services.factory) as session:
             await require_cadre(session, update)
-        raise InvalidInput("用法：/done 编号 说明，例如 /done ZG2025004 已全部补发到位（可同时附照片作为佐证）")
+        raise InvalidInput(usage)
+    return args
+
+
+async def done_command(update: Update, context: BotContext) -> None:
+    args = await command_args(update, context,
+                              "用法：/done 编号 说明，例如 /done ZG2025004 已全部补发到位（可同时附照片作为佐证）")
     await mark_done(update, context, resolve_code(context, args[0]), " ".join(args[1:]), evidence=None)
 
 
@@ -268,11 +275,7 @@ async def trail_of(context: BotContext, session: AsyncSession, cadre: Cadre, mea
 
 
 async def history_command(update: Update, context: BotContext) -> None:
-    args = context.args or []
-    if not args:
-        async with transaction(context.services.factory) as session:
-            await require_cadre(session, update)
-        raise InvalidInput("用法：/history 编号，例如 /history ZG2025004")
+    args = await command_args(update, context, "用法：/history 编号，例如 /history ZG2025004")
     await show_trail(update, context, resolve_code(context, args[0]))
 
 
@@ -294,11 +297,7 @@ async def show_trail(update: Update, context: BotContext, code: str) -> None:
 
 
 async def verify_command(update: Update, context: BotContext) -> None:
-    args = context.args or []
-    if not args:
-        async with transaction(context.services.factory) as session:
-            await require_cadre(session, update)
-        raise InvalidInput("用法：/verify 编号 [说明]，例如 /verify ZG2025004")
+    args = await command_args(update, context, "用法：/verify 编号 [说明]，例如 /verify ZG2025004")
     await verify(update, context, resolve_code(context, args[0]), " ".join(args[1:]))
 
 
@@ -315,11 +314,8 @@ async def verify(update: Update, context: BotContext, code: str, note: str) -> N
 
 
 async def reject_command(update: Update, context: BotContext) -> None:
-    args = context.args or []
-    if len(args) < 2:
-        async with transaction(context.services.factory) as session:
-            await require_cadre(session, update)
-        raise InvalidInput("用法：/reject 编号 原因，例如 /reject ZG2025004 佐证材料不全")
+    args = await command_args(update, context, "用法：/reject 编号 原因，例如 /reject ZG2025004 佐证材料不全",
+                              minimum=2)
     await reject(update, context, resolve_code(context, args[0]), " ".join(args[1:]))
 
 
@@ -335,11 +331,9 @@ async def reject(update: Update, context: BotContext, code: str, reason: str) ->
 
 
 async def extend_command(update: Update, context: BotContext) -> None:
-    args = context.args or []
-    if len(args) < 3:
-        async with transaction(context.services.factory) as session:
-            await require_cadre(session, update)
-        raise InvalidInput("用法：/extend 编号 新时限 理由，例如 /extend ZG2025004 2027-03-31 资金尚未到位")
+    args = await command_args(update, context,
+                              "用法：/extend 编号 新时限 理由，例如 /extend ZG2025004 2027-03-31 资金尚未到位",
+                              minimum=3)
     await request_extension(update, context, resolve_code(context, args[0]), args[1], " ".join(args[2:]))
 
 
