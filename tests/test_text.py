@@ -78,6 +78,7 @@ def test_bad_deadlines_raise_with_the_text(text: str) -> None:
     ("12月31日", dt.date(2026, 12, 31)), ("年底", dt.date(2026, 12, 31)), ("月底", dt.date(2026, 12, 31)),
     ("下个月底", dt.date(2027, 1, 31)), ("下下个月", dt.date(2027, 2, 28)),
     ("一个月", dt.date(2027, 1, 31)), ("两周", dt.date(2027, 1, 14)), ("30天", dt.date(2027, 1, 30)),
+    ("半个月", dt.date(2027, 1, 15)), ("半年", dt.date(2027, 6, 30)),
 ])
 def test_a_new_deadline_as_written_in_chat(text: str, date: dt.date) -> None:
     # Spans count from the current deadline (2026-12-31), not from today (2026-12-07).

@@ -255,7 +255,7 @@ CHAT_DATE = (
     rf"|{_YEAR_WORD}?\s*{_NUM}\s*月\s*(?:{_NUM}\s*[日号]|底|末|份)?"
     rf"|{_YEAR_WORD}?年?(?:底|末)"
     r"|(?:本|这个?|下下?个?)月(?:底|末)?|月(?:底|末)"
-    rf"|{_NUM}\s*(?:个\s*月|个?\s*(?:星期|礼拜)|周|天)"
+    rf"|{_NUM}\s*(?:个\s*月|个?\s*(?:星期|礼拜)|周|天)|半个?月|半年"
 )
 _CHAT_DATE = re.compile(rf"(?:{CHAT_DATE})(?:前|之前|以前)?")
 # 3个月 is a span but 3月 is March; 3日 is a day of the month, not three days.
@@ -309,10 +309,12 @@ def parse_chat_date(text: str, today: dt.date, *, current: dt.date | None = None
 
 def _chat_date(plain: str, today: dt.date, current: dt.date | None) -> dt.date:
     offset = {"今年": 0, "明年": 1, "后年": 2}
+    base = max(current, today) if current else today  # what a span (延期一个月) counts from
+    if plain.startswith("半"):
+        return _add_months(base, 6) if plain == "半年" else base + dt.timedelta(days=15)
     span = _SPAN.fullmatch(plain)
     if span:
         n = chinese_to_int(span.group("n")) or 0
-        base = max(current, today) if current else today
         if span.group("months"):
             return _add_months(base, n)
         return base + dt.timedelta(days=n if span.group("days") else 7 * n)
