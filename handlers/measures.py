@@ -431,8 +431,8 @@ _PROGRESS = re.compile(r"(?:最新)?(?:进展|进度)(?:情况)?\s*[：:，,]\s*
 _ASKED = re.compile(r"[吗么?？]|怎么样|如何|咋样|多少|哪|什么|啥|了没|没有$|没$")
 #: A leader's sign-off ("同意销号", "可以销号") or return ("退回，佐证材料不全"): as the 销号 and
 #: 退回 buttons. Never a bare 同意/不同意, which in reply to an extension request means that.
-SIGN_OFF = re.compile(r"(?:同意|准予|可以|确认)?销号(?:了|吧)?[。！!.\s]*")
-RETURN = re.compile(r"(?:退回|驳回|打回)(?:[，,：:；;。.\s]+(?:(?:原因|理由)(?:是)?\s*[：:]?\s*)?(?P<reason>.*))?",
+SIGN_OFF = re.compile(r"(?:(?:同意|准予|可以|确认)?[销消]号(?:了|吧)?|(?:审核|验收)通过|通过验收|同意验收)[。！!.\s]*")
+RETURN = re.compile(r"(?:退回|驳回|打回)去?(?:[，,：:；;。.\s]*(?:(?:原因|理由)(?:是)?\s*[：:]?\s*)?(?P<reason>.*))?",
                     re.DOTALL)
 #: An admin's decision on the measure's extension request: "同意延期", "不同意延期，资金已到位".
 EXTENSION_DECISION = re.compile(

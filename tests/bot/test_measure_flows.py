@@ -411,6 +411,23 @@ async def test_a_leader_signs_off_or_returns_in_words(harness: Harness) -> None:
     assert (event.action, event.note) == ("reject", "佐证材料不全")
 
 
+async def test_sign_off_and_return_in_the_words_leaders_also_use(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    returned = await harness.one(leader, "ZG2025013 打回去重做")  # 打回去, the reason right after it
+    assert returned.body == "已退回 ZG2025013，已通知责任人。原因：重做"
+    await harness.notified(owner)
+    await harness.one(owner, "/done ZG2025013 已重做")
+    await harness.notified(leader)
+    signed = await harness.one(leader, "zg2025013 审核通过")
+    assert signed.body.startswith("已销号")
+    await harness.notified(owner)
+    await harness.one(owner, "/done ZG2025009 已完工")
+    await harness.notified(leader)
+    typo = await harness.one(leader, "ZG2025009 同意消号")  # 消 for 销: the IME's slip
+    assert typo.body.startswith("已销号")
+    assert [(await harness.measure(c)).status for c in ("ZG2025013", "ZG2025009")] == [MeasureStatus.CLOSED] * 2
+
+
 async def test_verify_command_and_who_may_not(harness: Harness) -> None:
     owner, other_leader = await harness.bind("张伟"), await harness.bind("李明德")
     admin, leader = await harness.bind("刘洋"), await harness.bind("陈建华")
