@@ -39,7 +39,9 @@ NOT_BOUND_PLAIN = "您还没有绑定身份：请向管理员索取邀请码，�
 #: punctuation and a note ("已完成，材料已上报"); never a question that merely starts with one of
 #: them ("完成时限是哪天？", "落实情况如何").
 DONE_WORDS = re.compile(
-    r"^\s*(?:(?:已经?|都|均)?(?:完成|办结|办完|做完|整改完|落实)(?:了|啦|啦啦)?|done|ok了?)"
+    r"^\s*(?:(?:已经?|都|均)?(?:完成|办结|办完|做完|整改完|落实|搞定|弄完|干完|整改到位)(?:了|啦|啦啦)?"
+    # 整改 alone names the campaign; 已整改 / 整改了 say it is done.
+    r"|(?:已经?|都|均)整改(?:了|啦)?|整改了|done|ok了?)"
     r"(?:[。！!.，,；;：:\s]+(?P<note>.*?))?[。！!.\s]*$",
     re.IGNORECASE | re.DOTALL,
 )

@@ -177,6 +177,16 @@ async def test_asking_to_extend_with_nothing_to_extend_is_a_question_on_the_rule
     assert answer.body.startswith("《整改措施销号制度》第7条")
 
 
+async def test_done_in_the_words_cadres_also_use_and_a_bare_zhenggai_stays_a_question(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    for code, said in (("ZG2025009", "搞定了，新校舍已启用"), ("ZG2025008", "已整改到位")):
+        reply = await harness.one(owner, f"{code} {said}")
+        assert reply.body.startswith("已报告完成"), reply.body
+        assert (await harness.measure(code)).status is MeasureStatus.DONE
+    asked = await harness.unchanged_by(lambda: harness.one(owner, "整改"))
+    assert not asked.body.startswith("要报告哪一项已完成")
+
+
 async def test_replying_done_to_a_list_asks_which_one(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     listing = await harness.one(owner, "/mine")
