@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
-from telegram import Update
+from telegram import Message, Update
 
 from bot.app import BotContext
 from bot.db import transaction
@@ -60,9 +60,32 @@ def question_in(update: Update, context: BotContext) -> Question | str | None:
     text = without_mentions(message.text)
     if not text:
         return ASK_SOMETHING
+    note = ""
     if len(text) > MAX_QUESTION:
-        return Question(text[:MAX_QUESTION], f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>")
-    return Question(text)
+        text, note = text[:MAX_QUESTION], f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>"
+    return Question(_in_context(context, message, text), note)
+
+
+#: What the bot's answer or card is about, on its first line: 📘 《title》 / 《title》第3条… / 📋 ZG2025009.
+_ABOUT_TITLE = re.compile(r"^(?:📘\s*)?(《[^》]{1,80}》)")
+_ABOUT_CODE = re.compile(r"^📋\s*(\S{2,32})")
+
+
+def _in_context(context: BotContext, message: Message, text: str) -> str:
+    """A question in reply to the bot's answer on a regulation or a measure is about that one:
+    “第五条” or “那科长请假呢” under 《市教育局工作规程》 asks within it, “什么时候到期” under a
+    measure's card asks of that measure — unless the question names its own."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return text
+    first_line = (replied.text or "").split("\n", 1)[0]
+    title = _ABOUT_TITLE.match(first_line)
+    if title and "《" not in text:
+        return f"{title.group(1)} {text}"
+    code = _ABOUT_CODE.match(first_line)
+    if code and not context.services.answers.find_codes(text) and context.services.answers.find_codes(code.group(1)):
+        return f"{code.group(1)} {text}"
+    return text
 
 
 async def reply_to(session: AsyncSession, update: Update, context: BotContext, question: Question,

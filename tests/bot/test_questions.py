@@ -31,6 +31,25 @@ async def test_related_items_under_an_answer_are_only_those_worth_suggesting(har
     assert "相关条款：\n1. 《市教育局工作规程》第4条" in close.body
 
 
+async def test_a_follow_up_in_reply_to_an_answer_asks_within_what_it_answered(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    card = await harness.one(user, "市教育局工作规程")
+    article = await harness.one(user, "第五条", reply_to=card.message_id)
+    assert article.body.startswith("《市教育局工作规程》第5条")
+    answer = await harness.one(user, "请假超过三天要谁批？")
+    follow_up = await harness.one(user, "那公车怎么用", reply_to=answer.message_id)
+    assert follow_up.body.startswith("《市教育局工作规程》第7条")
+    # A question naming its own rules is asked as it stands.
+    own = await harness.one(user, "《干部教育培训制度》第五条", reply_to=card.message_id)
+    assert own.body.startswith("《干部教育培训制度》第5条")
+    measure = await harness.one(user, "ZG2025004")
+    due = await harness.one(user, "谁负责", reply_to=measure.message_id)
+    assert due.body.startswith("📋 ZG2025004")
+    # Without the reply, 第五条 names no rules: the candidates are offered.
+    alone = await harness.one(user, "第五条")
+    assert alone.body.startswith("没能确定您要问的内容")
+
+
 async def test_a_regulation_card_lists_its_articles_with_buttons(harness: Harness) -> None:
     user = await harness.bind("张伟")
     reply = await harness.one(user, "教师工作纪律")
