@@ -1,5 +1,6 @@
 """An admin sends the 台账 (or the cadre list, or the regulations) to the bot as a file: imported
-as `zhenggai import` would, all or nothing, and the answer index picks it up at once."""
+as `zhenggai import` would, all or nothing, and the answer index picks it up at once. Which of
+them it is: YAML is the regulations; a table is the 台账 unless its header is the cadre list's."""
 
 from __future__ import annotations
 
@@ -34,14 +35,19 @@ def importable(document: Document | None) -> bool:
     return name.endswith(TABLES + REGULATIONS)
 
 
-def kind_of(file_name: str, caption: str) -> str:
-    """regulations (YAML), cadres (干部 in the caption or the name), or measures (the 台账)."""
+IMPORTERS = {"regulations": ledger.import_regulations, "cadres": ledger.import_cadres,
+             "measures": ledger.import_measures}
+
+
+def kinds_of(file_name: str, caption: str) -> tuple[str, ...]:
+    """What the file may be, in the order tried: the regulations (YAML); the cadre list when the
+    caption or the name says 干部; otherwise the 台账, or the cadre list when it has no 台账 header."""
     lowered = file_name.lower()
     if lowered.endswith(REGULATIONS):
-        return "regulations"
+        return ("regulations",)
     if "干部" in caption or "干部" in file_name or "cadre" in lowered:
-        return "cadres"
-    return "measures"
+        return ("cadres",)
+    return ("measures", "cadres")
 
 
 async def on_document(update: Update, context: BotContext) -> bool:
@@ -66,33 +72,40 @@ async def on_document(update: Update, context: BotContext) -> bool:
         await send(update, f"{esc(name)} 超过 20 MB，无法通过 Telegram 导入，请在服务器上用 "
                            "<code>zhenggai import</code> 导入。")
         return True
-    kind = kind_of(name, caption)
-    what = {"regulations": "规章制度", "cadres": "干部名单", "measures": "整改措施台账"}[kind]
-    await send(update, f"正在导入{what}：{esc(name)} ……")
+    kinds = kinds_of(name, caption)
+    await send(update, f"正在导入 {esc(name)} ……")
     with tempfile.TemporaryDirectory(prefix="zhenggai-import-") as folder:
         path = Path(folder) / name
         telegram_file = await context.bot.get_file(document.file_id)
         await telegram_file.download_to_drive(path)
-        importer = {"regulations": ledger.import_regulations, "cadres": ledger.import_cadres,
-                    "measures": ledger.import_measures}[kind]
-        try:
-            async with transaction(context.services.factory) as session:
-                report = await importer(session, path)
-        except ImportFailed as failure:
-            lines = failure.lines()
-            shown = lines[: SHOWN_PROBLEMS + 1]
-            if len(lines) > len(shown):
-                shown.append(f"  ……另有 {len(lines) - len(shown)} 行错误未列出")
-            if kind == "measures" and any("找不到表头" in p.message for p in failure.problems):
-                shown.append("如果这是干部名单，请在说明中写“干部名单”后重新发送。")
-            await send(update, "\n".join(esc(line) for line in shown))
-            return True
-        except SQLAlchemyError:
-            log.exception("chat import of %s failed", name)
-            await send(update, f"{esc(name)}：写入数据库失败，文件中的数据均未导入。请稍后重试。")
-            return True
+        first_failure: ImportFailed | None = None
+        for kind in kinds:
+            try:
+                async with transaction(context.services.factory) as session:
+                    report = await IMPORTERS[kind](session, path)
+                break
+            except ImportFailed as failure:
+                headerless = all("找不到表头" in p.message for p in failure.problems)
+                if headerless and kind != kinds[-1]:
+                    first_failure = failure
+                    continue  # not the 台账: perhaps the cadre list
+                # Neither header: what the 台账 needs is what to say.
+                await send(update, _failure_text(first_failure if headerless and first_failure else failure))
+                return True
+            except SQLAlchemyError:
+                log.exception("chat import of %s failed", name)
+                await send(update, f"{esc(name)}：写入数据库失败，文件中的数据均未导入。请稍后重试。")
+                return True
     async with transaction(context.services.factory) as session:
         await context.services.answers.refresh(session)
     log.info("cadre %s imported %s: %s", cadre.id, name, report.summary())
     await send(update, f"{esc(name)} 导入成功。{esc(report.summary())}")
     return True
+
+
+def _failure_text(failure: ImportFailed) -> str:
+    lines = failure.lines()
+    shown = lines[: SHOWN_PROBLEMS + 1]
+    if len(lines) > len(shown):
+        shown.append(f"  ……另有 {len(lines) - len(shown)} 行错误未列出")
+    return "\n".join(esc(line) for line in shown)
