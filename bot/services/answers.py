@@ -484,14 +484,15 @@ class ReportQuery:
 
 @dataclass(frozen=True)
 class DueWindow:
-    """Deadlines from `first` to `last` (inclusive), as the question put it (下周 → 下周（12月14日至12月20日）)."""
+    """Days from `first` to `last` (inclusive), as the question put it (下周 → 下周（12月14日至12月20日）):
+    of deadlines ahead (下周到期的) or of sign-offs past (本周销号的)."""
 
     first: dt.date
     last: dt.date
     said: str
 
-    def holds(self, deadline: dt.date | None) -> bool:
-        return deadline is not None and self.first <= deadline <= self.last
+    def holds(self, day: dt.date | None) -> bool:
+        return day is not None and self.first <= day <= self.last
 
 
 #: A window of deadlines: 今天到期的, 下周到期的, 本月到期, 快到期的, 10天内到期.
