@@ -78,6 +78,8 @@ def _in_context(context: BotContext, message: Message, text: str) -> str:
     replied = message.reply_to_message
     if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
         return text
+    if context.services.answers.is_small_talk(text):
+        return text  # 谢谢 under an answer thanks for it; it asks nothing within it
     first_line = (replied.text or "").split("\n", 1)[0]
     title = _ABOUT_TITLE.match(first_line)
     if title and "《" not in text:

@@ -1132,6 +1132,10 @@ class AnswerEngine:
     def today(self) -> dt.date:
         return dt.datetime.now(self.timezone).date()
 
+    def is_small_talk(self, text: str) -> bool:
+        """你好, 谢谢, 收到, the weather …: no question on our documents, whatever it replies to."""
+        return _small_talk(matchable(self._english_read(text.strip()))) is not None
+
     def ask(self, question: str, *, asker: str | None = None, today: dt.date | None = None) -> Answer:
         query = question.strip()
         text = query[:MAX_QUESTION_CHARS]
