@@ -28,10 +28,19 @@ ASK_SOMETHING = "请直接输入您的问题，例如：请假超过三天要谁
 _MENTION = re.compile(r"@\w+")
 
 
-async def answer_question(session: AsyncSession, context: BotContext, update: Update, cadre: Cadre, text: str) -> Reply:
+async def answer_question(session: AsyncSession, context: BotContext, update: Update, cadre: Cadre, text: str,
+                          *, scope: str = "") -> Reply:
+    """`scope`: the regulation (《title》) or measure code the question replies to. It is asked within
+    it first, and as it stands when that answers nothing within it (不对 under an article)."""
     services = context.services
     today = services.today()
-    answer = services.answers.ask(text, asker=cadre.name, today=today)
+    answer = None
+    if scope:
+        scoped = services.answers.ask(f"{scope} {text}", asker=cadre.name, today=today)
+        if scoped.answered and scoped.hits and _within(scoped.hits[0], scope):
+            answer = scoped
+    if answer is None:
+        answer = services.answers.ask(text, asker=cadre.name, today=today)
     if answer.is_miss:
         await record_miss(session, text)
     facts = await load_answer_facts(session, answer, today=today, tz=services.settings.tz)
@@ -44,6 +53,7 @@ class Question:
 
     text: str
     note: str = ""
+    scope: str = ""  # the regulation (《title》) or measure code of the bot's message it replies to
 
 
 def without_mentions(text: str) -> str:
@@ -63,7 +73,7 @@ def question_in(update: Update, context: BotContext) -> Question | str | None:
     note = ""
     if len(text) > MAX_QUESTION:
         text, note = text[:MAX_QUESTION], f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>"
-    return Question(_in_context(context, message, text), note)
+    return Question(text, note, _scope(context, message, text))
 
 
 #: What the bot's answer or card is about, on its first line: 📘 《title》 / 《title》第3条… / 📋 ZG2025009.
@@ -71,23 +81,28 @@ _ABOUT_TITLE = re.compile(r"^(?:📘\s*)?(《[^》]{1,80}》)")
 _ABOUT_CODE = re.compile(r"^📋\s*(\S{2,32})")
 
 
-def _in_context(context: BotContext, message: Message, text: str) -> str:
-    """A question in reply to the bot's answer on a regulation or a measure is about that one:
-    “第五条” or “那科长请假呢” under 《市教育局工作规程》 asks within it, “什么时候到期” under a
-    measure's card asks of that measure — unless the question names its own."""
+def _scope(context: BotContext, message: Message, text: str) -> str:
+    """What a question in reply to the bot's answer on a regulation or a measure is about: “第五条”
+    or “那科长请假呢” under 《市教育局工作规程》 asks within it, “什么时候到期” under a measure's card
+    asks of that measure — unless the question names its own ("" then)."""
     replied = message.reply_to_message
     if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
-        return text
+        return ""
     if context.services.answers.is_small_talk(text):
-        return text  # 谢谢 under an answer thanks for it; it asks nothing within it
+        return ""  # 谢谢 under an answer thanks for it; it asks nothing within it
     first_line = (replied.text or "").split("\n", 1)[0]
     title = _ABOUT_TITLE.match(first_line)
     if title and "《" not in text:
-        return f"{title.group(1)} {text}"
+        return title.group(1)
     code = _ABOUT_CODE.match(first_line)
-    if code and not context.services.answers.find_codes(text) and context.services.answers.find_codes(code.group(1)):
-        return f"{code.group(1)} {text}"
-    return text
+    answers = context.services.answers
+    if code and not answers.find_codes(text) and answers.find_codes(code.group(1)):
+        return answers.find_codes(code.group(1))[0]
+    return ""
+
+
+def _within(hit: Hit, scope: str) -> bool:
+    return hit.title.startswith(scope) if scope.startswith("《") else (hit.kind == "measure" and hit.key == scope)
 
 
 async def reply_to(session: AsyncSession, update: Update, context: BotContext, question: Question,
@@ -95,7 +110,7 @@ async def reply_to(session: AsyncSession, update: Update, context: BotContext, q
     """The reply to `question` from `cadre` (None: not bound)."""
     if cadre is None:
         return NOT_BOUND
-    reply = await answer_question(session, context, update, cadre, question.text)
+    reply = await answer_question(session, context, update, cadre, question.text, scope=question.scope)
     return Reply(reply.html + question.note, reply.keyboard) if question.note else reply
 
 

@@ -45,6 +45,9 @@ async def test_a_follow_up_in_reply_to_an_answer_asks_within_what_it_answered(ha
     measure = await harness.one(user, "ZG2025004")
     due = await harness.one(user, "谁负责", reply_to=measure.message_id)
     assert due.body.startswith("📋 ZG2025004")
+    # 不对 under an answer matches nothing within it: asked as it stands, not answered with other rules.
+    wrong = await harness.one(user, "不对", reply_to=answer.message_id)
+    assert wrong.body.startswith("抱歉，没有找到相关的规章制度或整改措施")
     # Thanks under an answer is thanks, not a question within it.
     thanks = await harness.one(user, "谢谢", reply_to=answer.message_id)
     assert thanks.body == "不客气！还有问题随时问我。"
