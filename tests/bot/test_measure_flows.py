@@ -237,6 +237,22 @@ async def test_the_leader_sees_the_trail_and_the_evidence_before_signing_off(har
     await harness.sandbox.wait_for_messages(owner.id)  # the photo again
 
 
+async def test_evidence_added_while_awaiting_sign_off_is_offered_to_the_leader(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    card = await harness.one(owner, "/done ZG2025009 已完工")
+    await harness.notified(leader)
+    sent = await harness.sandbox.send_photo(owner.id, b"\x89PNG acceptance", caption="验收单",
+                                            reply_to=card.message_id)
+    await harness.sandbox.wait_for_messages(owner.id)
+    [note] = await harness.notified(leader)
+    assert note.body.startswith("📎 ZG2025009") and "张伟 补充了佐证材料。" in note.body and "说明：验收单" in note.body
+    assert note.button_texts == ["📎 查看佐证材料"]
+    await harness.tap(leader, note, "查看佐证材料")
+    trail, photo = await harness.sandbox.wait_for_messages(leader.id, count=2)
+    assert trail.body.splitlines()[-1].endswith("张伟　补充佐证材料，说明：验收单 📎照片")
+    assert photo.photo is not None and photo.photo.file_id == sent["photo"][-1]["file_id"]
+
+
 async def test_the_trail_is_only_for_those_who_work_on_the_measure(harness: Harness) -> None:
     other = await harness.bind("钟春兰")
     refused = await harness.unchanged_by(lambda: harness.one(other, "/history ZG2025009"))
