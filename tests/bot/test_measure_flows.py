@@ -253,6 +253,25 @@ async def test_evidence_added_while_awaiting_sign_off_is_offered_to_the_leader(h
     assert photo.photo is not None and photo.photo.file_id == sent["photo"][-1]["file_id"]
 
 
+async def test_evidence_telegram_no_longer_has_is_named_and_the_rest_still_sent(harness: Harness) -> None:
+    from sqlalchemy import select
+
+    from bot.db import transaction
+    from bot.models import Cadre
+    from bot.services import measures as service
+
+    owner = await harness.bind("张伟")
+    # A file_id another bot (an earlier token) received: this bot cannot send it.
+    async with transaction(harness.factory) as session:
+        zhang = (await session.scalars(select(Cadre.id).where(Cadre.name == "张伟"))).one()
+        await service.add_evidence(session, zhang, "ZG2025009", service.Evidence("photo", "gone-file-id"))
+    sent = await harness.sandbox.send_photo(owner.id, b"\x89PNG site", caption="ZG2025009 现场照片")
+    await harness.sandbox.wait_for_messages(owner.id)
+    _, lost, kept = await harness.say(owner, "ZG2025009 办理记录", count=3)
+    assert lost.body.startswith("ZG2025009 佐证材料 · 张伟 ") and "文件已无法获取" in lost.body
+    assert kept.photo is not None and kept.photo.file_id == sent["photo"][-1]["file_id"]
+
+
 async def test_the_trail_is_only_for_those_who_work_on_the_measure(harness: Harness) -> None:
     other = await harness.bind("钟春兰")
     refused = await harness.unchanged_by(lambda: harness.one(other, "/history ZG2025009"))
