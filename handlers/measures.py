@@ -19,7 +19,15 @@ from bot.models import Cadre, ExtensionRequest, ExtensionStatus, Measure, Measur
 from bot.services import measures as service
 from bot.services import pending
 from bot.services.measures import Evidence, ExtensionOutcome
-from bot.services.text import CHAT_DATE, DateFormatError, clean_display, parse_chat_date, split_chat_date, to_simplified
+from bot.services.text import (
+    DATE_AND_REASON,
+    EXTENSION_VERB,
+    DateFormatError,
+    clean_display,
+    parse_chat_date,
+    split_chat_date,
+    to_simplified,
+)
 from handlers import notify, render
 from handlers.callbacks import Action, Callback, Ref, done_confirm_keyboard, encode
 from handlers.common import (
@@ -441,10 +449,7 @@ EXTENSION_DECISION = re.compile(
     r"(?P<no>不)?(?:同意|批准)(?:延期|延长)(?:申请)?(?:[，,：:；;。.\s]+(?:(?:原因|理由)(?:是)?\s*[：:]?\s*)?(?P<note>.*))?",
     re.DOTALL)
 #: "申请延期到2027年1月31日，工程还没验收" / "延期至2027-01-31 原因：…".
-_EXTEND = re.compile(
-    r"(?:申请)?(?:延期|延长|推迟|顺延)(?:时限)?(?:到|至)?\s*"
-    rf"(?P<date>(?:{CHAT_DATE})(?:前|之前|以前)?)"
-    r"[\s，,；;。.]*(?:(?:原因|理由)(?:是)?\s*[：:]?\s*|因为)?(?P<reason>.*)", re.DOTALL)
+_EXTEND = re.compile(EXTENSION_VERB + DATE_AND_REASON, re.DOTALL)
 #: An extension asked for with no date we can read (申请延期，资金没到位 / 申请延期到下半年).
 _EXTEND_UNDATED = re.compile(r"(?:我)?(?:要|想)?申请(?:延期|延长|推迟|顺延).*", re.DOTALL)
 #: What follows a date when the message asks rather than requests (延期到6月底可以吗).

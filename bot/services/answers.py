@@ -24,7 +24,6 @@ How a question is answered:
 from __future__ import annotations
 
 import asyncio
-import calendar
 import datetime as dt
 import logging
 import re
@@ -60,6 +59,7 @@ from bot.services.text import (
     code_variant_matches,
     compact,
     find_article_no,
+    month_end,
     normalize,
 )
 
@@ -526,12 +526,12 @@ def _due_window(when: str, days: str | None, today: dt.date) -> DueWindow:
         return _span(monday + dt.timedelta(days=7), monday + dt.timedelta(days=13), "下周")
     if when.endswith(("周", "星期")):
         return _span(today, monday + dt.timedelta(days=6), "本周")
-    month_end = dt.date(today.year, today.month, calendar.monthrange(today.year, today.month)[1])
+    this_month_end = month_end(today.year, today.month)
     if when.startswith("下") and when.endswith("月"):
-        first = month_end + dt.timedelta(days=1)
-        return _span(first, dt.date(first.year, first.month, calendar.monthrange(first.year, first.month)[1]), "下个月")
+        first = this_month_end + dt.timedelta(days=1)
+        return _span(first, month_end(first.year, first.month), "下个月")
     if when.endswith("月"):
-        return _span(today, month_end, "本月")
+        return _span(today, this_month_end, "本月")
     return _span(today, today + dt.timedelta(days=DUE_SOON_DAYS), f"{DUE_SOON_DAYS}天内")
 
 

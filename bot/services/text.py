@@ -238,7 +238,7 @@ def parse_deadline(value: object) -> dt.date | None:
         match = _MONTH_END.fullmatch(text)
         if match and ("月" in text or "底" in text or "末" in text):
             year, month = int(match.group(1)), int(match.group(2))
-            return dt.date(year, month, calendar.monthrange(year, month)[1])
+            return month_end(year, month)
     except ValueError as exc:
         raise DateFormatError(f"不存在的日期「{clean_display(text, _SHOWN)}」") from exc
     # Quoted shortened: a pasted essay must not come back whole.
@@ -263,8 +263,12 @@ _SPAN = re.compile(rf"(?P<n>{_NUM})\s*(?:个\s*(?P<months>月)|个?\s*(?:星期|
 _MONTH_DAY = re.compile(rf"(?P<year>{_YEAR_WORD})?\s*(?P<month>{_NUM})\s*月\s*(?:(?P<day>{_NUM})\s*[日号])?")
 
 
-_LEADING_DATE = re.compile(rf"(?:申请)?(?:延期|延长|推迟|顺延)?(?:到|至)?\s*(?P<date>(?:{CHAT_DATE})(?:前|之前|以前)?)"
-                           r"[\s，,；;。.]*(?:(?:原因|理由)(?:是)?\s*[：:]?\s*|因为)?(?P<rest>.*)", re.DOTALL)
+#: Asking for more time: 申请延期到, 延长时限至, 推迟 ….
+EXTENSION_VERB = r"(?:申请)?(?:延期|延长|推迟|顺延)(?:时限)?(?:到|至)?"
+#: A new deadline and then why: "明年6月底，资金未到位", "2027-03-31 原因：……".
+DATE_AND_REASON = (rf"\s*(?P<date>(?:{CHAT_DATE})(?:前|之前|以前)?)"
+                   r"[\s，,；;。.]*(?:(?:原因|理由)(?:是)?\s*[：:]?\s*|因为)?(?P<reason>.*)")
+_LEADING_DATE = re.compile(rf"(?:{EXTENSION_VERB})?{DATE_AND_REASON}", re.DOTALL)
 
 
 def split_chat_date(text: str) -> tuple[str, str]:
@@ -274,12 +278,12 @@ def split_chat_date(text: str) -> tuple[str, str]:
     plain = unicodedata.normalize("NFKC", text).strip()
     found = _LEADING_DATE.match(plain)
     if found:
-        return found.group("date").strip(), found.group("rest").strip()
+        return found.group("date").strip(), found.group("reason").strip()
     first, rest = [*plain.split(None, 1), "", ""][:2]
     return first, rest.strip()
 
 
-def _month_end(year: int, month: int) -> dt.date:
+def month_end(year: int, month: int) -> dt.date:
     return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
@@ -324,7 +328,7 @@ def _chat_date(plain: str, today: dt.date, current: dt.date | None) -> dt.date:
         # 本月底 / 这个月底 / 下个月底 / 下下个月 / 月底
         ahead = plain.count("下")
         start = _add_months(today.replace(day=1), ahead)
-        return _month_end(start.year, start.month)
+        return month_end(start.year, start.month)
     found = _MONTH_DAY.match(plain)
     assert found is not None  # _CHAT_DATE matched one of the forms above
     month = chinese_to_int(found.group("month")) or 0
@@ -332,10 +336,10 @@ def _chat_date(plain: str, today: dt.date, current: dt.date | None) -> dt.date:
     if not 1 <= month <= 12:
         raise ValueError(month)
     year = today.year + offset.get(found.group("year") or "", 0)
-    date = (dt.date(year, month, chinese_to_int(day_text) or 0) if day_text else _month_end(year, month))
+    date = (dt.date(year, month, chinese_to_int(day_text) or 0) if day_text else month_end(year, month))
     if not found.group("year") and date < today:
         # 3月31日 said in December: next year's.
-        date = (dt.date(year + 1, month, date.day) if day_text else _month_end(year + 1, month))
+        date = (dt.date(year + 1, month, date.day) if day_text else month_end(year + 1, month))
     return date
 
 
