@@ -95,6 +95,12 @@ class MeasureStatus(enum.StrEnum):
         """Still the owner's job: reminders and overdue lists apply."""
         return self in (MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS)
 
+    @property
+    def stage(self) -> int:
+        """0 still to do, 1 awaiting sign-off, 2 signed off: the order lists of measures keep, so
+        that a list cut short never hides an open measure behind closed ones."""
+        return 0 if self.is_open else 1 if self is MeasureStatus.DONE else 2
+
 
 STATUS_LABELS: dict[MeasureStatus, str] = {
     MeasureStatus.NOT_STARTED: "未开始",

@@ -48,7 +48,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db import SessionFactory, transaction
 from bot.errors import InvalidInput, NotFound
-from bot.models import Alias, Article, Cadre, Measure, MeasureEvent, MeasureStatus, Miss, Regulation, utcnow
+from bot.models import Alias, Article, Cadre, Measure, MeasureStatus, Miss, Regulation, utcnow
+from bot.services.measures import sign_offs
 from bot.services.retrieval import Analyzer, DocTerms, Segment, bm25_idf, homophones, pinyin_of, top_k
 from bot.services.text import (
     chinese_to_int,
@@ -1427,7 +1428,7 @@ class AnswerEngine:
             return False
         if listing.due and not (info.status.is_open and listing.due.holds(info.deadline)):
             return False
-        if listing.closed and not (info.closed_on is not None and listing.closed.holds(info.closed_on)):
+        if listing.closed and not listing.closed.holds(info.closed_on):
             return False
         return not (listing.statuses and info.status not in listing.statuses)
 
@@ -1442,8 +1443,7 @@ class AnswerEngine:
             return self._scan_by_status(listing, today)
         matching = [m for m in self._list_candidates(listing, asker) if self._satisfies(m, listing, asker, today)]
         # As /mine: still to do, then awaiting sign-off, then signed off.
-        matching.sort(key=lambda m: (0 if m.status.is_open else 1 if m.status is MeasureStatus.DONE else 2,
-                                     m.deadline or dt.date.max, m.code))
+        matching.sort(key=lambda m: (m.status.stage, m.deadline or dt.date.max, m.code))
         return [m.code for m in matching]
 
     def _scan_by_status(self, listing: ListQuery, today: dt.date) -> list[str]:
@@ -2139,14 +2139,8 @@ def _measure_rows() -> Any:
 
     owner = aliased(Cadre)
     leader = aliased(Cadre)
-    # When each was signed off (a real transition, not a measure imported as closed): one
-    # grouped pass over the events, not a query per measure.
-    closings = (
-        select(MeasureEvent.measure_id, func.max(MeasureEvent.at).label("closed_at"))
-        .where(MeasureEvent.to_status == MeasureStatus.CLOSED, MeasureEvent.from_status.is_not(None))
-        .group_by(MeasureEvent.measure_id)
-        .subquery()
-    )
+    # When each was signed off: one grouped pass over the events, not a query per measure.
+    closings = sign_offs()
     return (
         select(Measure.code, Measure.problem, Measure.measure, Measure.category, Measure.unit,
                Measure.progress, Measure.status, Measure.deadline,
@@ -2253,10 +2247,9 @@ async def _regulation_by_key_or_title(session: AsyncSession, named: str) -> Regu
             return candidate
     from rapidfuzz import fuzz, process
 
-    choices = {r.key: f"{r.key} {r.title}" for r in regulations}
-    closest = process.extract(named, choices, scorer=fuzz.WRatio, limit=3)
-    known = {r.key: r.title for r in regulations}
-    hint = ("；最接近的：" + "、".join(f"{k}（《{known[k]}》）" for _, _, k in closest)) if closest else ""
+    closest = process.extract(named, {r.key: f"{r.key} {r.title}" for r in regulations}, scorer=fuzz.WRatio, limit=3)
+    titles = {r.key: r.title for r in regulations}
+    hint = ("；最接近的：" + "、".join(f"{k}（《{titles[k]}》）" for _, _, k in closest)) if closest else ""
     raise NotFound(f"没有 key 或标题为 {clean_display(named, 64)} 的规章制度{hint}")
 
 

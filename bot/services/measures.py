@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, func, select
+from sqlalchemy import ColumnElement, Subquery, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -305,13 +305,21 @@ def _log(measure: Measure, actor: Cadre, action: str, before: MeasureStatus, aft
 # ---- queries ------------------------------------------------------------------------------------
 
 _BY_DEADLINE = (Measure.deadline.is_(None), Measure.deadline, Measure.code)
-# What is still to be done comes first, then what awaits sign-off, then what is signed off: a list
-# cut at LIST_LIMIT must not hide an open measure behind closed ones with earlier deadlines.
-_STILL_TO_DO = case((Measure.status.in_([MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS]), 0),
-                    (Measure.status == MeasureStatus.DONE, 1), else_=2)
-_BY_URGENCY = (_STILL_TO_DO, *_BY_DEADLINE)
+# Still to do, then awaiting sign-off, then signed off (MeasureStatus.stage); each by deadline.
+_BY_URGENCY = (case({status: status.stage for status in MeasureStatus}, value=Measure.status), *_BY_DEADLINE)
 #: Built once: /mine runs it for every cadre who asks (see pending.sender on why).
 _OF_OWNER = select(Measure).where(Measure.owner_id == bindparam("owner_id")).order_by(*_BY_URGENCY)
+
+
+def sign_offs(*within: ColumnElement[bool]) -> Subquery:
+    """(measure_id, closed_at) of each measure's latest sign-off — a transition to 已销号, not a
+    measure imported as closed — among the events `within` allows (e.g. this week's)."""
+    return (
+        select(MeasureEvent.measure_id, func.max(MeasureEvent.at).label("closed_at"))
+        .where(MeasureEvent.to_status == MeasureStatus.CLOSED, MeasureEvent.from_status.is_not(None), *within)
+        .group_by(MeasureEvent.measure_id)
+        .subquery()
+    )
 
 
 async def get_measure(session: AsyncSession, code: str) -> Measure:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import aliased
 
 from bot.config import PROJECT_ROOT
 from bot.models import STATUS_LABELS, Cadre, Measure, MeasureEvent, MeasureStatus, utcnow
+from bot.services.measures import sign_offs
 
 log = logging.getLogger(__name__)
 
@@ -249,13 +250,7 @@ async def build_report(
     week_start = today - dt.timedelta(days=today.weekday())
     since = dt.datetime.combine(week_start, dt.time(), tzinfo=tz)
     until = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-    closings = (
-        select(MeasureEvent.measure_id, func.max(MeasureEvent.at).label("closed_at"))
-        .where(MeasureEvent.to_status == MeasureStatus.CLOSED, MeasureEvent.from_status.is_not(None),
-               MeasureEvent.at >= since, MeasureEvent.at < until)
-        .group_by(MeasureEvent.measure_id)
-        .subquery()
-    )
+    closings = sign_offs(MeasureEvent.at >= since, MeasureEvent.at < until)
     closed_rows = (await session.execute(
         select(Measure.code, Measure.unit, Measure.deadline, owner.name, leader.name, closings.c.closed_at,
                func.count().over().label("total"))
