@@ -125,11 +125,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db import transaction
     from bot.services import ledger
 
-    importer = {
-        "regulations": ledger.import_regulations,
-        "cadres": ledger.import_cadres,
-        "measures": ledger.import_measures,
-    }[args.kind]
+    importer = ledger.IMPORTERS[args.kind]
     path = Path(args.file)
     if not await asyncio.to_thread(path.is_file):
         raise ZhenggaiError(f"找不到文件：{path}")

@@ -62,10 +62,11 @@ class ImportProblem:
 class ImportFailed(ZhenggaiError):
     """The whole file was rejected; nothing was written."""
 
-    def __init__(self, problems: list[ImportProblem], total: int = 0) -> None:
+    def __init__(self, problems: list[ImportProblem], total: int = 0, *, no_header: bool = False) -> None:
         super().__init__(problems)
         self.problems = problems
         self.total = max(total, len(problems))  # problems found, of which the first ones are kept
+        self.no_header = no_header  # no row looked like the header: perhaps another kind of file
 
     def lines(self) -> list[str]:
         """Every kept problem on a line of its own, for a person fixing the file."""

@@ -35,10 +35,6 @@ def importable(document: Document | None) -> bool:
     return name.endswith(TABLES + REGULATIONS)
 
 
-IMPORTERS = {"regulations": ledger.import_regulations, "cadres": ledger.import_cadres,
-             "measures": ledger.import_measures}
-
-
 def kinds_of(file_name: str, caption: str) -> tuple[str, ...]:
     """What the file may be, in the order tried: the regulations (YAML); the cadre list when the
     caption or the name says 干部; otherwise the 台账, or the cadre list when it has no 台账 header."""
@@ -82,15 +78,14 @@ async def on_document(update: Update, context: BotContext) -> bool:
         for kind in kinds:
             try:
                 async with transaction(context.services.factory) as session:
-                    report = await IMPORTERS[kind](session, path)
+                    report = await ledger.IMPORTERS[kind](session, path)
                 break
             except ImportFailed as failure:
-                headerless = all("找不到表头" in p.message for p in failure.problems)
-                if headerless and kind != kinds[-1]:
+                if failure.no_header and kind != kinds[-1]:
                     first_failure = failure
                     continue  # not the 台账: perhaps the cadre list
                 # Neither header: what the 台账 needs is what to say.
-                await send(update, _failure_text(first_failure if headerless and first_failure else failure))
+                await send(update, _failure_text(first_failure if failure.no_header and first_failure else failure))
                 return True
             except SQLAlchemyError:
                 log.exception("chat import of %s failed", name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -562,58 +561,62 @@ _CODE_RUN = re.compile(r"[a-z]{0,8}[\s\-_/#.]*[0-9]+(?:[\s\-_/#.]+[0-9]+)*", re.
 CHOOSER_LIMIT = 8
 
 
-def _chooser(measures: Sequence[Measure], action: Action, label: tuple[str, str], question: str,
-             hint: str) -> Reply:
-    """"Which measure?" with one button per measure: `label` after its code (✅ ZG2025009 完成)."""
-    rows = [[InlineKeyboardButton(f"{label[0]} {m.code} {label[1]}", callback_data=encode(action, Ref.of(m)))]
-            for m in measures[:CHOOSER_LIMIT]]
-    more = f"（共 {len(measures)} 项，只列出前 {CHOOSER_LIMIT} 项）" if len(measures) > CHOOSER_LIMIT else ""
-    return Reply(f"{question}请选择{more}：" + (f"\n{hint}" if hint else ""), InlineKeyboardMarkup(rows))
+@dataclass(frozen=True)
+class _Choice:
+    """What a bare 完成 / 撤回 / 申请延期 / 报进展 offers: the cadre's measures it can apply to, as buttons."""
+
+    action: Action
+    label: tuple[str, str]  # around the code on each button: ✅ ZG2025009 完成
+    question: str
+    hint: str
+    nothing: str | None  # said when there is nothing to offer; None: answer it as a question instead
 
 
-async def which_done(update: Update, context: BotContext) -> None:
-    """完成 said on its own, not in reply to a card: which measure? The cadre's open ones as buttons
-    (each asks to confirm), rather than reading 完成 as a question about the rules."""
-    async with transaction(context.services.factory) as session:
-        cadre = await require_cadre(session, update)
-        owned = await service.open_measures_of_owner(session, cadre.id)
-    if not owned:
-        await send(update, "您目前没有待完成的整改措施。要报告其他措施完成，请发送 <code>/done 编号 说明</code>。")
-        return
-    await send(update, _chooser(owned, Action.DONE_ASK, ("✅", "完成"), "要报告哪一项已完成？",
-                                "也可以回复措施卡片说“已完成”，"
-                                "或发送 <code>/done 编号 说明</code>（说明和照片可一并附上）。"))
-
-
-async def which_undo(update: Update, context: BotContext) -> None:
-    """撤回 said on its own: which done report? Those the cadre made that await sign-off."""
-    async with transaction(context.services.factory) as session:
-        cadre = await require_cadre(session, update)
-        waiting = await service.undoable_reports(session, cadre.id)
-    if not waiting:
-        await send(update, "您目前没有等待销号、可以撤回的完成报告。")
-        return
-    await send(update, _chooser(waiting, Action.DONE_UNDO, ("↩️", "撤回完成"), "要撤回哪一项的完成报告？", ""))
-
-
-#: What a bare 申请延期 / 报进展 offers: (button action, label, question, hint).
-_CHOICES = {
-    "extend": (Action.EXTEND, ("⏰", "申请延期"), "要为哪一项申请延期？",
-               "也可以发送“编号 申请延期到2027-03-31，原因：……”。"),
-    "progress": (Action.PROGRESS, ("📝", "进展"), "要填报哪一项的进展？", "也可以发送“编号 进展：……”。"),
+_CHOICES: dict[str, _Choice] = {
+    "done": _Choice(Action.DONE_ASK, ("✅", "完成"), "要报告哪一项已完成？",
+                    "也可以回复措施卡片说“已完成”，或发送 <code>/done 编号 说明</code>（说明和照片可一并附上）。",
+                    "您目前没有待完成的整改措施。要报告其他措施完成，请发送 <code>/done 编号 说明</code>。"),
+    "undo": _Choice(Action.DONE_UNDO, ("↩️", "撤回完成"), "要撤回哪一项的完成报告？", "",
+                    "您目前没有等待销号、可以撤回的完成报告。"),
+    "extend": _Choice(Action.EXTEND, ("⏰", "申请延期"), "要为哪一项申请延期？",
+                      "也可以发送“编号 申请延期到2027-03-31，原因：……”。", None),
+    "progress": _Choice(Action.PROGRESS, ("📝", "进展"), "要填报哪一项的进展？", "也可以发送“编号 进展：……”。", None),
 }
 
 
-async def which_to_work_on(update: Update, context: BotContext, kind: Literal["extend", "progress"]) -> bool:
-    """申请延期 / 报进展 said on its own: for which measure? The cadre's open ones (with a deadline, to
-    extend). False when there are none: the bot then answers it as a question on the rules."""
+def bare_action(text: str) -> str | None:
+    """完成 / 撤回 / 申请延期 / 报进展 said with no measure named (a key of _CHOICES), or None."""
+    if DONE_WORDS.match(text):
+        return "done"
+    for kind, pattern in (("undo", UNDO_WORDS), ("extend", EXTEND_ALONE), ("progress", PROGRESS_ALONE)):
+        if pattern.fullmatch(text):
+            return kind
+    return None
+
+
+async def offer_choice(update: Update, context: BotContext, kind: str) -> bool:
+    """Which measure? The cadre's own it can apply to, as buttons (each then works as on the card),
+    rather than reading 完成 or 申请延期 as a question about the rules. False when there is nothing
+    to offer and the kind is then a question (申请延期: the rules on extensions)."""
+    choice = _CHOICES[kind]
     async with transaction(context.services.factory) as session:
         cadre = await require_cadre(session, update)
-        owned = [m for m in await service.open_measures_of_owner(session, cadre.id)
-                 if kind != "extend" or m.deadline is not None]
-    if not owned:
-        return False
-    await send(update, _chooser(owned, *_CHOICES[kind]))
+        if kind == "undo":
+            measures = await service.undoable_reports(session, cadre.id)  # the reports they made
+        else:
+            measures = [m for m in await service.open_measures_of_owner(session, cadre.id)
+                        if kind != "extend" or m.deadline is not None]
+    if not measures:
+        if choice.nothing is None:
+            return False
+        await send(update, choice.nothing)
+        return True
+    rows = [[InlineKeyboardButton(f"{choice.label[0]} {m.code} {choice.label[1]}",
+                                  callback_data=encode(choice.action, Ref.of(m)))]
+            for m in measures[:CHOOSER_LIMIT]]
+    more = f"（共 {len(measures)} 项，只列出前 {CHOOSER_LIMIT} 项）" if len(measures) > CHOOSER_LIMIT else ""
+    hint = f"\n{choice.hint}" if choice.hint else ""
+    await send(update, Reply(f"{choice.question}请选择{more}：{hint}", InlineKeyboardMarkup(rows)))
     return True
 
 

@@ -22,11 +22,8 @@ async def on_text(update: Update, context: BotContext) -> None:
     # transaction that looks for an open question of the bot's (one round trip instead of two), with
     # the asker found by the same query.
     said_done = measures.DONE_WORDS.match(text) is not None
-    # 撤回 / 申请延期 / 我要报进展 with no measure named: which one? (in a private chat only)
-    private = is_private(update)
-    said_undo = private and measures.UNDO_WORDS.fullmatch(text) is not None
-    said_extend = private and measures.EXTEND_ALONE.fullmatch(text) is not None
-    said_progress = private and measures.PROGRESS_ALONE.fullmatch(text) is not None
+    # 完成 / 撤回 / 申请延期 / 我要报进展 with no measure named: which one? (in a private chat only)
+    bare = measures.bare_action(text) if is_private(update) else None
     # "ZG2025009 完成了" typed to the bot is /done ZG2025009 (and "…进展：…" progress, "…申请延期到
     # 2027年1月31日，…" /extend, "…同意销号" /verify, "…退回，原因" /reject; the last two also in
     # reply to the measure's card or notification), not a question about that measure.
@@ -34,8 +31,7 @@ async def on_text(update: Update, context: BotContext) -> None:
     if addressed_to_bot(update, context.services.bot_username):
         said = questions.without_mentions(text)
         typed = measures.typed_action(context, said) or measures.judged_in_reply(context, message, said)
-    chooser = said_undo or said_extend or said_progress
-    question = None if said_done or chooser or typed else questions.question_in(update, context)
+    question = None if said_done or bare or typed else questions.question_in(update, context)
     # 待我处理的 / 我的待办: /todo (or, for a cadre, what they still owe), which depends on who asks.
     todo = isinstance(question, questions.Question) and measures.asks_todo(question.text)
     answer: Reply | str | None = None
@@ -54,17 +50,10 @@ async def on_text(update: Update, context: BotContext) -> None:
         await send(update, answer)
     elif isinstance(question, str):
         await send(update, question)
-    elif question is None and not await measures.on_reply_text(update, context, text):
-        if said_done and private:
-            await measures.which_done(update, context)  # 完成 on its own: of which measure?
-        elif said_undo:
-            await measures.which_undo(update, context)  # 撤回 on its own: which report?
-        else:
-            offered = ((said_extend and await measures.which_to_work_on(update, context, "extend"))
-                       or (said_progress and await measures.which_to_work_on(update, context, "progress")))
-            if not offered:
-                # Nothing to choose from: 申请延期 is then a question on the rules for extensions.
-                await questions.ask(update, context)
+    elif (question is None and not await measures.on_reply_text(update, context, text)
+          and (bare is None or not await measures.offer_choice(update, context, bare))):
+        # Nothing to choose from, 申请延期 is a question on the rules for extensions.
+        await questions.ask(update, context)
 
 
 async def on_media(update: Update, context: BotContext) -> None:

@@ -21,7 +21,7 @@ import logging
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -156,9 +156,9 @@ class _Problems:
         if len(self.items) < MAX_PROBLEMS:
             self.items.append(ImportProblem(self.file, row, self.labels.get(column or "", column), message))
 
-    def fail(self, row: int | None, column: str | None, message: str) -> ImportFailed:
+    def fail(self, row: int | None, column: str | None, message: str, *, no_header: bool = False) -> ImportFailed:
         self.add(row, column, message)
-        return ImportFailed(self.items, self.count)
+        return ImportFailed(self.items, self.count, no_header=no_header)
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -696,7 +696,7 @@ def _find_header(
     hint = ""
     if first_text is not None and "," not in first_text and (";" in first_text or "\t" in first_text):
         hint = "；分隔符应为英文逗号“,”"
-    raise problems.fail(None, None, f"找不到表头（应包含 {', '.join(required)} 等列{hint}）")
+    raise problems.fail(None, None, f"找不到表头（应包含 {', '.join(required)} 等列{hint}）", no_header=True)
 
 
 _EXACT_HEADERS = frozenset([*MEASURE_COLUMNS, *MEASURE_HEADERS_ZH.values(), *CADRE_COLUMNS, *_CADRE_HEADERS_ZH])
@@ -1456,3 +1456,9 @@ def _parse_regulation(
         seen.add(no)
         articles.append((no, body))
     return values, articles
+
+
+#: Each importer by the kind of file it takes, as `zhenggai import KIND` and the chat name them.
+IMPORTERS: dict[str, Callable[..., Awaitable[ImportReport]]] = {
+    "regulations": import_regulations, "cadres": import_cadres, "measures": import_measures,
+}
