@@ -266,16 +266,16 @@ async def undo_done(update: Update, context: BotContext, code: str) -> None:
 TRAIL_FILES = 5
 
 
-async def trail_of(context: BotContext, session: AsyncSession, cadre: Cadre, measure: Measure
+async def trail_of(context: BotContext, session: AsyncSession, cadre: Cadre, code: str
                    ) -> tuple[Reply, tuple[Attachment, ...]]:
     """A measure's 办理记录 and its latest evidence files, for its owner, leader or an admin."""
     tz = context.services.settings.tz
-    events = await service.events_of(session, measure.code, actor_id=cadre.id)
-    reply = render.measure_trail(measure, events, tz)
+    events = await service.events_of(session, code, actor_id=cadre.id)  # checks both
+    reply = render.measure_trail(code, events, tz)
     with_files = [e for e in events if e.evidence_file_id]
     files = tuple(
         Attachment(e.evidence_kind or "document", e.evidence_file_id or "",
-                   f"{measure.code} 佐证材料 · {e.actor.name if e.actor else '系统'} "
+                   f"{code} 佐证材料 · {e.actor.name if e.actor else '系统'} "
                    f"{e.at.astimezone(tz):%Y-%m-%d %H:%M}")
         for e in with_files[-TRAIL_FILES:])
     if len(with_files) > TRAIL_FILES:
@@ -297,8 +297,7 @@ async def show_trail(update: Update, context: BotContext, code: str) -> None:
         cadre = await require_cadre(session, update)
         if not is_private(update):
             raise InvalidInput(TRAIL_IN_PRIVATE)
-        measure = await service.get_measure(session, code)
-        reply, files = await trail_of(context, session, cadre, measure)
+        reply, files = await trail_of(context, session, cadre, code)
     await send(update, reply)
     chat = update.effective_chat
     if files and chat is not None:
@@ -750,7 +749,7 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
         if callback.action is Action.TRAIL:
             if not is_private(update):
                 raise InvalidInput(TRAIL_IN_PRIVATE)
-            reply, files = await trail_of(context, session, cadre, measure)
+            reply, files = await trail_of(context, session, cadre, code)
             return Pressed(reply, new_message=True, attachments=files)
         if callback.action is Action.DONE_NO:
             return Pressed(card(context, update, measure, cadre), "已取消")

@@ -96,9 +96,8 @@ def _scope(context: BotContext, message: Message, text: str) -> str:
         return title.group(1)
     code = _ABOUT_CODE.match(first_line)
     answers = context.services.answers
-    if code and not answers.find_codes(text) and answers.find_codes(code.group(1)):
-        return answers.find_codes(code.group(1))[0]
-    return ""
+    carded = answers.find_codes(code.group(1)) if code else []
+    return carded[0] if carded and not answers.find_codes(text) else ""
 
 
 def _within(hit: Hit, scope: str) -> bool:

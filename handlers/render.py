@@ -477,11 +477,11 @@ def measure_card(measure: Measure, today: dt.date, *, public: bool = False, owne
     return Reply("\n".join(lines), keyboard)
 
 
-def measure_trail(measure: Measure, events: Sequence[MeasureEvent], tz: dt.tzinfo) -> Reply:
+def measure_trail(code: str, events: Sequence[MeasureEvent], tz: dt.tzinfo) -> Reply:
     """A measure's audit trail, oldest first (`phrasing.trail_entry` says each change), the latest
     TRAIL_LIMIT of it."""
     shown = events[-TRAIL_LIMIT:]
-    lines = [f"🕘 <b>{esc(measure.code)}</b> 办理记录（共 {len(events)} 条"
+    lines = [f"🕘 <b>{esc(code)}</b> 办理记录（共 {len(events)} 条"
              + (f"，只显示最近 {len(shown)} 条" if len(shown) < len(events) else "") + "）："]
     lines += [esc(trail_entry(event, tz)) for event in shown]
     return Reply("\n".join(lines))

@@ -373,7 +373,7 @@ def test_a_trail_names_imports_extensions_and_status_changes_in_local_time() -> 
                      details={"old_deadline": "2027-01-31", "new_deadline": "2027-03-31"}),
         MeasureEvent(action="evidence", at=at, actor=OWNER, evidence_kind="document", evidence_file_id="f1"),
     ]
-    lines = measure_trail(measure(), events, dt.timezone(dt.timedelta(hours=8))).html.splitlines()
+    lines = measure_trail("ZG2025004", events, dt.timezone(dt.timedelta(hours=8))).html.splitlines()
     assert lines == [
         "🕘 <b>ZG2025004</b> 办理记录（共 4 条）：",
         "12月7日 00:30　系统　台账导入（未开始）",
@@ -386,7 +386,7 @@ def test_a_trail_names_imports_extensions_and_status_changes_in_local_time() -> 
 def test_a_long_trail_shows_the_latest_changes_and_says_how_many_there_are() -> None:
     at = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)
     events = [MeasureEvent(action="progress", at=at, actor=OWNER, note=f"第{n}次进展") for n in range(1, 41)]
-    lines = measure_trail(measure(), events, dt.UTC).html.splitlines()
+    lines = measure_trail("ZG2025004", events, dt.UTC).html.splitlines()
     assert lines[0] == "🕘 <b>ZG2025004</b> 办理记录（共 40 条，只显示最近 30 条）："
     assert lines[1].endswith("更新进展：第11次进展") and lines[-1].endswith("更新进展：第40次进展")
 
