@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import buttons, measures, messages, onboarding, questions, reports
+from handlers import buttons, measures, messages, misses, onboarding, questions, reports
 from handlers.common import user_facing
 from handlers.errors import on_error
 
@@ -32,6 +32,7 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         ("history", measures.history_command),
         ("report", reports.report),
         ("export", reports.export),
+        ("misses", misses.misses_command),
     ]
     return [
         *(CommandHandler(name, user_facing(callback)) for name, callback in commands),

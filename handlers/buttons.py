@@ -10,13 +10,14 @@ from telegram.error import BadRequest
 
 from bot.app import BotContext
 from bot.db import transaction
-from handlers import measures, questions
+from handlers import measures, misses, questions
 from handlers.callbacks import EXPIRED, Action, decode
 from handlers.common import Pressed, current_cadre, send_attachments, tell
 
 log = logging.getLogger(__name__)
 
 _QUESTION_ACTIONS = {Action.REGULATION, Action.ARTICLE, Action.REG_PAGE, Action.SUGGESTION}
+_MISS_ACTIONS = {Action.MISS, Action.TEACH, Action.TEACH_OTHER, Action.MISS_DISMISS}
 
 
 async def on_button(update: Update, context: BotContext) -> None:
@@ -38,6 +39,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         return
     if callback.action in _QUESTION_ACTIONS:
         pressed = Pressed(await questions.button(update, context, callback, cadre))
+    elif callback.action in _MISS_ACTIONS:
+        pressed = await misses.button(update, context, callback, cadre)
     else:
         pressed = await measures.button(update, context, callback, cadre)
     if pressed.reply is not None and query.message is not None:

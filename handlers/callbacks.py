@@ -23,12 +23,12 @@ Field kinds:
     resolves a `Ref` by ``ref.id`` when it is set (``session.get(Measure, ref.id)``) and by
     ``ref.key`` otherwise (``Measure.code == ref.key``). The key form survives a re-import that
     recreates rows; the id form does not, so it is only the fallback.
-``no``, ``page``, ``request_id``
+``no``, ``page``, ``request_id``, ``miss_id``
     non-negative decimal integers without leading zeros; pages count from 0.
 ``kind``
     a short ASCII token (``[A-Za-z0-9_-]{1,16}``): the list for ``lp`` (chosen by the
     handlers, e.g. ``my``, ``od``), or the item kind for ``s`` (``r`` regulation, ``a``
-    article, ``m`` measure — see `HIT_KIND_CODES`).
+    article, ``m`` measure — see `HIT_KIND_CODES`), and for ``te``.
 
 Examples::
 
@@ -39,6 +39,7 @@ Examples::
     v1|a|jiaoyu-huiyi|12   article 12 of regulation jiaoyu-huiyi
     v1|lp|od|2             third page of the overdue list
     v1|s|a|jiaoyu-huiyi|3  suggestion picked: article 3 of that regulation (``no`` is 0 for r/m)
+    v1|te|7|a|jiaoyu-huiyi|3  unanswered question 7 is an alternate phrasing of that article
     v1|x                   does nothing (the page counter between « and »)
 """
 
@@ -78,6 +79,7 @@ __all__ = [
     "suggestion_data",
     "suggestion_rows",
     "suggestions_keyboard",
+    "teach_rows",
 ]
 
 VERSION: Final = "v1"
@@ -106,6 +108,10 @@ class Action(StrEnum):
     REG_PAGE = "rp"  # browse the regulations, one page
     LIST_PAGE = "lp"  # a page of a measure list
     SUGGESTION = "s"  # pick one of "您是不是要问" candidates
+    MISS = "mi"  # an unanswered question's card, in a new message (admins, from /misses)
+    TEACH = "te"  # tie an unanswered question to a regulation, article or measure
+    TEACH_OTHER = "tw"  # the admin names the item in words: the bot asks for them
+    MISS_DISMISS = "md"  # set an unanswered question aside
     NOOP = "x"  # inert button (the page counter); answer the query and do nothing
 
 
@@ -128,6 +134,10 @@ SCHEMA: Final[Mapping[Action, tuple[str, ...]]] = {
     Action.REG_PAGE: ("page",),
     Action.LIST_PAGE: ("kind", "page"),
     Action.SUGGESTION: ("kind", "ref", "no"),
+    Action.MISS: ("miss_id",),
+    Action.TEACH: ("miss_id", "kind", "ref", "no"),
+    Action.TEACH_OTHER: ("miss_id",),
+    Action.MISS_DISMISS: ("miss_id",),
     Action.NOOP: (),
 }
 
@@ -174,10 +184,11 @@ class Callback:
     no: int | None = None
     page: int | None = None
     request_id: int | None = None
+    miss_id: int | None = None
 
     @property
     def hit_kind(self) -> Kind | None:
-        """For ``s``: which kind of item the suggestion names."""
+        """For ``s`` and ``te``: which kind of item the suggestion names."""
         return _HIT_KINDS.get(self.kind or "")
 
 
@@ -265,7 +276,7 @@ def decode(data: str | None) -> Callback | None:
             if not _INT_RE.fullmatch(raw):
                 return None
             decoded[name] = int(raw)
-    if action is Action.SUGGESTION and decoded["kind"] not in _HIT_KINDS:
+    if action in (Action.SUGGESTION, Action.TEACH) and decoded["kind"] not in _HIT_KINDS:
         return None
     return Callback(
         action,
@@ -274,6 +285,7 @@ def decode(data: str | None) -> Callback | None:
         no=_get(decoded, "no", int),
         page=_get(decoded, "page", int),
         request_id=_get(decoded, "request_id", int),
+        miss_id=_get(decoded, "miss_id", int),
     )
 
 
@@ -427,3 +439,17 @@ def pagination_keyboard(page: int, pages: int, action: Action | str, *args: str 
     if pages <= 1:
         return None
     return InlineKeyboardMarkup([pagination_row(page, pages, action, *args)])
+
+
+def teach_rows(miss_id: int, hits: Sequence[Hit],
+               ids: Mapping[tuple[str, str], int]) -> list[list[InlineKeyboardButton]]:
+    """One 归入 button per candidate (a key too long for the data goes by its database id)."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for hit in hits:
+        try:
+            data = encode(Action.TEACH, miss_id, HIT_KIND_CODES[hit.kind], Ref(hit.key, ids.get((hit.kind, hit.key))),
+                          hit.no or 0)
+        except ValueError:
+            continue
+        rows.append([InlineKeyboardButton(_clip(f"归入 {hit_label(hit)}"), callback_data=data)])
+    return rows

@@ -7,7 +7,7 @@ from telegram import Update
 from bot.app import BotContext
 from bot.db import transaction
 from bot.services import pending
-from handlers import imports, measures, questions
+from handlers import imports, measures, misses, questions
 from handlers.common import addressed_to_bot, heard_from, is_private, send
 from handlers.render import Reply
 
@@ -40,7 +40,9 @@ async def on_text(update: Update, context: BotContext) -> None:
         waiting = sender.waiting
         if waiting is None and isinstance(question, questions.Question) and not todo:
             answer = await questions.reply_to(session, update, context, question, heard_from(sender.cadre))
-    if waiting is not None:
+    if waiting is not None and waiting.kind == misses.PENDING_KIND:
+        await misses.answer_pending(update, context, waiting.target, text)
+    elif waiting is not None:
         await measures.answer_pending(update, context, waiting, text)
     elif typed is not None:
         await measures.act_typed(update, context, typed)

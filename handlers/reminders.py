@@ -73,6 +73,9 @@ def admin_digest(report: AdminDigest) -> str:
         parts.append(f"\n📵 无法送达（已屏蔽机器人或未打开对话）：{names}。请线下通知本人重新打开机器人。")
     if report.failed:
         parts.append(f"\n❗ 近一天有 {len(report.failed)} 条消息发送失败（已停止重试），详见日志。")
+    if report.unanswered:
+        parts.append(f"\n❓ 近一天有 {report.unanswered} 个问题未能回答：发送 /misses 查看，"
+                     "把它们归入应回答的条款，此后这样问就会直接回答。")
     return "\n".join(parts)
 
 

@@ -24,7 +24,7 @@ from typing import Final, NamedTuple
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.models import Article, Cadre, Measure, MeasureEvent, MeasureStatus, Regulation, Role
-from bot.services.answers import Hit, SmallTalk
+from bot.services.answers import Answer, Hit, MissView, SmallTalk
 from bot.services.phrasing import SMALL_TALK_REPLIES, TRAIL_LIMIT, AnswerFacts, report_answer_text, trail_entry
 from handlers.callbacks import (
     Action,
@@ -35,6 +35,7 @@ from handlers.callbacks import (
     measures_keyboard,
     pagination_row,
     suggestion_rows,
+    teach_rows,
 )
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "measure_badge",
     "measure_card",
     "measure_list",
+    "miss_card",
+    "misses_list",
     "need_binding",
     "not_found",
     "regulation_card",
@@ -55,6 +58,7 @@ __all__ = [
     "render_facts",
     "split_message",
     "suggestions_reply",
+    "taught",
     "truncate",
     "truncate_text",
     "utf16_len",
@@ -591,3 +595,49 @@ def render_facts(facts: AnswerFacts, today: dt.date, *, public: bool = False, vi
     if facts.regulation is not None:
         return regulation_card(facts.regulation, missing_article=answer.requested_article, related=related, ids=ids)
     return not_found()
+
+
+# ---- unanswered questions (/misses) ---------------------------------------------------------------
+
+#: First line of an unanswered question's card: it names the question, for a reply to the card.
+MISS_HEAD = "❓ 未答问题 #"
+
+
+def misses_list(misses: Sequence[MissView], total: int, tz: dt.tzinfo) -> Reply:
+    """The most asked questions the bot could not answer, each with a numbered button to its card."""
+    if not misses:
+        return Reply("目前没有未能回答的问题。")
+    shown = f"，列出前 {len(misses)} 条" if total > len(misses) else ""
+    lines = [f"<b>未能回答的问题</b>（共 {total} 条，按被问次数排列{shown}）："]
+    for number, miss in enumerate(misses, start=1):
+        lines.append(f"{number}. {esc(truncate_text(miss.query, 60, one_line=True))}　×{miss.count}，"
+                     f"最近 {miss.last_at.astimezone(tz):%m-%d %H:%M}")
+    lines.append("\n点编号处理：把问题归入应回答它的制度、条款或整改措施，此后这样问就会直接回答。")
+    buttons = [InlineKeyboardButton(str(n), callback_data=encode(Action.MISS, miss.id))
+               for n, miss in enumerate(misses, start=1)]
+    return Reply("\n".join(lines), _keyboard([buttons[i:i + 5] for i in range(0, len(buttons), 5)]))
+
+
+def miss_card(miss: MissView, answer: Answer, ids: Mapping[tuple[str, str], int], tz: dt.tzinfo) -> Reply:
+    """One unanswered question: how the bot answers it now, and buttons to teach it or set it aside."""
+    now = ("现在这样问会回答：" + esc(hit_label(answer.hits[0])) if answer.answered and answer.hits
+           else "现在这样问只给出候选，不直接回答。" if answer.hits else "现在这样问仍然没有答案。")
+    status = "（已处理）" if miss.resolved else ""
+    html = (f"{MISS_HEAD}{miss.id}{status}\n「{esc(truncate_text(miss.query, 300))}」\n"
+            f"被问 {miss.count} 次，最近 {miss.last_at.astimezone(tz):%Y-%m-%d %H:%M}\n\n{now}\n\n"
+            "它应由哪一项回答？归入后，这样问就会直接回答该项。都不对就点“✏️ 指定其他”。")
+    candidates = [h for h in answer.hits if h.kind in ("regulation", "article", "measure")][:3]
+    rows = teach_rows(miss.id, candidates, ids)
+    rows.append([InlineKeyboardButton("✏️ 指定其他", callback_data=encode(Action.TEACH_OTHER, miss.id)),
+                 InlineKeyboardButton("🗑 忽略", callback_data=encode(Action.MISS_DISMISS, miss.id))])
+    return Reply(html, _keyboard(rows))
+
+
+def taught(miss: MissView, target: str, answer: Answer, expected: Hit) -> Reply:
+    """After teaching: what the bot now answers to the question — checked, not assumed."""
+    head = f"✅ 已归入{esc(target)}，立即生效。\n「{esc(truncate_text(miss.query, 300))}」\n"
+    first = answer.hits[0] if answer.answered and answer.hits else None
+    if first is not None and (first.kind, first.key, first.no) == (expected.kind, expected.key, expected.no):
+        return Reply(head + "现在这样问会直接回答这一项。")
+    now = f"会先回答 {esc(hit_label(first))}" if first is not None else "仍不会直接回答"
+    return Reply(head + f"注意：说法已添加，但现在这样问{now}（那一项与问题更贴近）。")

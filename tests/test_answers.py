@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.config import load_settings
 from bot.db import SessionFactory, transaction
+from bot.errors import NotFound
 from bot.models import Measure, MeasureStatus
 from bot.services import ledger
 from bot.services.answers import (
@@ -20,11 +21,13 @@ from bot.services.answers import (
     _answer_evidence,
     _word_match,
     add_alias,
+    count_misses,
     english_terms,
     list_misses,
     matchable,
     numerals_to_digits,
     record_miss,
+    teach,
 )
 from bot.services.retrieval import thesaurus
 from bot.services.text import normalize
@@ -931,6 +934,25 @@ async def test_an_alias_takes_effect_at_once_and_resolves_the_miss(
         assert await list_misses(session) == []
     answer = answers.ask(question)
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("bureau-work-rules", 3)
+
+
+async def test_teaching_a_long_unanswered_question_answers_it_and_takes_it_off_the_list(
+    seeded: SessionFactory, answers: AnswerEngine
+) -> None:
+    # Longer than an alias keeps (256): the miss is still marked dealt with.
+    question = "我想问一下，" + "单位里新来的同事，" * 30 + "一把手外出要报备吗"
+    async with transaction(seeded) as session:
+        await record_miss(session, question)
+        [miss] = await list_misses(session)
+        alias = await teach(session, miss.id, "article", "bureau-work-rules", article_no=3)
+    assert len(alias.phrase) == 256
+    async with transaction(seeded) as session:
+        await answers.refresh(session)
+        assert await list_misses(session) == [] and await count_misses(session) == 0
+        with pytest.raises(NotFound):
+            await teach(session, miss.id + 1, "article", "bureau-work-rules", article_no=3)
+        with pytest.raises(NotFound):  # the article named must exist
+            await teach(session, miss.id, "article", "bureau-work-rules", article_no=99)
 
 
 async def test_the_same_miss_from_many_workers_at_once_is_counted_every_time(factory: SessionFactory) -> None:

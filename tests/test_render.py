@@ -258,7 +258,7 @@ def test_encode_then_decode_round_trips_and_long_or_odd_keys_fall_back_to_the_id
             args.append(Ref(key, id_))
             natural.append(key)
         elif field == "kind":
-            value = hit_kind if action is Action.SUGGESTION else kind
+            value = hit_kind if action in (Action.SUGGESTION, Action.TEACH) else kind
             args.append(value)
             natural.append(value)
         else:
@@ -279,7 +279,7 @@ def test_encode_then_decode_round_trips_and_long_or_odd_keys_fall_back_to_the_id
             assert decoded.ref.key == key and data == "|".join(natural)
     else:
         assert decoded.ref is None
-    for field in ("no", "page", "request_id"):
+    for field in ("no", "page", "request_id", "miss_id"):
         assert getattr(decoded, field) == (number if field in SCHEMA[action] else None)
 
 
@@ -292,6 +292,9 @@ def test_ordinary_codes_and_keys_are_written_as_they_are() -> None:
     assert encode(Action.NOOP) == "v1|x"
     assert decode("v1|dy|#123") == Callback(Action.DONE_YES, ref=Ref(id=123))
     assert decode("v1|s|m|ZG2025004|0") == Callback(Action.SUGGESTION, ref=Ref(key="ZG2025004"), kind="m", no=0)
+    assert encode(Action.TEACH, 7, "a", Ref("jyhy", 2), 3) == "v1|te|7|a|jyhy|3"
+    assert decode("v1|te|7|r|jyhy|0") == Callback(Action.TEACH, ref=Ref(key="jyhy"), kind="r", no=0, miss_id=7)
+    assert decode("v1|te|7|q|jyhy|0") is None  # not a kind of item
 
 
 def test_keys_with_the_separator_or_too_long_use_the_database_id() -> None:

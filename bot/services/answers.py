@@ -2156,14 +2156,19 @@ def _measure_rows() -> Any:
 
 @dataclass(frozen=True)
 class MissView:
+    id: int
     query: str
     count: int
     last_at: dt.datetime
     resolved: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"query": self.query, "count": self.count, "last_at": self.last_at.isoformat(),
+        return {"id": self.id, "query": self.query, "count": self.count, "last_at": self.last_at.isoformat(),
                 "resolved": self.resolved}
+
+    @classmethod
+    def of(cls, miss: Miss) -> MissView:
+        return cls(miss.id, miss.query, miss.count, miss.last_at, miss.resolved)
 
 
 async def record_miss(session: AsyncSession, question: str) -> None:
@@ -2197,7 +2202,44 @@ async def list_misses(session: AsyncSession, *, include_resolved: bool = False, 
     statement = select(Miss).order_by(Miss.count.desc(), Miss.last_at.desc()).limit(limit)
     if not include_resolved:
         statement = statement.where(Miss.resolved.is_(False))
-    return [MissView(m.query, m.count, m.last_at, m.resolved) for m in await session.scalars(statement)]
+    return [MissView.of(m) for m in await session.scalars(statement)]
+
+
+async def count_misses(session: AsyncSession) -> int:
+    """How many distinct questions are still unanswered and not dealt with."""
+    return await session.scalar(select(func.count()).select_from(Miss).where(Miss.resolved.is_(False))) or 0
+
+
+async def get_miss(session: AsyncSession, miss_id: int) -> MissView:
+    miss = await session.get(Miss, miss_id)
+    if miss is None:
+        raise NotFound("这个问题已不在未答列表中，请发送 /misses 重新查看。")
+    return MissView.of(miss)
+
+
+async def dismiss_miss(session: AsyncSession, miss_id: int) -> MissView:
+    """Set a question aside without teaching the bot anything (off-topic, a test, a typo)."""
+    miss = await session.get(Miss, miss_id)
+    if miss is None:
+        raise NotFound("这个问题已不在未答列表中，请发送 /misses 重新查看。")
+    miss.resolved = True
+    await session.flush()
+    return MissView.of(miss)
+
+
+async def teach(session: AsyncSession, miss_id: int, kind: str, key: str, *, article_no: int | None = None
+                ) -> Alias:
+    """Tie an unanswered question to the item that answers it: the question becomes an alternate
+    phrasing of that item (`add_alias`) and leaves the list. Teaching the same twice adds nothing."""
+    miss = await session.get(Miss, miss_id)
+    if miss is None:
+        raise NotFound("这个问题已不在未答列表中，请发送 /misses 重新查看。")
+    alias = await add_alias(session, kind, key, miss.query, article_no=article_no)
+    # The phrase is the question as asked; its normalised form may differ from the counted one
+    # when the question was long, so the miss is marked here rather than left to add_alias.
+    miss.resolved = True
+    await session.flush()
+    return alias
 
 
 async def add_alias(session: AsyncSession, kind: str, key: str, phrase: str, *, article_no: int | None = None

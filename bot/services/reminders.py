@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.config import Settings
-from bot.models import Cadre, Measure, MeasureStatus, OutboxMessage, OutboxStatus, ReminderItem, Role, utcnow
+from bot.models import Cadre, Measure, MeasureStatus, Miss, OutboxMessage, OutboxStatus, ReminderItem, Role, utcnow
 from bot.services import outbox
 from bot.services.outbox import Button
 
@@ -168,6 +168,7 @@ class AdminDigest:
     escalated: int
     unreachable: Sequence[Cadre]
     failed: Sequence[OutboxMessage]
+    unanswered: int = 0  # questions asked in the last day the bot could not answer, not yet dealt with
 
 
 @dataclass
@@ -329,8 +330,10 @@ async def _admin_overview(session: AsyncSession, today: dt.date, candidates: Seq
         unreachable=list(await session.scalars(select(Cadre).where(Cadre.unreachable_since.is_not(None))
                                                 .order_by(Cadre.name))),
         failed=await outbox.failures_since(session, since),
+        unanswered=await session.scalar(select(func.count()).select_from(Miss).where(
+            Miss.resolved.is_(False), Miss.last_at >= since)) or 0,
     )
-    if not (digest.overdue_total or digest.unreachable or digest.failed):
+    if not (digest.overdue_total or digest.unreachable or digest.failed or digest.unanswered):
         return None
     return render_admin(digest)
 

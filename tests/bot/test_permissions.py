@@ -109,6 +109,13 @@ ACTS: dict[str, Act] = {
     "regs page": Act("button", encode(Action.REG_PAGE, 1), None, "第 2/2 页"),
     "suggestion": Act("button", encode(Action.SUGGESTION, "a", "rectification-closure", 8), None,
                       "《整改措施销号制度》第8条"),
+    # unanswered questions (/misses): the buttons name a question no longer kept, so that an admin's
+    # press is refused too and every row leaves the database as it was (teaching: tests/bot/test_misses)
+    "/misses": Act("command", "/misses", None, "未能回答的问题"),
+    "❓ 未答问题": Act("button", encode(Action.MISS, 999999), None, ""),
+    "归入": Act("button", encode(Action.TEACH, 999999, "a", "bureau-work-rules", 3), None, ""),
+    "✏️ 指定其他": Act("button", encode(Action.TEACH_OTHER, 999999), None, ""),
+    "🗑 忽略": Act("button", encode(Action.MISS_DISMISS, 999999), None, ""),
 }
 
 
@@ -157,6 +164,7 @@ ONLY_EXTEND = "责任人或分管领导可以申请延期"
 NOT_REPORTER = "只有报告人可以撤回"
 DECIDERS = "只有管理员可以审批延期申请"
 ONLY_TRAIL = "的责任人、分管领导或管理员可以查看办理记录"
+ONLY_ADMINS_MISSES = "只有管理员可以查看和处理未能回答的问题"
 
 TABLE: list[Row] = [
     # ---- commands on a measure ------------------------- own ---------- other -------- closed --------
@@ -230,6 +238,10 @@ TABLE: list[Row] = [
     *without_measure("article", NOT_BOUND),
     *without_measure("regs page", NOT_BOUND),
     *without_measure("suggestion", NOT_BOUND),
+    *without_measure("/misses", NOT_BOUND, cadre=ONLY_ADMINS_MISSES, leader=ONLY_ADMINS_MISSES),
+    *(row for act in ("❓ 未答问题", "归入", "✏️ 指定其他", "🗑 忽略")
+      for row in without_measure(act, NOT_BOUND, cadre=ONLY_ADMINS_MISSES, leader=ONLY_ADMINS_MISSES,
+                                 admin="这个问题已不在未答列表中")),
 ]
 
 

@@ -168,3 +168,22 @@ async def test_two_concurrent_sweeps_record_everything_exactly_once(db_url: str,
     async with transaction(seeded) as session:
         keys = list(await session.scalars(select(OutboxMessage.key)))
     assert len(keys) == len(set(keys))
+
+
+async def test_the_admin_overview_counts_the_days_unanswered_questions_still_to_deal_with(
+        seeded: SessionFactory) -> None:
+    from bot.services.answers import dismiss_miss, list_misses, record_miss
+
+    async with transaction(seeded) as session:
+        await record_miss(session, "火星探测器的燃料配比")
+        await record_miss(session, "假快休完了还想多请几天")
+        await record_miss(session, "假快休完了还想多请几天")
+    async with transaction(seeded) as session:
+        mars = next(m for m in await list_misses(session) if m.query.startswith("火星"))
+        await dismiss_miss(session, mars.id)  # set aside: nothing left to do about it
+    await run_sweep(seeded, load_settings(), FRIDAY)
+    async with transaction(seeded) as session:
+        admin = await session.scalar(select(Cadre).where(Cadre.name == "韦丽萍"))
+        assert admin is not None
+        overview = await session.scalar(select(OutboxMessage.text).where(OutboxMessage.cadre_id == admin.id))
+    assert overview is not None and "近一天有 1 个问题未能回答：发送 /misses 查看" in overview

@@ -1,0 +1,116 @@
+"""/misses: an admin sees the questions the bot could not answer and teaches it in the chat —
+the question becomes a phrasing of the item that answers it, effective at once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.db import transaction
+from bot.models import Alias, Miss
+from bot.sandbox import BotMessage, SandboxUser
+from bot.services.answers import dismiss_miss
+from tests.bot.conftest import Harness
+
+LEAVE = "假快休完了还想多请几天"  # shares no word with the rule on leave: not answered
+
+
+async def _with_button(harness: Harness, user: SandboxUser, data: str) -> BotMessage:
+    """A message of the bot's carrying exactly this button, as an old or forwarded one might."""
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("按钮", callback_data=data)]])
+    await harness.app.bot.send_message(user.id, "（此前的消息）", reply_markup=markup)
+    [message] = await harness.sandbox.wait_for_messages(user.id)
+    return message
+
+
+async def _aliases(harness: Harness) -> int:
+    async with transaction(harness.services.factory) as session:
+        return int(await session.scalar(select(func.count()).select_from(Alias)) or 0)
+
+
+async def test_an_admin_ties_an_unanswered_question_to_an_article_named_in_words(harness: Harness) -> None:
+    admin, cadre = await harness.bind("刘洋"), await harness.bind("张伟")
+    refused = await harness.one(cadre, LEAVE)
+    assert refused.body.startswith("抱歉，没有找到")
+    listed = await harness.one(admin, "/misses")
+    assert listed.body.splitlines()[0] == "未能回答的问题（共 1 条，按被问次数排列）："
+    assert listed.body.splitlines()[1].startswith(f"1. {LEAVE}　×1，最近 ")
+    after, toast = await harness.tap(admin, listed, "1")
+    assert toast == "" and after.body == listed.body  # the list stays; the card comes below it
+    [card] = await harness.sandbox.wait_for_messages(admin.id)
+    assert card.body.startswith("❓ 未答问题 #") and f"「{LEAVE}」" in card.body
+    assert "现在这样问仍然没有答案" in card.body
+    assert card.button_texts == ["✏️ 指定其他", "🗑 忽略"]
+    await harness.tap(admin, card, "指定其他")
+    [prompt] = await harness.sandbox.wait_for_messages(admin.id)
+    assert prompt.body.startswith("请发送这个问题应归入的规章制度、条款或整改措施")
+    choices = await harness.one(admin, "工作规程第三条")
+    assert choices.body == f"「{LEAVE}」归入哪一项？点选确认："
+    assert choices.button_texts[0] == "归入 《市教育局工作规程》第3条"
+    done, toast = await harness.tap(admin, choices, "第3条")
+    assert toast == "已添加说法"
+    assert done.body.splitlines() == ["✅ 已归入《市教育局工作规程》第3条，立即生效。", f"「{LEAVE}」",
+                                      "现在这样问会直接回答这一项。"]
+    # Answered at once, for everyone, and no longer listed.
+    answer = await harness.one(cadre, LEAVE)
+    assert answer.body.startswith("《市教育局工作规程》第3条")
+    assert (await harness.one(admin, "/misses")).body == "目前没有未能回答的问题。"
+
+
+async def test_a_candidate_on_the_card_teaches_the_bot_with_one_press(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+    offered = await harness.one(admin, "档案借阅")
+    assert "您是不是要问" in offered.body  # candidates only: a miss all the same
+    listed = await harness.one(admin, "/misses")
+    await harness.tap(admin, listed, "1")
+    [card] = await harness.sandbox.wait_for_messages(admin.id)
+    assert "现在这样问只给出候选，不直接回答。" in card.body
+    first = card.button_texts[0]
+    assert first.startswith("归入 ") and card.button_texts[-2:] == ["✏️ 指定其他", "🗑 忽略"]
+    done, toast = await harness.tap(admin, card, first)
+    assert toast == "已添加说法" and done.body.endswith("现在这样问会直接回答这一项。")
+    answer = await harness.one(admin, "档案借阅")
+    assert answer.body.startswith(first.removeprefix("归入 "))
+
+
+async def test_a_question_set_aside_leaves_the_list_and_setting_it_aside_twice_is_harmless(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+    await harness.one(admin, "火星探测器的燃料配比")
+    listed = await harness.one(admin, "/misses")
+    await harness.tap(admin, listed, "1")
+    [card] = await harness.sandbox.wait_for_messages(admin.id)
+    dismiss = next(d for d in card.callback_data if d and d.startswith("v1|md|"))
+    gone, toast = await harness.tap(admin, card, "忽略")
+    assert toast == "已忽略" and gone.body.startswith("🗑 已忽略：「火星探测器的燃料配比」")
+    # A second press already on its way when the first removed the buttons does no harm.
+    async with transaction(harness.services.factory) as session:
+        miss_id = await session.scalar(select(Miss.id))
+    assert dismiss == f"v1|md|{miss_id}"
+    async with transaction(harness.services.factory) as session:
+        assert (await dismiss_miss(session, miss_id)).resolved
+    assert (await harness.one(admin, "/misses")).body == "目前没有未能回答的问题。"
+    assert await _aliases(harness) == 0
+
+
+async def test_only_admins_see_or_teach_unanswered_questions(harness: Harness) -> None:
+    cadre = await harness.bind("张伟")
+    await harness.one(cadre, LEAVE)
+    refused = await harness.one(cadre, "/misses")
+    assert refused.body == "只有管理员可以查看和处理未能回答的问题。"
+    async with transaction(harness.services.factory) as session:
+        miss_id = await session.scalar(select(Miss.id))
+    # A forged 归入 button pressed by a cadre changes nothing.
+    forged = f"v1|te|{miss_id}|a|bureau-work-rules|3"
+    _, toast = await harness.tap(cadre, await _with_button(harness, cadre, forged), data=forged)
+    assert toast == "只有管理员可以查看和处理未能回答的问题。"
+    assert await _aliases(harness) == 0
+
+
+async def test_a_button_for_a_question_no_longer_kept_says_so(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+    for stale in ("v1|te|999|a|bureau-work-rules|3", "v1|mi|999", "v1|md|999", "v1|tw|999"):
+        _, toast = await harness.tap(admin, await _with_button(harness, admin, stale), data=stale)
+        assert toast == "这个问题已不在未答列表中，请发送 /misses 重新查看。", stale
+    assert not await harness.pending_inputs(admin)
+    assert toast == "这个问题已不在未答列表中，请发送 /misses 重新查看。"
+    assert await _aliases(harness) == 0
