@@ -24,6 +24,7 @@ from handlers import render
 from handlers.callbacks import Action, Callback, hit_label, teach_rows
 from handlers.common import NOT_BOUND, Pressed, current_cadre, is_admin, is_private, send
 from handlers.measures import ask_for
+from handlers.questions import MAX_QUESTION
 from handlers.render import Reply, esc
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ async def _target(session: AsyncSession, callback: Callback) -> Hit:
         measure = await session.scalar(select(Measure).where(condition))
         if measure is None:
             raise NotFound("找不到这条整改措施（可能已被删除），请重新选择。")
-        return Hit("measure", measure.code, None, f"{measure.code} {measure.problem[:60]}", 1.0)
+        return Hit("measure", measure.code, None, f"{measure.code} {measure.problem[:60].rstrip('。；;，,. ')}", 1.0)
     condition = Regulation.id == ref.id if ref.id is not None else Regulation.key == ref.key
     regulation = await session.scalar(select(Regulation).where(condition))
     if regulation is None:
@@ -143,7 +144,8 @@ async def answer_pending(update: Update, context: BotContext, target: str, text:
     async with transaction(context.services.factory) as session:
         cadre = _require_admin(await current_cadre(session, update))
         miss = await get_miss(session, miss_id)
-        answer = context.services.answers.ask(text, asker=cadre.name, today=context.services.today())
+        # Cut as any question is: a pasted article is no name of an item.
+        answer = context.services.answers.ask(text[:MAX_QUESTION], asker=cadre.name, today=context.services.today())
         hits = [h for h in answer.hits if h.kind in ("regulation", "article", "measure")][:3]
         ids = await _ids(session, hits)
     if not hits:

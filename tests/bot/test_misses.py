@@ -114,3 +114,19 @@ async def test_a_button_for_a_question_no_longer_kept_says_so(harness: Harness) 
     assert not await harness.pending_inputs(admin)
     assert toast == "这个问题已不在未答列表中，请发送 /misses 重新查看。"
     assert await _aliases(harness) == 0
+
+
+async def test_a_question_may_be_tied_to_a_measure_named_by_its_code(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+    await harness.one(admin, "学校食堂")
+    listed = await harness.one(admin, "/misses")
+    await harness.tap(admin, listed, "1")
+    [card] = await harness.sandbox.wait_for_messages(admin.id)
+    await harness.tap(admin, card, "指定其他")
+    await harness.sandbox.wait_for_messages(admin.id)
+    choices = await harness.one(admin, "ZG2025016")
+    assert choices.button_texts[0].startswith("归入 ZG2025016 ")
+    done, _ = await harness.tap(admin, choices, "ZG2025016")
+    assert done.body.splitlines()[0] == "✅ 已归入ZG2025016 教师廉政建设薄弱，个别教师违规收受学生家长礼品，立即生效。"
+    answer = await harness.one(admin, "学校食堂")
+    assert answer.body.startswith("📋 ZG2025016")
