@@ -15,10 +15,13 @@ import re
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, ImportFailed, ZhenggaiError
+
+if TYPE_CHECKING:
+    from bot.services.cadres import InviteResult
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +327,12 @@ async def cmd_cadre(settings: Settings, args: argparse.Namespace) -> int:
     engine, factory = await _open_database(settings)
     try:
         async with transaction(factory) as session:
-            if args.cadre_command == "invite":
+            if args.cadre_command == "invite" and args.unbound:
+                username = args.bot_username or await _bot_username(settings)
+                invites = await cadres.invite_unbound(session, actor_id=None, ttl_days=settings.invite_ttl_days,
+                                                      bot_username=username)
+                _print_invites(invites, args, settings)
+            elif args.cadre_command == "invite":
                 username = args.bot_username or await _bot_username(settings)
                 result = await cadres.create_invite(session, args.name, actor_id=None,
                                                     ttl_days=settings.invite_ttl_days, bot_username=username)
@@ -351,6 +359,29 @@ async def cmd_cadre(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     return 0
+
+
+def _print_invites(invites: Sequence[InviteResult], args: argparse.Namespace, settings: Settings) -> None:
+    """`cadre invite --unbound`: the sheet to a file (--out), as JSON, or as lines."""
+    from bot.services.cadres import invite_sheet
+
+    if args.json:
+        print(json.dumps([{"name": i.name, "unit": i.unit, "code": i.code, "link": i.link} for i in invites],
+                         ensure_ascii=False, indent=1))
+        return
+    if not invites:
+        print("所有干部都已绑定，无需生成邀请码。")
+        return
+    if args.out:
+        Path(args.out).write_bytes(invite_sheet(invites, settings.tz))
+        print(f"已为 {len(invites)} 名未绑定的干部生成邀请码，写入 {args.out}"
+              f"（{settings.invite_ttl_days} 天内有效，仅可使用一次；他们此前未使用的邀请码已作废）。")
+        print("邀请码相当于登录凭证：请逐人私下发送，用后删除此文件。")
+        return
+    for invite in invites:
+        print(f"{invite.name}\t{invite.unit}\t{invite.code}\t{invite.link}")
+    print(f"共 {len(invites)} 人（{settings.invite_ttl_days} 天内有效，仅可使用一次；他们此前未使用的邀请码已作废）。",
+          file=sys.stderr)
 
 
 async def _bot_username(settings: Settings) -> str:
@@ -511,9 +542,12 @@ def build_parser() -> argparse.ArgumentParser:
     cadre = sub.add_parser("cadre", help="干部：生成邀请码、解除绑定、列表")
     csub = cadre.add_subparsers(dest="cadre_command", required=True, metavar="操作")
     inv = csub.add_parser("invite", help="生成一次性邀请码（默认 7 天有效）")
-    inv.add_argument("name", help="干部姓名")
-    inv.add_argument("--json", action="store_true", help='输出 {"name","code","link"}')
+    inv.add_argument("name", nargs="?", help="干部姓名（或用 --unbound 为所有未绑定的干部生成）")
+    inv.add_argument("--unbound", action="store_true", help="为所有尚未绑定的干部各生成一个邀请码（上线时分发用）")
+    inv.add_argument("--out", metavar="FILE.csv", help="与 --unbound 合用：把邀请码表写入 CSV（可用 Excel 打开）")
+    inv.add_argument("--json", action="store_true", help='输出 {"name","code","link"}（--unbound 时为列表）')
     inv.add_argument("--bot-username", help="邀请链接中的机器人用户名（默认向 Bot API 查询）")
+    inv.set_defaults(invite_parser=inv)
     unb = csub.add_parser("unbind", help="解除 Telegram 绑定")
     unb.add_argument("name", help="干部姓名")
     lst = csub.add_parser("list", help="列出干部及绑定状态")
@@ -595,10 +629,20 @@ def _finish_alias_args(parser: argparse.ArgumentParser, args: argparse.Namespace
     args.phrase = " ".join(rest)
 
 
+def _check_invite_args(args: argparse.Namespace) -> None:
+    if getattr(args, "cadre_command", None) != "invite":
+        return
+    if args.unbound == bool(args.name):
+        args.invite_parser.error("需要干部姓名，或 --unbound（二者选一）")
+    if args.out and not args.unbound:
+        args.invite_parser.error("--out 只能与 --unbound 一起使用")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _finish_alias_args(parser, args)
+    _check_invite_args(args)
     try:
         settings = load_settings()
     except ConfigError as exc:

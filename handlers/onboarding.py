@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+
 from telegram import Update
 
 from bot.app import BotContext
@@ -34,7 +37,7 @@ HELP_LEADER = """
 
 HELP_ADMIN = """
 <b>管理员</b>
-/invite 姓名 — 生成邀请码　/export 导出台账　延期申请在 /todo 中审批
+/invite 姓名 — 生成邀请码（/invite 全部：所有未绑定的干部）　/export 导出台账　延期申请在 /todo 中审批
 /misses 未能回答的问题 — 归入应回答它的条款，此后这样问就会直接回答
 也可以发送“编号 同意延期”“编号 不同意延期，理由”，或回复申请消息。
 导入：直接发送台账或干部名单文件（CSV/XLSX），规章制度发送 YAML 文件。"""
@@ -100,14 +103,40 @@ async def invite(update: Update, context: BotContext) -> None:
         if not is_admin(actor):
             raise PermissionDenied("只有管理员可以生成邀请码。")
         if not name:
-            raise InvalidInput("用法：/invite 姓名，例如 /invite 张伟")
-        result = await cadres.create_invite(session, name, actor_id=actor.id,
-                                            ttl_days=services.settings.invite_ttl_days,
-                                            bot_username=services.bot_username)
+            raise InvalidInput("用法：/invite 姓名，例如 /invite 张伟；/invite 全部 为所有未绑定的干部生成")
+        if name in EVERYONE:
+            invites = await cadres.invite_unbound(session, actor_id=actor.id,
+                                                  ttl_days=services.settings.invite_ttl_days,
+                                                  bot_username=services.bot_username)
+        else:
+            result = await cadres.create_invite(session, name, actor_id=actor.id,
+                                                ttl_days=services.settings.invite_ttl_days,
+                                                bot_username=services.bot_username)
+    # Sent once committed: a code shown must be a code that works.
     days = services.settings.invite_ttl_days
+    if name in EVERYONE:
+        await _send_sheet(update, invites, days, services.settings.tz)
+        return
     await send(update, f"已为 <b>{esc(result.name)}</b> 生成邀请码（{days} 天内有效，只能使用一次）：\n"
                f"<code>{esc(result.code)}</code>\n\n请转发给本人，在私聊中打开链接或发送 "
                f"<code>/start {esc(result.code)}</code>：\n{esc(result.link)}")
+
+
+#: /invite 全部: a code for every cadre not yet bound, as one sheet (the rollout).
+EVERYONE = frozenset({"全部", "所有人", "全体", "未绑定", "所有未绑定"})
+
+
+async def _send_sheet(update: Update, invites: list[cadres.InviteResult], days: int, tz: dt.tzinfo) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    if not invites:
+        await send(update, "所有干部都已绑定，无需生成邀请码。")
+        return
+    await message.reply_document(
+        io.BytesIO(cadres.invite_sheet(invites, tz)), filename="邀请码.csv",
+        caption=f"已为 {len(invites)} 名未绑定的干部生成邀请码（{days} 天内有效，只能使用一次；"
+                "他们此前未使用的邀请码已作废）。邀请码相当于登录凭证：请逐人私下发送。")
 
 
 async def cancel(update: Update, context: BotContext) -> None:

@@ -163,3 +163,27 @@ def test_demo_chats_as_the_cadre_chosen_by_number_or_name(tmp_path: Path) -> Non
     by_number = zhenggai("demo", database_url=url, stdin=f"{listed.group(1)}\n:quit\n")
     assert by_number.code == 0, by_number.err
     assert "你现在是用户「钟春兰」" in by_number.out
+
+
+def test_cadre_invite_unbound_writes_one_sheet_of_working_codes(db_url: str, tmp_path: Path) -> None:
+    import_all(db_url)
+    sheet = tmp_path / "codes.csv"
+    result = zhenggai("cadre", "invite", "--unbound", "--out", str(sheet), "--bot-username", "gg_bot",
+                      database_url=db_url)
+    assert result.code == 0, result.err
+    assert result.out.startswith("已为 22 名未绑定的干部生成邀请码，写入 ")
+    lines = sheet.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "姓名,单位,职务,邀请码,链接,有效期至" and len(lines) == 23
+    name, _, _, code, link, _ = lines[1].split(",")
+    assert name == "黄志刚" and link == f"https://t.me/gg_bot?start={code}"
+    listed = json.loads(zhenggai("cadre", "invite", "--unbound", "--json", "--bot-username", "gg_bot",
+                                 database_url=db_url).out)
+    assert len(listed) == 22 and listed[0]["name"] == "黄志刚" and listed[0]["code"] != code
+
+
+def test_cadre_invite_needs_a_name_or_unbound_but_not_both(db_url: str) -> None:
+    for args, says in ((("cadre", "invite"), "需要干部姓名，或 --unbound（二者选一）"),
+                       (("cadre", "invite", "张伟", "--unbound"), "需要干部姓名，或 --unbound（二者选一）"),
+                       (("cadre", "invite", "张伟", "--out", "x.csv"), "--out 只能与 --unbound 一起使用")):
+        result = zhenggai(*args, database_url=db_url)
+        assert result.code == 2 and says in result.err, result.err

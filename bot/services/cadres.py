@@ -7,12 +7,15 @@ cadre. Only the code's SHA-256 is stored, and failed tries are rate-limited per 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import logging
 import re
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, update
@@ -45,6 +48,8 @@ class InviteResult:
     code: str
     link: str
     expires_at: dt.datetime
+    unit: str = ""
+    position: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,50 @@ async def create_invite(
     if ttl_days < 1:
         raise InvalidInput("邀请码有效期至少为 1 天")
     cadre = await cadre_by_name(session, cadre_name)
+    log.info("invite issued for cadre %s by %s, valid %d days", cadre.id, actor_id or "operator", ttl_days)
+    return await _issue(session, cadre, actor_id=actor_id, ttl_days=ttl_days, bot_username=bot_username,
+                        now=now or utcnow())
+
+
+async def invite_unbound(
+    session: AsyncSession,
+    *,
+    actor_id: int | None,
+    ttl_days: int,
+    bot_username: str,
+    now: dt.datetime | None = None,
+) -> list[InviteResult]:
+    """A code for every cadre not yet bound, in the order of the imported list: the sheet an admin
+    hands out when the bot is rolled out. Earlier unused codes of those cadres stop working."""
+    await _require_admin(session, actor_id, "只有管理员可以生成邀请码")
+    if ttl_days < 1:
+        raise InvalidInput("邀请码有效期至少为 1 天")
     now = now or utcnow()
+    unbound = await session.scalars(select(Cadre).where(Cadre.telegram_user_id.is_(None)).order_by(Cadre.id))
+    issued = [await _issue(session, cadre, actor_id=actor_id, ttl_days=ttl_days, bot_username=bot_username, now=now)
+              for cadre in list(unbound)]
+    log.info("invites issued for %d unbound cadres by %s, valid %d days", len(issued), actor_id or "operator",
+             ttl_days)
+    return issued
+
+
+#: Columns of the invitation sheet (`invite_sheet`).
+SHEET_HEADER = ("姓名", "单位", "职务", "邀请码", "链接", "有效期至")
+
+
+def invite_sheet(invites: Sequence[InviteResult], tz: dt.tzinfo) -> bytes:
+    """The codes as a CSV an admin can open in Excel (UTF-8 with BOM) to hand them out."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(SHEET_HEADER)
+    for invite in invites:
+        writer.writerow([invite.name, invite.unit, invite.position, invite.code, invite.link,
+                         f"{invite.expires_at.astimezone(tz):%Y-%m-%d %H:%M}"])
+    return out.getvalue().encode("utf-8-sig")
+
+
+async def _issue(session: AsyncSession, cadre: Cadre, *, actor_id: int | None, ttl_days: int, bot_username: str,
+                 now: dt.datetime) -> InviteResult:
     # A re-issue usually means the old code went astray: retire it rather than leave two valid.
     await session.execute(
         update(Invite)
@@ -166,9 +214,9 @@ async def create_invite(
     session.add(Invite(cadre_id=cadre.id, code_hash=hash_code(code), created_at=now, expires_at=expires_at,
                        created_by_id=actor_id))
     await session.flush()
-    log.info("invite issued for cadre %s by %s, valid %d days", cadre.id, actor_id or "operator", ttl_days)
     link = f"https://t.me/{bot_username.strip().lstrip('@')}?start={code}"
-    return InviteResult(name=cadre.name, code=code, link=link, expires_at=expires_at)
+    return InviteResult(name=cadre.name, code=code, link=link, expires_at=expires_at, unit=cadre.unit,
+                        position=cadre.position)
 
 
 async def _failed_attempts(session: AsyncSession, telegram_user_id: int, now: dt.datetime) -> int:

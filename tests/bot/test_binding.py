@@ -3,7 +3,9 @@ limit, /invite, and what an unbound Telegram user can (not) see."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 
 from sqlalchemy import select
@@ -177,3 +179,27 @@ async def test_a_stranger_pressing_buttons_in_a_group_gets_nothing(harness: Harn
     assert index.buttons
     after, toast = await harness.tap(stranger, index, "1.", chat_id=group.id)
     assert NOT_BOUND in toast and after.edit_count == 0
+
+
+async def test_invite_everyone_sends_one_sheet_of_codes_for_the_unbound_and_each_code_binds(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+    await harness.bind("张伟")
+    sheet = await harness.one(admin, "/invite 全部")
+    assert sheet.document is not None and sheet.document.file_name == "邀请码.csv"
+    assert sheet.caption is not None and sheet.caption.startswith("已为 20 名未绑定的干部生成邀请码（7 天内有效")
+    rows = list(csv.reader(io.StringIO(sheet.document.data.decode("utf-8-sig"))))
+    assert rows[0] == ["姓名", "单位", "职务", "邀请码", "链接", "有效期至"]
+    names = [row[0] for row in rows[1:]]
+    assert len(names) == 20 and "刘洋" not in names and "张伟" not in names and "邓小燕" in names
+    code = next(row[3] for row in rows[1:] if row[0] == "邓小燕")
+    assert "绑定成功" in (await harness.one(harness.stranger("小燕"), f"/start {code}")).body
+    # Issued again, the earlier sheet stops working: one valid code per person.
+    await harness.one(admin, "/invite 全部")
+    stale = next(row[3] for row in rows[1:] if row[0] == "钟春兰")
+    assert "绑定成功" not in (await harness.one(harness.stranger("春兰"), f"/start {stale}")).body
+
+
+async def test_invite_everyone_is_refused_to_non_admins(harness: Harness) -> None:
+    cadre = await harness.bind("张伟")
+    refused = await harness.unchanged_by(lambda: harness.one(cadre, "/invite 全部"))
+    assert "只有管理员可以生成邀请码" in refused.body
