@@ -777,6 +777,26 @@ async def test_what_was_signed_off_this_week_is_a_list_and_stays_one_after_a_res
         assert len(engine.ask("已销号的有哪些", today=today).listed) == 6
 
 
+@pytest.mark.parametrize(("question", "said", "codes"), [
+    # Friday 2026-11-27: the window looks back over deadlines, and only open measures are late.
+    ("本月逾期的", "本月（11月1日至11月27日）到期、已逾期的",
+     {"ZG2025030", "ZG2025002", "ZG2025010", "ZG2025001", "ZG2025024"}),
+    ("本周逾期的有哪些", "本周（11月23日至11月27日）到期、已逾期的", {"ZG2025024"}),
+    ("上周到期还没完成的整改", "上周（11月16日至11月22日）到期、已逾期的", {"ZG2025001"}),
+    ("近10天超期的", "近10天（11月17日至11月27日）到期、已逾期的", {"ZG2025001", "ZG2025024"}),
+    ("港南区这个月逾期的", "港南区教育局的本月（11月1日至11月27日）到期、已逾期的", {"ZG2025001"}),
+    # October's one late deadline (ZG2025021) was reported done: nothing is late from then.
+    ("上个月逾期了哪些", "上个月（10月1日至10月31日）到期、已逾期的", set()),
+    # Without a late word the window still looks ahead.
+    ("这个月到期的", "本月（11月27日至11月30日）到期的", {"ZG2025020"}),
+])
+def test_late_in_a_past_window_lists_the_open_measures_whose_deadline_fell_in_it(
+        answers: AnswerEngine, question: str, said: str, codes: set[str]) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert answer.listing is not None and answer.listing.describe() == said + "整改措施"
+    assert set(answer.listed) == codes
+
+
 @pytest.mark.parametrize(("question", "unit", "ranking"), [
     ("整改完成率是多少", None, None), ("哪个单位逾期最多", None, "most_overdue"), ("全局整改情况怎么样", None, None),
     ("整改公示", None, None), ("港南区完成了几项", "港南区教育局", None), ("基础教育科的完成率", "基础教育科", None),

@@ -508,6 +508,12 @@ _CLOSED_WINDOW = re.compile(
     r"近(?P<days>[0-9]{1,3})(天|日))(已经?|刚刚?|新)?(销号|销了号|通过验收)"
 )
 
+# Overdue with deadlines in a past window (上个月逾期的, 本周到期没完成的): looking back, as sign-offs do.
+_LATE_WINDOW = re.compile(
+    r"(?P<when>昨天|本周|这周|这个?星期|本星期|上周|上个?星期|本月|这个?月|上个?月|今年|本年|"
+    r"近(?P<days>[0-9]{1,3})(天|日))(就|已经?|都)?(逾期|超期|过期|到期(还|却|但|仍)?(没|未)有?(完成|办完|办结|整改完)?)"
+)
+
 
 def _span(first: dt.date, last: dt.date, word: str) -> DueWindow:
     """本周（12月7日至12月13日）; 本周（12月7日） on a Monday, when the window is that one day."""
@@ -589,12 +595,12 @@ class ListQuery:
             parts.append(f"{self.leader}分管的")
         if self.unit:
             parts.append(f"{self.unit}的")
-        if self.overdue:
+        if self.overdue and not self.due:
             parts.append("已逾期的")
         if self.statuses and not self.closed:
             parts.append("、".join(s.label for s in sorted(self.statuses)) + "的")
         if self.due:
-            parts.append(f"{self.due.said}到期的")
+            parts.append(f"{self.due.said}到期" + ("、已逾期的" if self.overdue else "的"))
         if self.closed:
             parts.append(f"{self.closed.said}销号的")
         return "".join(parts) + "整改措施"
@@ -1344,14 +1350,16 @@ class AnswerEngine:
         awaiting_me = bool(_AWAITING_ME.search(target))
         led_by_me = awaiting_me or bool(_LED_BY_ME.search(target))
         residue = _AWAITING_ME.sub(" ", _LED_BY_ME.sub(" ", target))
-        window = _DUE_WINDOW.search(residue)
-        due = _due_window(window.group("when"), window.group("days"), today) if window else None
-        residue = _DUE_WINDOW.sub(" ", residue)
+        late = _LATE_WINDOW.search(residue)
+        window = None if late else _DUE_WINDOW.search(residue)
+        due = _due_window(window.group("when"), window.group("days"), today) if window \
+            else _closed_window(late.group("when"), late.group("days"), today) if late else None
+        residue = _DUE_WINDOW.sub(" ", _LATE_WINDOW.sub(" 逾期 ", residue))
         signed = _CLOSED_WINDOW.search(residue)
         closed = _closed_window(signed.group("when"), signed.group("days"), today) if signed else None
         residue = _CLOSED_WINDOW.sub(" ", residue)
         mine = bool(_MINE.search(residue))
-        overdue = bool(_OVERDUE.search(target))
+        overdue = bool(late or _OVERDUE.search(target))
         statuses: set[MeasureStatus] = {MeasureStatus.DONE} if awaiting_me else set()
         if closed:
             statuses.add(MeasureStatus.CLOSED)
