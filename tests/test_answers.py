@@ -777,6 +777,18 @@ async def test_what_was_signed_off_this_week_is_a_list_and_stays_one_after_a_res
         assert len(engine.ask("已销号的有哪些", today=today).listed) == 6
 
 
+@pytest.mark.parametrize(("question", "listed"), [
+    ("张伟这周干了啥", "张伟负责的整改措施"), ("张伟最近在忙什么", "张伟负责的整改措施"),
+    ("纪检监察室忙些什么", "纪检监察室的整改措施"), ("港南区最近在做什么", "港南区教育局的整改措施"),
+    # No one's: what a thing is for is a question on the rules.
+    ("公车能干什么", None), ("办公室做什么的", None),
+])
+def test_what_someone_is_working_on_is_their_measures(answers: AnswerEngine, question: str,
+                                                      listed: str | None) -> None:
+    answer = answers.ask(question, today=TODAY)
+    assert (answer.listing.describe() if answer.listing else None) == listed
+
+
 @pytest.mark.parametrize(("question", "said", "codes"), [
     # Friday 2026-11-27: the window looks back over deadlines, and only open measures are late.
     ("本月逾期的", "本月（11月1日至11月27日）到期、已逾期的",

@@ -150,7 +150,9 @@ _LIST_CUES = re.compile(
     r"哪些|有哪些|哪几|几项|几个|几条|多少项|多少个|多少条|清单|列表|列一下|列出|都有|所有|全部|还有|还剩|剩下|"
     r"负责的|分管的|主管的|牵头的|名下|手上|手头|在管|管的|的整改|的措施|的任务|整改任务|整改措施|任务|统计|汇总|一览|"
     # 黄立新那边有什么整改要做: "what measures" asks for them all.
-    r"(什么|啥)(整改|措施|事项)"
+    r"(什么|啥)(整改|措施|事项)|"
+    # 张伟这周干了啥: what a person is working on is their measures (a filter must name whose).
+    r"(干|做|忙)(了|着)些?(什么|啥)|忙些?(什么|啥)|在(干|做|忙)"
 )
 # The campaign's figures rather than a list or a rule: 整改完成率是多少, 哪个单位逾期最多, 公示情况.
 _UNIT_NOUN = r"(?:单位|科室|部门|县市区|县区|县|区|地方)"
