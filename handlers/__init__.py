@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from bot.app import BotApplication
 
 
+#: Messages the bot cannot read (it answers them in private chats rather than stay silent).
+_UNREADABLE = (filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.Sticker.ALL | filters.LOCATION
+               | filters.CONTACT | filters.POLL | filters.Dice.ALL)
+
+
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     commands = [
         ("start", onboarding.start),
@@ -37,8 +42,9 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         *(CommandHandler(name, user_facing(callback)) for name, callback in commands),
         CallbackQueryHandler(user_facing(buttons.on_button)),
-        MessageHandler(filters.PHOTO | filters.Document.ALL, user_facing(messages.on_media)),
+        MessageHandler(filters.PHOTO | filters.VIDEO | filters.Document.ALL, user_facing(messages.on_media)),
         MessageHandler(filters.TEXT & ~filters.COMMAND, user_facing(messages.on_text)),
+        MessageHandler(filters.ChatType.PRIVATE & _UNREADABLE, user_facing(messages.on_other)),
         MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, user_facing(onboarding.unknown_command)),
     ]
 

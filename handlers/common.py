@@ -36,7 +36,7 @@ _H = TypeVar("_H", bound=Handler)
 class Attachment:
     """A file Telegram already holds (evidence sent to the bot), sent again by its file_id."""
 
-    kind: str  # "photo" or "document"
+    kind: str  # "photo", "video" or "document"
     file_id: str
     caption: str = ""
 
@@ -48,6 +48,8 @@ async def send_attachments(bot: Bot, chat_id: int, attachments: Sequence[Attachm
         try:
             if item.kind == "photo":
                 await bot.send_photo(chat_id, item.file_id, caption=item.caption or None)
+            elif item.kind == "video":
+                await bot.send_video(chat_id, item.file_id, caption=item.caption or None)
             else:
                 await bot.send_document(chat_id, item.file_id, caption=item.caption or None)
         except BadRequest as exc:

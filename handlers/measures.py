@@ -629,6 +629,9 @@ async def on_media(update: Update, context: BotContext) -> None:
         return  # a group's own pictures and files
     if message.photo:
         evidence = Evidence("photo", message.photo[-1].file_id, None)
+    elif message.video is not None:
+        # 现场视频: a walk through the repaired building is evidence as a photo is.
+        evidence = Evidence("video", message.video.file_id, message.video.file_name)
     elif message.document is not None:
         evidence = Evidence("document", message.document.file_id, message.document.file_name)
     else:
@@ -662,7 +665,7 @@ async def on_media(update: Update, context: BotContext) -> None:
         transition = await service.add_evidence(session, cadre.id, code, evidence, note or None)
         await notify.queue_transition(session, "evidence", transition)
     deliver_soon(context)
-    await send(update, f"已将{'照片' if evidence.kind == 'photo' else '文件'}作为 <b>{esc(code)}</b> 的佐证材料保存。"
+    await send(update, f"已将{service.EVIDENCE_NAMES[evidence.kind]}作为 <b>{esc(code)}</b> 的佐证材料保存。"
                        "完成后请发送 /done 编号，或回复卡片“已完成”。")
 
 

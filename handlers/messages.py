@@ -62,3 +62,14 @@ async def on_media(update: Update, context: BotContext) -> None:
     # An admin's 台账 file is an import; anything else is evidence for a measure.
     if not await imports.on_document(update, context):
         await measures.on_media(update, context)
+
+
+#: What the bot says to a voice note, a sticker, a location … in a private chat: silence would
+#: look like the bot is down.
+CANNOT_READ = ("我只能读文字、照片、视频和文件，暂时听不了语音、也看不懂表情和位置。"
+               "请用文字提问，例如“请假超过三天要谁批？”；报告完成请发送“编号 已完成”，"
+               "照片或视频可作为佐证材料一并发送。")
+
+
+async def on_other(update: Update, context: BotContext) -> None:
+    await send(update, CANNOT_READ)

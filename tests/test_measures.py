@@ -180,11 +180,11 @@ async def test_late_done_records_how_many_days_late(seeded: SessionFactory) -> N
     assert (await state(seeded, "ZG2025009")).events[-1].details == {"days_late": 5}
 
 
-async def test_evidence_must_be_a_photo_or_a_document(seeded: SessionFactory) -> None:
+async def test_evidence_must_be_a_photo_a_video_or_a_document(seeded: SessionFactory) -> None:
     (zhang,) = await ids(seeded, "张伟")
-    with pytest.raises(InvalidInput, match="照片或文件"):
+    with pytest.raises(InvalidInput, match="照片、视频或文件"):
         async with transaction(seeded) as session:
-            await measures.mark_done(session, zhang, "ZG2025009", None, Evidence("video", "x"), TODAY)
+            await measures.mark_done(session, zhang, "ZG2025009", None, Evidence("voice", "x"), TODAY)
     assert (await state(seeded, "ZG2025009")).status == MeasureStatus.IN_PROGRESS
 
 

@@ -103,7 +103,6 @@ _UPDATE_TYPES = frozenset(
 KNOWN_UNSUPPORTED = frozenset(
     [
         "sendAudio",
-        "sendVideo",
         "sendAnimation",
         "sendVoice",
         "sendVideoNote",
@@ -290,6 +289,7 @@ class BotApi:
             "sendMessage": self.send_message,
             "sendPhoto": self.send_photo,
             "sendDocument": self.send_document,
+            "sendVideo": self.send_video,
             "copyMessage": self.copy_message,
             "forwardMessage": self.forward_message,
             "editMessageText": self.edit_message_text,
@@ -749,6 +749,9 @@ class BotApi:
     async def send_document(self, request: _Request) -> JSONDict:
         return await self._send_media(request, "document")
 
+    async def send_video(self, request: _Request) -> JSONDict:
+        return await self._send_media(request, "video")
+
     async def _send_media(self, request: _Request, kind: str) -> JSONDict:
         p = _Params(request.params)
         chat = self._target_chat(p)
@@ -757,9 +760,7 @@ class BotApi:
         reply_to = self._reply_target(p, chat)
         stored = self._input_file(p, request, kind, kind)
         self._check_rate(chat)
-        content: JSONDict = (
-            {"photo": stored.photo_sizes()} if kind == "photo" else {"document": stored.document()}
-        )
+        content: JSONDict = stored.message_content()
         if caption:
             content["caption"] = caption
             if entities:

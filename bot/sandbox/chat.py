@@ -38,9 +38,13 @@ HELP_TEXT = """输入说明：
   :reply 消息号 文字           回复指定消息
   :photo 路径 [说明文字]       发送图片
   :file 路径 [说明文字]        发送文件
+  :video 路径 [说明文字]       发送视频
   ::文字                       发送以冒号开头的文字
   :help                        显示本帮助
   :quit                        退出（也可以按 Ctrl-D）"""
+
+#: The files a message may carry, as the chat names them.
+_MEDIA_LABELS = {"photo": "图片", "video": "视频", "document": "文件"}
 
 _ANSI = {
     "bold": "1",
@@ -307,7 +311,7 @@ class TerminalChat:
             rendered = render_entities(body, message.get("entities") or [], color=self.color)
             for line in rendered.split("\n"):
                 self.say("  " + line)
-        for kind, label in (("photo", "图片"), ("document", "文件")):
+        for kind, label in _MEDIA_LABELS.items():
             info = message.get(kind)
             if info:
                 saved = await self._download(message, info) if not edited else None
@@ -378,7 +382,7 @@ class TerminalChat:
                 self.say("（用法：:reply 消息号 文字）")
             else:
                 await self._send_text(text.strip(), reply_to=int(target.lstrip("#")))
-        elif name in ("photo", "file"):
+        elif name in ("photo", "file", "video"):
             await self._upload(name, rest)
         else:
             self.say(f"（未知命令 :{name}，输入 :help 查看帮助）")
@@ -441,12 +445,12 @@ class TerminalChat:
             return
         payload: JSONDict = {
             "user_id": self.user_id,
-            "photo" if kind == "photo" else "document": base64.b64encode(data).decode("ascii"),
+            {"file": "document"}.get(kind, kind): base64.b64encode(data).decode("ascii"),
             "filename": path.name,
         }
         if caption.strip():
             payload["caption"] = caption.strip()
         message = await self._call("POST", "/sandbox/send", json=payload)
         if self.echo:
-            label = "图片" if kind == "photo" else "文件"
+            label = _MEDIA_LABELS[{"file": "document"}.get(kind, kind)]
             self.say(f"我 #{message['message_id']}：[{label}] {path.name}（{_human_size(len(data))}）")

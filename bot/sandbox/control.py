@@ -189,10 +189,19 @@ class _SendHandler(_ControlHandler):
                 chat_id=chat_id,
                 reply_to=reply_to,
             )
+        elif body.get("video") is not None:
+            message = await sb.send_video(
+                user_id,
+                _decode_base64(body["video"]),
+                filename=body.get("filename") or "video.mp4",
+                caption=caption,
+                chat_id=chat_id,
+                reply_to=reply_to,
+            )
         elif body.get("text"):
             message = await sb.send_text(user_id, str(body["text"]), chat_id=chat_id, reply_to=reply_to)
         else:
-            raise SandboxError("send needs one of text, photo (base64) or document (base64)")
+            raise SandboxError("send needs one of text, photo, document or video (base64)")
         self.reply(message)
 
 

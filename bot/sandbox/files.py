@@ -17,7 +17,7 @@ __all__ = ["FileStore", "StoredFile", "image_size"]
 class StoredFile:
     file_id: str
     file_unique_id: str
-    kind: str  # "photo" or "document"
+    kind: str  # "photo", "document", "video", "voice" or "sticker"
     data: bytes
     file_name: str
     mime_type: str
@@ -50,6 +50,21 @@ class StoredFile:
             "file_size": self.size,
         }
 
+    def message_content(self) -> dict[str, Any]:
+        """The part of a Message that carries this file: {"photo": [...]}, {"video": {...}} …"""
+        if self.kind == "photo":
+            return {"photo": self.photo_sizes()}
+        if self.kind == "document":
+            return {"document": self.document()}
+        ids = {"file_id": self.file_id, "file_unique_id": self.file_unique_id, "file_size": self.size}
+        if self.kind == "video":
+            return {"video": {**ids, "width": 640, "height": 360, "duration": 5, "file_name": self.file_name,
+                              "mime_type": self.mime_type}}
+        if self.kind == "voice":
+            return {"voice": {**ids, "duration": 3, "mime_type": self.mime_type}}
+        return {"sticker": {**ids, "type": "regular", "width": 512, "height": 512, "is_animated": False,
+                            "is_video": False, "emoji": "👍"}}
+
     def file_object(self) -> dict[str, Any]:
         return {
             "file_id": self.file_id,
@@ -57,6 +72,11 @@ class StoredFile:
             "file_size": self.size,
             "file_path": self.file_path,
         }
+
+
+#: Where Telegram keeps each kind of media, its usual MIME type and extension.
+_FOLDERS = {"video": ("videos", "video/mp4", "mp4"), "voice": ("voice", "audio/ogg", "oga"),
+            "sticker": ("stickers", "image/webp", "webp")}
 
 
 class FileStore:
@@ -80,6 +100,10 @@ class FileStore:
             ext = ".jpg" if ext in (".jpe", ".jpeg") else ext
             name = file_name or f"photo{ext}"
             path = f"photos/file_{number}{ext}"
+        elif kind in _FOLDERS:
+            guessed_mime = guessed_mime or _FOLDERS[kind][1]
+            name = file_name or f"{kind}.{_FOLDERS[kind][2]}"
+            path = f"{_FOLDERS[kind][0]}/file_{number}.{_FOLDERS[kind][2]}"
         else:
             guessed_mime = guessed_mime or "application/octet-stream"
             name = file_name or "document"

@@ -394,6 +394,36 @@ class Sandbox:
         self._add_caption(content, caption)
         return self._user_message(user, chat, content, reply_to, stored).data
 
+    async def send_video(
+        self,
+        user_id: int,
+        data: bytes,
+        *,
+        filename: str = "video.mp4",
+        caption: str | None = None,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> JSONDict:
+        return await self._send_file(user_id, data, "video", filename, caption, chat_id, reply_to)
+
+    async def send_voice(
+        self, user_id: int, data: bytes, *, chat_id: int | None = None, reply_to: int | None = None
+    ) -> JSONDict:
+        """A voice note: what people often send instead of typing."""
+        return await self._send_file(user_id, data, "voice", None, None, chat_id, reply_to)
+
+    async def send_sticker(self, user_id: int, *, chat_id: int | None = None) -> JSONDict:
+        return await self._send_file(user_id, b"RIFF-sticker-WEBP", "sticker", None, None, chat_id, None)
+
+    async def _send_file(self, user_id: int, data: bytes, kind: str, filename: str | None, caption: str | None,
+                         chat_id: int | None, reply_to: int | None) -> JSONDict:
+        user = self.user(user_id)
+        chat = self._chat_for_user(user, chat_id)
+        stored = self.files.add(data, kind=kind, file_name=filename, mime_type=None)
+        content: JSONDict = stored.message_content()
+        self._add_caption(content, caption)
+        return self._user_message(user, chat, content, reply_to, stored).data
+
     @staticmethod
     def _add_caption(content: JSONDict, caption: str | None) -> None:
         if caption:

@@ -166,6 +166,7 @@ class StoredMessage:
             date=int(data["date"]),
             from_bot=self.from_bot,
             raw=json_copy(data),
+            video=file_info if self.file is not None and self.file.kind == "video" else None,
         )
 
 
@@ -227,6 +228,7 @@ class BotMessage:
     date: int
     from_bot: bool
     raw: JSONDict
+    video: FileInfo | None = None
 
     @property
     def body(self) -> str:
@@ -258,6 +260,7 @@ class BotMessage:
             "reply_keyboard": self.reply_keyboard,
             "photo": self.photo.to_json() if self.photo else None,
             "document": self.document.to_json() if self.document else None,
+            "video": self.video.to_json() if self.video else None,
             "reply_to_message_id": self.reply_to_message_id,
             "edit_count": self.edit_count,
             "deleted": self.deleted,

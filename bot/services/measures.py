@@ -56,14 +56,16 @@ from bot.services.text import clean_display, code_key
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = (MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS)
-EVIDENCE_KINDS = ("photo", "document")
+EVIDENCE_KINDS = ("photo", "video", "document")
+#: How each kind of evidence is named to people.
+EVIDENCE_NAMES = {"photo": "照片", "video": "视频", "document": "文件"}
 #: Longest note, progress report or reason accepted (a Telegram message holds 4096 characters).
 MAX_TEXT = 2000
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """A file sent through Telegram: kind is "photo" or "document"."""
+    """A file sent through Telegram: kind is "photo", "video" or "document" (`EVIDENCE_KINDS`)."""
 
     kind: str
     file_id: str
@@ -177,7 +179,7 @@ def _check_evidence(evidence: Evidence | None) -> Evidence | None:
     if evidence is None:
         return None
     if evidence.kind not in EVIDENCE_KINDS:
-        raise InvalidInput("佐证材料只能是照片或文件")
+        raise InvalidInput("佐证材料只能是照片、视频或文件")
     if not evidence.file_id:
         raise InvalidInput("佐证材料缺少文件")
     return evidence

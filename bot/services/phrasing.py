@@ -17,6 +17,7 @@ from bot.models import STATUS_LABELS, Article, Measure, MeasureEvent, MeasureSta
 from bot.services import reports
 from bot.services.answers import Answer, AnswerEngine, Hit, Ranking, SmallTalk
 from bot.services.ledger import MEASURE_HEADERS_ZH
+from bot.services.measures import EVIDENCE_NAMES
 
 #: Replies to small talk, in the chat and in the terminal alike: a courteous word, and how to ask.
 SMALL_TALK_REPLIES: dict[SmallTalk, str] = {
@@ -67,7 +68,7 @@ def trail_entry(event: MeasureEvent, tz: dt.tzinfo) -> str:
         label = _NOTE_LABELS.get(event.action, "说明")
         what += f"，{label}：{note}" if label else f"：{note}"
     if event.evidence_file_id:
-        what += " 📎" + ("照片" if event.evidence_kind == "photo" else "文件")
+        what += " 📎" + EVIDENCE_NAMES.get(event.evidence_kind or "", "文件")
     return f"{at.month}月{at.day}日 {at:%H:%M}　{who}　{what}"
 
 

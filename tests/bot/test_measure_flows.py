@@ -237,6 +237,38 @@ async def test_the_leader_sees_the_trail_and_the_evidence_before_signing_off(har
     await harness.sandbox.wait_for_messages(owner.id)  # the photo again
 
 
+async def test_a_site_video_is_evidence_and_the_leader_gets_the_video_again(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    sent = await harness.sandbox.send_video(owner.id, b"\x00\x00\x00\x18ftypmp42 site walk",
+                                            caption="ZG2025009 已完成，现场视频")
+    [reply] = await harness.sandbox.wait_for_messages(owner.id)
+    assert reply.body.startswith("已报告完成，佐证材料已保存")
+    event = (await harness.events("ZG2025009"))[-1]
+    assert (event.action, event.evidence_kind) == ("done", "video")
+    assert event.evidence_file_id == sent["video"]["file_id"] and event.note == "现场视频"
+    [note] = await harness.notified(leader)
+    await harness.tap(leader, note, "查看佐证材料")
+    trail, video = await harness.sandbox.wait_for_messages(leader.id, count=2)
+    assert trail.body.splitlines()[-1].endswith("说明：现场视频 📎视频")
+    assert video.video is not None and video.video.file_id == sent["video"]["file_id"]
+    # Added later, it is named as a video too.
+    await harness.sandbox.send_video(owner.id, b"\x00\x00\x00\x18ftypmp42 more", caption="ZG2025013 补充视频")
+    [saved] = await harness.sandbox.wait_for_messages(owner.id)
+    assert saved.body.startswith("已将视频作为 ZG2025013 的佐证材料保存")
+
+
+async def test_a_voice_note_or_a_sticker_gets_an_answer_in_private_and_silence_in_a_group(harness: Harness) -> None:
+    owner, admin = await harness.bind("张伟"), await harness.bind("刘洋")
+    for send in (harness.sandbox.send_voice(owner.id, b"OggS voice"), harness.sandbox.send_sticker(owner.id)):
+        await send
+        [reply] = await harness.sandbox.wait_for_messages(owner.id)
+        assert reply.body.startswith("我只能读文字、照片、视频和文件")
+    group = harness.sandbox.add_group("整改工作群", [owner.id, admin.id])
+    await harness.sandbox.send_voice(owner.id, b"OggS voice", chat_id=group.id)
+    await harness.one(owner, "/help")  # handled after the voice note: nothing came to the group
+    assert harness.sandbox.messages(group.id) == []
+
+
 async def test_evidence_added_while_awaiting_sign_off_is_offered_to_the_leader(harness: Harness) -> None:
     owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
     card = await harness.one(owner, "/done ZG2025009 已完工")

@@ -226,7 +226,9 @@ def check_no_double_escaping(sent: str, outcome: Outcome) -> None:
             assert escaped not in message.body, (escaped, message.body[:300])
 
 
-STRANGER_ANSWERS = ("绑定", "邀请码", "没有这个命令", "整改助手", "没有进行中的操作", "请直接输入您的问题")
+# The brute-force limit too: enough random /start codes in one run reach it, and it tells nothing.
+STRANGER_ANSWERS = ("绑定", "邀请码", "没有这个命令", "整改助手", "没有进行中的操作", "请直接输入您的问题",
+                    "尝试次数过多")
 
 
 def check_answered(role: str, outcome: Outcome) -> None:
