@@ -369,12 +369,7 @@ class Sandbox:
         chat_id: int | None = None,
         reply_to: int | None = None,
     ) -> JSONDict:
-        user = self.user(user_id)
-        chat = self._chat_for_user(user, chat_id)
-        stored = self.files.add(data, kind="photo", file_name=filename, mime_type=None)
-        content: JSONDict = {"photo": stored.photo_sizes()}
-        self._add_caption(content, caption)
-        return self._user_message(user, chat, content, reply_to, stored).data
+        return await self._send_file(user_id, data, "photo", filename, caption, chat_id, reply_to)
 
     async def send_document(
         self,
@@ -387,12 +382,7 @@ class Sandbox:
         chat_id: int | None = None,
         reply_to: int | None = None,
     ) -> JSONDict:
-        user = self.user(user_id)
-        chat = self._chat_for_user(user, chat_id)
-        stored = self.files.add(data, kind="document", file_name=filename, mime_type=mime_type)
-        content: JSONDict = {"document": stored.document()}
-        self._add_caption(content, caption)
-        return self._user_message(user, chat, content, reply_to, stored).data
+        return await self._send_file(user_id, data, "document", filename, caption, chat_id, reply_to, mime_type)
 
     async def send_video(
         self,
@@ -416,10 +406,10 @@ class Sandbox:
         return await self._send_file(user_id, b"RIFF-sticker-WEBP", "sticker", None, None, chat_id, None)
 
     async def _send_file(self, user_id: int, data: bytes, kind: str, filename: str | None, caption: str | None,
-                         chat_id: int | None, reply_to: int | None) -> JSONDict:
+                         chat_id: int | None, reply_to: int | None, mime_type: str | None = None) -> JSONDict:
         user = self.user(user_id)
         chat = self._chat_for_user(user, chat_id)
-        stored = self.files.add(data, kind=kind, file_name=filename, mime_type=None)
+        stored = self.files.add(data, kind=kind, file_name=filename, mime_type=mime_type)
         content: JSONDict = stored.message_content()
         self._add_caption(content, caption)
         return self._user_message(user, chat, content, reply_to, stored).data

@@ -23,6 +23,14 @@ async def _with_button(harness: Harness, user: SandboxUser, data: str) -> BotMes
     return message
 
 
+async def _first_card(harness: Harness, admin: SandboxUser) -> BotMessage:
+    """/misses, then the most asked question's card (sent below the list)."""
+    listed = await harness.one(admin, "/misses")
+    await harness.tap(admin, listed, "1")
+    [card] = await harness.sandbox.wait_for_messages(admin.id)
+    return card
+
+
 async def _aliases(harness: Harness) -> int:
     async with transaction(harness.services.factory) as session:
         return int(await session.scalar(select(func.count()).select_from(Alias)) or 0)
@@ -61,9 +69,7 @@ async def test_a_candidate_on_the_card_teaches_the_bot_with_one_press(harness: H
     admin = await harness.bind("刘洋")
     offered = await harness.one(admin, "档案借阅")
     assert "您是不是要问" in offered.body  # candidates only: a miss all the same
-    listed = await harness.one(admin, "/misses")
-    await harness.tap(admin, listed, "1")
-    [card] = await harness.sandbox.wait_for_messages(admin.id)
+    card = await _first_card(harness, admin)
     assert "现在这样问只给出候选，不直接回答。" in card.body
     first = card.button_texts[0]
     assert first.startswith("归入 ") and card.button_texts[-2:] == ["✏️ 指定其他", "🗑 忽略"]
@@ -76,9 +82,7 @@ async def test_a_candidate_on_the_card_teaches_the_bot_with_one_press(harness: H
 async def test_a_question_set_aside_leaves_the_list_and_setting_it_aside_twice_is_harmless(harness: Harness) -> None:
     admin = await harness.bind("刘洋")
     await harness.one(admin, "火星探测器的燃料配比")
-    listed = await harness.one(admin, "/misses")
-    await harness.tap(admin, listed, "1")
-    [card] = await harness.sandbox.wait_for_messages(admin.id)
+    card = await _first_card(harness, admin)
     dismiss = next(d for d in card.callback_data if d and d.startswith("v1|md|"))
     gone, toast = await harness.tap(admin, card, "忽略")
     assert toast == "已忽略" and gone.body.startswith("🗑 已忽略：「火星探测器的燃料配比」")
@@ -119,9 +123,7 @@ async def test_a_button_for_a_question_no_longer_kept_says_so(harness: Harness) 
 async def test_a_question_may_be_tied_to_a_measure_named_by_its_code(harness: Harness) -> None:
     admin = await harness.bind("刘洋")
     await harness.one(admin, "学校食堂")
-    listed = await harness.one(admin, "/misses")
-    await harness.tap(admin, listed, "1")
-    [card] = await harness.sandbox.wait_for_messages(admin.id)
+    card = await _first_card(harness, admin)
     await harness.tap(admin, card, "指定其他")
     await harness.sandbox.wait_for_messages(admin.id)
     choices = await harness.one(admin, "ZG2025016")
