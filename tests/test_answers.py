@@ -968,6 +968,22 @@ async def test_an_alias_takes_effect_at_once_and_resolves_the_miss(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("bureau-work-rules", 3)
 
 
+async def test_an_alias_reaches_a_measure_whose_code_has_dashes_however_it_is_typed(
+    seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
+) -> None:
+    # Another bureau's codes (LZ2025-001): the alias is kept under the code as stored.
+    await import_and_refresh(seeded, answers, written(tmp_path / "lz.csv", MEASURES_HEADER
+                             + "LZ2025-777,食堂从业人员健康证过期,组织从业人员体检换证,食品安全,"
+                             "计划财务科,杨桂芳,李明德,2027-01-31,进行中,\n"))
+    async with transaction(seeded) as session:
+        alias = await add_alias(session, "measure", "lz2025777", "打饭阿姨的证到期了")
+    assert alias.target_key == "LZ2025-777"
+    async with transaction(seeded) as session:
+        await answers.refresh(session)
+    answer = answers.ask("打饭阿姨的证到期了", today=TODAY)
+    assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("measure", "LZ2025-777")
+
+
 async def test_teaching_a_long_unanswered_question_answers_it_and_takes_it_off_the_list(
     seeded: SessionFactory, answers: AnswerEngine
 ) -> None:

@@ -49,7 +49,7 @@ from bot.config import Settings
 from bot.db import SessionFactory, transaction
 from bot.errors import InvalidInput, NotFound
 from bot.models import Alias, Article, Cadre, Measure, MeasureStatus, Miss, Regulation, utcnow
-from bot.services.measures import sign_offs
+from bot.services.measures import get_measure, sign_offs
 from bot.services.retrieval import Analyzer, DocTerms, Segment, bm25_idf, homophones, pinyin_of, top_k
 from bot.services.text import (
     chinese_to_int,
@@ -2259,9 +2259,8 @@ async def add_alias(session: AsyncSession, kind: str, key: str, phrase: str, *, 
     if not phrase:
         raise InvalidInput("说法不能为空")
     if kind == "measure":
-        key = code_key(key)
-        if not await session.scalar(select(Measure.id).where(Measure.code == key)):
-            raise NotFound(f"没有编号为 {key} 的整改措施")
+        # As stored (LZ2025-001), whatever the spelling typed (lz2025001): the index keys on it.
+        key = (await get_measure(session, key)).code
     elif kind in ("regulation", "article"):
         regulation = await _regulation_by_key_or_title(session, key)
         key = regulation.key
