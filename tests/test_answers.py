@@ -968,6 +968,23 @@ async def test_an_alias_takes_effect_at_once_and_resolves_the_miss(
     assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("bureau-work-rules", 3)
 
 
+async def test_a_taught_question_answers_itself_and_lends_its_words_to_no_other_question(
+    seeded: SessionFactory, answers: AnswerEngine
+) -> None:
+    taught = "那个我想问一下今天中午在外面跟朋友吃饭能不能喝点酒"
+    async with transaction(seeded) as session:
+        await add_alias(session, "article", "bureau-work-rules", taught, article_no=8)
+    async with transaction(seeded) as session:
+        await answers.refresh(session)
+    for asked in (taught, taught + "呀", taught.replace("朋友", "朋有")):  # as taught, and near spellings
+        answer = answers.ask(asked, today=TODAY)
+        assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("bureau-work-rules", 8), asked
+    # Sharing a few of its words (中午, 吃饭, 朋友) makes another question no question about that rule.
+    for other in ("今天中午跟朋友在外面吃饭了没", "中午吃饭的地方远不远"):
+        answer = answers.ask(other, today=TODAY)
+        assert all((h.key, h.no) != ("bureau-work-rules", 8) for h in answer.hits), other
+
+
 async def test_an_alias_reaches_a_measure_whose_code_has_dashes_however_it_is_typed(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:

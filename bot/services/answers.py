@@ -75,6 +75,10 @@ MAX_HITS = 5
 # Coverage thresholds, calibrated on two labelled question sets (ours and a held-out bureau's).
 # 2026-12-06: six right answers and no off-topic question of either set score from 0.38 to
 # 0.40; one held-out off-topic question scores 0.37, so 0.38 is as low as it can go.
+#: An alias this long (characters, after normalising) is a whole question: matched as a whole.
+PHRASING_MIN = 8
+#: How alike (rapidfuzz ratio) a question and a taught question must be to count as the same.
+PHRASING_SAME = 90.0
 ANSWER_AT = 0.38  # the best candidate covers at least this much of the question's meaning
 SUGGEST_AT = 0.25  # below ANSWER_AT but above this: offer candidates, don't answer
 MEASURE_PRIOR = 0.1  # a question with nothing pointing at measures is more likely about the rules
@@ -797,6 +801,8 @@ class AnswerEngine:
         self.regulation_titles: dict[str, str] = {}
         self.article_numbers: dict[str, set[int]] = defaultdict(set)
         self._aliases: dict[tuple[str, str, int], list[str]] = defaultdict(list)
+        # Whole questions an admin tied to an item (taught from /misses): answered as asked.
+        self._phrasings: dict[str, tuple[str, str, int | None]] = {}
         self._regulation_context: dict[str, str] = {}
         self._df_cache: dict[str, int] = {}
         self._group_cache: dict[str, frozenset[int]] = {}
@@ -851,8 +857,13 @@ class AnswerEngine:
     ) -> None:
         started = time.perf_counter()
         self._aliases.clear()
+        self._phrasings.clear()
         for alias in aliases:
-            self._aliases[(alias.kind, alias.target_key, alias.article_no)].append(alias.phrase)
+            said = compact(matchable(alias.phrase))
+            if len(said) >= PHRASING_MIN:
+                self._phrasings[said] = (alias.kind, alias.target_key, alias.article_no or None)
+            else:
+                self._aliases[(alias.kind, alias.target_key, alias.article_no)].append(alias.phrase)
         self._set_people(cadres)
         for cadre in cadres:
             self.analyzer.add_word(cadre.name)
@@ -1165,6 +1176,9 @@ class AnswerEngine:
             return Answer(query, len(codes) == 1, hits)
         if unknown_code:
             return Answer(query, False, [], unknown_code=unknown_code)
+        taught = self._taught(said)
+        if taught is not None:
+            return Answer(query, True, [taught])
 
         article_no = find_article_no(text)
         body = _ARTICLE_IN_TARGET.sub(" ", target) if article_no else target
@@ -1264,6 +1278,28 @@ class AnswerEngine:
             if not matches and letters and letters in self.code_prefixes and len(digits) >= 3:
                 unknown = (letters + "".join(groups)).upper()
         return found, (None if found else unknown)
+
+    def _taught(self, said: str) -> Hit | None:
+        """The item an admin tied this very question to (or one spelt nearly so): a whole question
+        taught is matched as a whole. Lending its words to the item's text instead made the item
+        answer other questions that share a few of them (吃饭 of a chatty question taught)."""
+        if not self._phrasings:
+            return None
+        asked = compact(said)
+        if len(asked) < PHRASING_MIN:
+            return None
+        from rapidfuzz import fuzz, process
+
+        found = process.extractOne(asked, self._phrasings.keys(), scorer=fuzz.ratio, score_cutoff=PHRASING_SAME)
+        if found is None:
+            return None
+        kind, key, no = self._phrasings[found[0]]
+        index = self.kinds.get(kind)  # type: ignore[call-overload]
+        position = index.positions.get((key, no)) if index is not None else None
+        if position is None or not index.docs[position].alive:
+            return None  # the item is gone (re-imported without it): ask as any question
+        doc = index.docs[position]
+        return Hit(doc.kind, doc.key, doc.no, doc.title, 1.0)
 
     def _measure_hit(self, code: str, score: float) -> Hit:
         doc = self.kinds["measure"].docs[self.kinds["measure"].positions[(code, None)]]

@@ -1,0 +1,102 @@
+"""What teaching the bot does: an admin ties every question it could not answer to its answer.
+
+Run: .venv/bin/python -m benchmarks.teaching
+
+For each readable labelled set (the sample, the held-out set and six other bureaus'; the four
+sets kept unread stay unread) the questions are asked once. Each question about a document that
+the bot left unanswered (no answer, or candidates only: what `/misses` lists) is then taught its
+labelled answer, as an admin would from its card (`answers.teach`). After one refresh the whole
+set is asked again. Printed per set: the questions, top-1 before, how many were taught, how many
+were answered wrongly instead (the bot answered, so `/misses` never shows them and nobody can
+teach them), top-1 after, the questions fixed, and the questions that broke — answered right
+before, wrong after — which is what a taught question must not cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bot import db
+from bot.config import load_settings
+from bot.db import SessionFactory, transaction
+from bot.services import ledger
+from bot.services.answers import AnswerEngine, list_misses, record_miss, teach
+from tests.questions.harness import QUESTIONS_DIR, _acceptable, evaluate, load_questions
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = dt.date(2026, 11, 27)  # the date the question sets were written for
+ASKER = "张伟"
+SETS: dict[str, tuple[Path, Path]] = {
+    "sample": (ROOT / "data", QUESTIONS_DIR / "sample.yaml"),
+    **{name: (QUESTIONS_DIR / name, QUESTIONS_DIR / name / "questions.yaml")
+       for name in ("heldout", "transport", "market", "health", "hrss", "environment", "housing")},
+}
+DOCUMENT_KINDS = ("regulation", "article", "measure")
+
+
+def _right(engine: AnswerEngine, questions: list[dict[str, Any]]) -> list[bool]:
+    return [sum(evaluate(engine, [item], asker=ASKER, today=TODAY).top1.values()) == 1 for item in questions]
+
+
+async def _teach(factory: SessionFactory, question: str, expect: dict[str, Any]) -> None:
+    target = _acceptable(expect)[0]
+    async with transaction(factory) as session:
+        await record_miss(session, question)
+    async with transaction(factory) as session:
+        miss = next(m for m in await list_misses(session, limit=10_000) if m.query == question.strip())
+        await teach(session, miss.id, target["kind"], target["key"], article_no=target.get("no"))
+
+
+async def run(name: str, data: Path, path: Path) -> tuple[int, ...]:
+    engine = db.create_engine(f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'teaching.db'}")
+    try:
+        await db.upgrade(engine)
+        factory = db.create_session_factory(engine)
+        async with transaction(factory) as session:
+            await ledger.import_regulations(session, data / "regulations.yaml")
+            await ledger.import_cadres(session, data / "cadres.csv")
+            await ledger.import_measures(session, data / "measures.csv")
+        answers = await AnswerEngine.load(factory, load_settings())
+        questions = load_questions(path)
+        before = _right(answers, questions)
+        taught = wrong = 0
+        for item, right in zip(questions, before, strict=True):
+            expect = item["expect"]
+            if right or expect is None or expect["kind"] not in DOCUMENT_KINDS:
+                continue
+            if not answers.ask(str(item["q"]), asker=ASKER, today=TODAY).is_miss:
+                wrong += 1
+                continue
+            await _teach(factory, str(item["q"]), expect)
+            taught += 1
+        async with transaction(factory) as session:
+            await answers.refresh(session)
+        after = _right(answers, questions)
+    finally:
+        await engine.dispose()
+    fixed = sum(1 for b, a in zip(before, after, strict=True) if a and not b)
+    broke = [str(item["q"]) for item, b, a in zip(questions, before, after, strict=True) if b and not a]
+    for question in broke:
+        print(f"  broke in {name}: {question}")
+    return len(questions), sum(before), taught, wrong, sum(after), fixed, len(broke)
+
+
+async def main() -> None:
+    head = ("questions", "before", "taught", "wrong", "after", "fixed", "broke")
+    print(f"{'set':12s}" + "".join(f"{h:>10s}" for h in head))
+    totals = [0] * len(head)
+    for name, (data, path) in SETS.items():
+        row = await run(name, data, path)
+        totals = [t + r for t, r in zip(totals, row, strict=True)]
+        print(f"{name:12s}" + "".join(f"{v:10d}" for v in row))
+    print(f"{'total':12s}" + "".join(f"{v:10d}" for v in totals))
+    print("command:", " ".join([Path(sys.executable).name, "-m", "benchmarks.teaching", *sys.argv[1:]]))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
