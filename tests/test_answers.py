@@ -985,6 +985,18 @@ async def test_a_taught_question_answers_itself_and_lends_its_words_to_no_other_
         assert all((h.key, h.no) != ("bureau-work-rules", 8) for h in answer.hits), other
 
 
+async def test_a_long_alias_that_names_rather_than_asks_still_lends_its_words(
+    seeded: SessionFactory, answers: AnswerEngine
+) -> None:
+    assert not answers.ask("内务十项规定", today=TODAY).answered
+    async with transaction(seeded) as session:
+        await add_alias(session, "regulation", "bureau-work-rules", "机关内务管理十项规定")  # a name: no question
+    async with transaction(seeded) as session:
+        await answers.refresh(session)
+    answer = answers.ask("内务十项规定", today=TODAY)
+    assert answer.answered and answer.hits[0].key == "bureau-work-rules"
+
+
 async def test_an_alias_reaches_a_measure_whose_code_has_dashes_however_it_is_typed(
     seeded: SessionFactory, answers: AnswerEngine, tmp_path: Path
 ) -> None:

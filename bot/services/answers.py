@@ -75,7 +75,9 @@ MAX_HITS = 5
 # Coverage thresholds, calibrated on two labelled question sets (ours and a held-out bureau's).
 # 2026-12-06: six right answers and no off-topic question of either set score from 0.38 to
 # 0.40; one held-out off-topic question scores 0.37, so 0.38 is as low as it can go.
-#: An alias this long (characters, after normalising) is a whole question: matched as a whole.
+#: An alias this long (characters, after normalising) that asks something, or twice as long, is a
+#: whole question (taught from /misses): matched as a whole. A shorter one, or one that names
+#: (义务教育两免一补政策), joins the words of its item.
 PHRASING_MIN = 8
 #: How alike (rapidfuzz ratio) a question and a taught question must be to count as the same.
 PHRASING_SAME = 90.0
@@ -860,7 +862,7 @@ class AnswerEngine:
         self._phrasings.clear()
         for alias in aliases:
             said = compact(matchable(alias.phrase))
-            if len(said) >= PHRASING_MIN:
+            if _is_whole_question(said):
                 self._phrasings[said] = (alias.kind, alias.target_key, alias.article_no or None)
             else:
                 self._aliases[(alias.kind, alias.target_key, alias.article_no)].append(alias.phrase)
@@ -1287,7 +1289,7 @@ class AnswerEngine:
             return None
         asked = compact(said)
         if len(asked) < PHRASING_MIN:
-            return None
+            return None  # too short to be any taught question
         from rapidfuzz import fuzz, process
 
         found = process.extractOne(asked, self._phrasings.keys(), scorer=fuzz.ratio, score_cutoff=PHRASING_SAME)
@@ -2165,6 +2167,15 @@ def _dedupe(hits: list[Hit]) -> list[Hit]:
             seen.add(ident)
             out.append(hit)
     return out
+
+
+#: What makes a phrasing a question rather than a name (行不行, 多久 besides 怎么, 吗 …).
+_ASKS = re.compile(_INTERROGATIVE.pattern + r"|行不行|多久|多长|何时|能否|是不是|有没有|对不对|好不好|算不算"
+                   r"|需不需要|用不用|会不会|该不该|能否|咋办|怎么办")
+
+
+def _is_whole_question(said: str) -> bool:
+    return len(said) >= 2 * PHRASING_MIN or (len(said) >= PHRASING_MIN and bool(_ASKS.search(said)))
 
 
 def _unit_aliases(unit: str) -> set[str]:
