@@ -1,19 +1,22 @@
-"""What teaching the bot does: an admin ties every question it could not answer to its answer.
+"""What teaching the bot does: an admin ties every question it got wrong to its answer.
 
 Run: .venv/bin/python -m benchmarks.teaching
 
 For each readable labelled set (the sample, the held-out set and six other bureaus'; the four
 sets kept unread stay unread) the questions are asked once. Each question about a document that
-the bot left unanswered (no answer, or candidates only: what `/misses` lists) is then taught its
+the bot got wrong reaches `/misses`: by itself when it was left unanswered (no answer, or
+candidates only), through the asker's 👎 没答对 when it was answered wrongly. Each is taught its
 labelled answer, as an admin would from its card (`answers.teach`). After one refresh the whole
-set is asked again. Printed per set: the questions, top-1 before, how many were taught, how many
-were answered wrongly instead (the bot answered, so `/misses` never shows them and nobody can
-teach them), top-1 after, the questions fixed, and the questions that broke — answered right
-before, wrong after — which is what a taught question must not cause.
+set is asked again. Printed per set: the questions, top-1 before, how many were taught of each
+kind, top-1 after, the questions fixed, and the questions that broke — answered right before,
+wrong after — which is what a taught question must not cause.
+
+Run with --unanswered-only to leave the wrongly answered ones untaught (nobody pressed 👎).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import sys
@@ -52,7 +55,7 @@ async def _teach(factory: SessionFactory, question: str, expect: dict[str, Any])
         await teach(session, miss.id, target["kind"], target["key"], article_no=target.get("no"))
 
 
-async def run(name: str, data: Path, path: Path) -> tuple[int, ...]:
+async def run(name: str, data: Path, path: Path, *, reported: bool) -> tuple[int, ...]:
     engine = db.create_engine(f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'teaching.db'}")
     try:
         await db.upgrade(engine)
@@ -69,11 +72,13 @@ async def run(name: str, data: Path, path: Path) -> tuple[int, ...]:
             expect = item["expect"]
             if right or expect is None or expect["kind"] not in DOCUMENT_KINDS:
                 continue
-            if not answers.ask(str(item["q"]), asker=ASKER, today=TODAY).is_miss:
-                wrong += 1
+            if answers.ask(str(item["q"]), asker=ASKER, today=TODAY).is_miss:
+                taught += 1
+            elif reported:
+                wrong += 1  # answered wrongly: the asker pressed 👎
+            else:
                 continue
             await _teach(factory, str(item["q"]), expect)
-            taught += 1
         async with transaction(factory) as session:
             await answers.refresh(session)
         after = _right(answers, questions)
@@ -87,14 +92,18 @@ async def run(name: str, data: Path, path: Path) -> tuple[int, ...]:
 
 
 async def main() -> None:
-    head = ("questions", "before", "taught", "wrong", "after", "fixed", "broke")
-    print(f"{'set':12s}" + "".join(f"{h:>10s}" for h in head))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--unanswered-only", action="store_true",
+                        help="teach only the questions left unanswered (no 👎 pressed)")
+    args = parser.parse_args()
+    head = ("questions", "before", "unanswered", "👎", "after", "fixed", "broke")
+    print(f"{'set':12s}" + "".join(f"{h:>11s}" for h in head))
     totals = [0] * len(head)
     for name, (data, path) in SETS.items():
-        row = await run(name, data, path)
+        row = await run(name, data, path, reported=not args.unanswered_only)
         totals = [t + r for t, r in zip(totals, row, strict=True)]
-        print(f"{name:12s}" + "".join(f"{v:10d}" for v in row))
-    print(f"{'total':12s}" + "".join(f"{v:10d}" for v in totals))
+        print(f"{name:12s}" + "".join(f"{v:11d}" for v in row))
+    print(f"{'total':12s}" + "".join(f"{v:11d}" for v in totals))
     print("command:", " ".join([Path(sys.executable).name, "-m", "benchmarks.teaching", *sys.argv[1:]]))
 
 

@@ -596,7 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="输出 JSON（时间为 UTC）")
     history.set_defaults(func=cmd_history)
 
-    misses = sub.add_parser("misses", help="列出机器人未能回答的问题")
+    misses = sub.add_parser("misses", help="列出机器人未能回答、或被点了“👎 没答对”的问题")
     misses.add_argument("--all", action="store_true", help="包括已处理的")
     misses.add_argument("--limit", type=int, default=50, help="最多列出多少条（默认 50）")
     misses.add_argument("--json", action="store_true", help="输出 JSON")

@@ -39,6 +39,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         return
     if callback.action in _QUESTION_ACTIONS:
         pressed = Pressed(await questions.button(update, context, callback, cadre))
+    elif callback.action is Action.WRONG:
+        pressed = await questions.wrong_answer(update, context)
     elif callback.action in _MISS_ACTIONS:
         pressed = await misses.button(update, context, callback, cadre)
     else:

@@ -108,6 +108,7 @@ class Action(StrEnum):
     REG_PAGE = "rp"  # browse the regulations, one page
     LIST_PAGE = "lp"  # a page of a measure list
     SUGGESTION = "s"  # pick one of "您是不是要问" candidates
+    WRONG = "wr"  # 👎 under an answer: the question it replies to was answered wrongly
     MISS = "mi"  # an unanswered question's card, in a new message (admins, from /misses)
     TEACH = "te"  # tie an unanswered question to a regulation, article or measure
     TEACH_OTHER = "tw"  # the admin names the item in words: the bot asks for them
@@ -134,6 +135,7 @@ SCHEMA: Final[Mapping[Action, tuple[str, ...]]] = {
     Action.REG_PAGE: ("page",),
     Action.LIST_PAGE: ("kind", "page"),
     Action.SUGGESTION: ("kind", "ref", "no"),
+    Action.WRONG: (),
     Action.MISS: ("miss_id",),
     Action.TEACH: ("miss_id", "kind", "ref", "no"),
     Action.TEACH_OTHER: ("miss_id",),

@@ -116,7 +116,7 @@ async def send(update: Update, reply: Reply | str, *, quote: bool = False) -> Me
         reply = Reply(reply)
     last: Message | None = None
     for text, keyboard in reply.messages():
-        last = await message.reply_text(text, reply_markup=keyboard, do_quote=quote)
+        last = await message.reply_text(text, reply_markup=keyboard, do_quote=quote or reply.quote)
     return last
 
 

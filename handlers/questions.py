@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
-from telegram import Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 
 from bot.app import BotContext
 from bot.db import transaction
@@ -17,9 +20,11 @@ from bot.models import Cadre, Regulation
 from bot.services.answers import Answer, Hit, record_miss
 from bot.services.phrasing import AnswerFacts, ArticleFacts, load_answer_facts
 from handlers import render
-from handlers.callbacks import Action, Callback, Ref
-from handlers.common import NOT_BOUND, addressed_to_bot, current_cadre, is_private, measure_of_button, send
+from handlers.callbacks import Action, Callback, Ref, encode
+from handlers.common import NOT_BOUND, Pressed, addressed_to_bot, current_cadre, is_private, measure_of_button, send
 from handlers.render import Reply
+
+log = logging.getLogger(__name__)
 
 #: Longest question taken as is; beyond it the start is answered and the user told.
 MAX_QUESTION = 500
@@ -44,7 +49,48 @@ async def answer_question(session: AsyncSession, context: BotContext, update: Up
     if answer.is_miss:
         await record_miss(session, text)
     facts = await load_answer_facts(session, answer, today=today, tz=services.settings.tz)
-    return render.render_facts(facts, today, public=not is_private(update), viewer=cadre)
+    reply = render.render_facts(facts, today, public=not is_private(update), viewer=cadre)
+    if is_private(update) and _may_be_wrong(context, answer, text):
+        return _with_feedback(reply)
+    return reply
+
+
+#: The button under an answer that missed the point; the question is read from the quoted message.
+WRONG_BUTTON = "👎 没答对"
+WRONG_NOTED = "已记下这个问题，管理员会补上正确的答案。您也可以换个说法再问一次。"
+
+
+def _may_be_wrong(context: BotContext, answer: Answer, text: str) -> bool:
+    """An answer the engine chose (a rule, or a measure it took the question to mean): not a
+    list, the figures or small talk, and not a measure the question named by its code."""
+    return (answer.answered and bool(answer.hits) and answer.listing is None and answer.report is None
+            and answer.small_talk is None and not context.services.answers.find_codes(text))
+
+
+def _with_feedback(reply: Reply) -> Reply:
+    rows = [list(row) for row in reply.keyboard.inline_keyboard] if reply.keyboard else []
+    rows.append([InlineKeyboardButton(WRONG_BUTTON, callback_data=encode(Action.WRONG))])
+    return Reply(reply.html, InlineKeyboardMarkup(rows), quote=True)
+
+
+async def wrong_answer(update: Update, context: BotContext) -> Pressed:
+    """👎 under an answer: its question goes to /misses (where an admin ties it to the right
+    item), and the button goes, so that one answer is reported once."""
+    query = update.callback_query
+    message = query.message if query is not None else None
+    asked = message.reply_to_message if isinstance(message, Message) else None
+    question = without_mentions(asked.text or "") if asked is not None else ""
+    if not question:
+        return Pressed(toast="找不到原来的问题了，请换个说法再问一次。")
+    async with transaction(context.services.factory) as session:
+        await record_miss(session, question[:MAX_QUESTION])
+    if isinstance(message, Message) and message.reply_markup is not None:
+        rows = [[b for b in row if b.callback_data != encode(Action.WRONG)]
+                for row in message.reply_markup.inline_keyboard]
+        with contextlib.suppress(BadRequest):  # already changed by a double tap
+            await message.edit_reply_markup(InlineKeyboardMarkup([row for row in rows if row]) if any(rows) else None)
+    log.info("an answer was reported wrong")
+    return Pressed(toast=WRONG_NOTED)
 
 
 @dataclass(frozen=True)
@@ -110,7 +156,7 @@ async def reply_to(session: AsyncSession, update: Update, context: BotContext, q
     if cadre is None:
         return NOT_BOUND
     reply = await answer_question(session, context, update, cadre, question.text, scope=question.scope)
-    return Reply(reply.html + question.note, reply.keyboard) if question.note else reply
+    return replace(reply, html=reply.html + question.note) if question.note else reply
 
 
 async def ask(update: Update, context: BotContext) -> None:

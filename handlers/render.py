@@ -317,6 +317,7 @@ class Reply:
 
     html: str
     keyboard: InlineKeyboardMarkup | None = None
+    quote: bool = False  # sent as a reply to the message it answers (👎 reads the question there)
 
     def messages(self, limit: int = MESSAGE_LIMIT) -> list[tuple[str, InlineKeyboardMarkup | None]]:
         """The messages to send, in order; the keyboard goes under the last one."""
@@ -606,9 +607,9 @@ MISS_HEAD = "❓ 未答问题 #"
 def misses_list(misses: Sequence[MissView], total: int, tz: dt.tzinfo) -> Reply:
     """The most asked questions the bot could not answer, each with a numbered button to its card."""
     if not misses:
-        return Reply("目前没有未能回答的问题。")
+        return Reply("目前没有未能回答或答错的问题。")
     shown = f"，列出前 {len(misses)} 条" if total > len(misses) else ""
-    lines = [f"<b>未能回答的问题</b>（共 {total} 条，按被问次数排列{shown}）："]
+    lines = [f"<b>未能回答或答错的问题</b>（共 {total} 条，按被问次数排列{shown}）："]
     for number, miss in enumerate(misses, start=1):
         lines.append(f"{number}. {esc(truncate_text(miss.query, 60, one_line=True))}　×{miss.count}，"
                      f"最近 {miss.last_at.astimezone(tz):%m-%d %H:%M}")

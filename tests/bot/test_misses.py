@@ -41,7 +41,7 @@ async def test_an_admin_ties_an_unanswered_question_to_an_article_named_in_words
     refused = await harness.one(cadre, LEAVE)
     assert refused.body.startswith("抱歉，没有找到")
     listed = await harness.one(admin, "/misses")
-    assert listed.body.splitlines()[0] == "未能回答的问题（共 1 条，按被问次数排列）："
+    assert listed.body.splitlines()[0] == "未能回答或答错的问题（共 1 条，按被问次数排列）："
     assert listed.body.splitlines()[1].startswith(f"1. {LEAVE}　×1，最近 ")
     after, toast = await harness.tap(admin, listed, "1")
     assert toast == "" and after.body == listed.body  # the list stays; the card comes below it
@@ -62,7 +62,7 @@ async def test_an_admin_ties_an_unanswered_question_to_an_article_named_in_words
     # Answered at once, for everyone, and no longer listed.
     answer = await harness.one(cadre, LEAVE)
     assert answer.body.startswith("《市教育局工作规程》第3条")
-    assert (await harness.one(admin, "/misses")).body == "目前没有未能回答的问题。"
+    assert (await harness.one(admin, "/misses")).body == "目前没有未能回答或答错的问题。"
 
 
 async def test_a_candidate_on_the_card_teaches_the_bot_with_one_press(harness: Harness) -> None:
@@ -92,7 +92,7 @@ async def test_a_question_set_aside_leaves_the_list_and_setting_it_aside_twice_i
     assert dismiss == f"v1|md|{miss_id}"
     async with transaction(harness.services.factory) as session:
         assert (await dismiss_miss(session, miss_id)).resolved
-    assert (await harness.one(admin, "/misses")).body == "目前没有未能回答的问题。"
+    assert (await harness.one(admin, "/misses")).body == "目前没有未能回答或答错的问题。"
     assert await _aliases(harness) == 0
 
 
@@ -132,3 +132,29 @@ async def test_a_question_may_be_tied_to_a_measure_named_by_its_code(harness: Ha
     assert done.body.splitlines()[0] == "✅ 已归入ZG2025016 教师廉政建设薄弱，个别教师违规收受学生家长礼品，立即生效。"
     answer = await harness.one(admin, "学校食堂")
     assert answer.body.startswith("📋 ZG2025016")
+
+
+async def test_an_answer_reported_wrong_goes_to_misses_and_teaching_puts_it_right(harness: Harness) -> None:
+    admin, cadre = await harness.bind("刘洋"), await harness.bind("张伟")
+    await harness.sandbox.send_text(cadre.id, "开会能不能带手机")
+    [answer] = await harness.sandbox.wait_for_messages(cadre.id)
+    assert answer.body.startswith("《贵港市教师工作纪律》第2条")  # a rule for teachers in class
+    assert answer.reply_to_message_id is not None and answer.button_texts[-1] == "👎 没答对"
+    after, toast = await harness.tap(cadre, answer, "没答对")
+    assert toast == "已记下这个问题，管理员会补上正确的答案。您也可以换个说法再问一次。"
+    assert "👎 没答对" not in after.button_texts and after.button_texts == answer.button_texts[:-1]
+    card = await _first_card(harness, admin)
+    assert "「开会能不能带手机」" in card.body and "现在这样问会回答：《贵港市教师工作纪律》第2条" in card.body
+    await harness.tap(admin, card, "《市教育局工作规程》第2条")
+    again = await harness.one(cadre, "开会能不能带手机")
+    assert again.body.startswith("《市教育局工作规程》第2条")
+
+
+async def test_lists_codes_small_talk_and_group_answers_have_no_wrong_button(harness: Harness) -> None:
+    cadre, admin = await harness.bind("张伟"), await harness.bind("刘洋")
+    for question in ("ZG2025009 进展", "逾期的有哪些", "谢谢", "整改完成率是多少"):
+        reply = await harness.one(cadre, question)
+        assert "👎 没答对" not in reply.button_texts, question
+    group = harness.sandbox.add_group("整改工作群", [cadre.id, admin.id])
+    in_group = await harness.one(cadre, "@zhenggai_test_bot 请假超过三天要谁批？", chat_id=group.id)
+    assert in_group.body.startswith("《市教育局工作规程》第3条") and "👎 没答对" not in in_group.button_texts

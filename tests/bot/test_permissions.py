@@ -109,9 +109,11 @@ ACTS: dict[str, Act] = {
     "regs page": Act("button", encode(Action.REG_PAGE, 1), None, "第 2/2 页"),
     "suggestion": Act("button", encode(Action.SUGGESTION, "a", "rectification-closure", 8), None,
                       "《整改措施销号制度》第8条"),
+    # 👎 on a message that quotes no question (the row's own): nothing is recorded, and it says so
+    "👎 没答对": Act("button", encode(Action.WRONG), None, "找不到原来的问题了"),
     # unanswered questions (/misses): the buttons name a question no longer kept, so that an admin's
     # press is refused too and every row leaves the database as it was (teaching: tests/bot/test_misses)
-    "/misses": Act("command", "/misses", None, "未能回答的问题"),
+    "/misses": Act("command", "/misses", None, "未能回答或答错的问题"),
     "❓ 未答问题": Act("button", encode(Action.MISS, 999999), None, ""),
     "归入": Act("button", encode(Action.TEACH, 999999, "a", "bureau-work-rules", 3), None, ""),
     "✏️ 指定其他": Act("button", encode(Action.TEACH_OTHER, 999999), None, ""),
@@ -238,6 +240,7 @@ TABLE: list[Row] = [
     *without_measure("article", NOT_BOUND),
     *without_measure("regs page", NOT_BOUND),
     *without_measure("suggestion", NOT_BOUND),
+    *without_measure("👎 没答对", NOT_BOUND),
     *without_measure("/misses", NOT_BOUND, cadre=ONLY_ADMINS_MISSES, leader=ONLY_ADMINS_MISSES),
     *(row for act in ("❓ 未答问题", "归入", "✏️ 指定其他", "🗑 忽略")
       for row in without_measure(act, NOT_BOUND, cadre=ONLY_ADMINS_MISSES, leader=ONLY_ADMINS_MISSES,

@@ -25,7 +25,7 @@ async def test_related_items_under_an_answer_are_only_those_worth_suggesting(har
     # Two articles of other rules match a fifth of 公车私用怎么处理 (处理): no related items.
     lone = await harness.one(user, "公车私用怎么处理")
     assert lone.body.startswith("《市教育局工作规程》第7条") and "相关" not in lone.body
-    assert lone.button_texts == ["📖 《市教育局工作规程》全文目录"]
+    assert lone.button_texts == ["📖 《市教育局工作规程》全文目录", "👎 没答对"]
     # 请假超过三天要谁批 has close runners-up in the same rules: they are offered.
     close = await harness.one(user, "请假超过三天要谁批？")
     assert "相关条款：\n1. 《市教育局工作规程》第4条" in close.body
