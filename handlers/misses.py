@@ -48,7 +48,7 @@ def _require_admin(cadre: Cadre | None) -> Cadre:
 
 async def misses_command(update: Update, context: BotContext) -> None:
     if not is_private(update):
-        await send(update, "未答问题含同事的原话：请在与机器人的私聊中使用 /misses。")
+        await send(update, "这些问题含同事的原话：请在与机器人的私聊中使用 /misses。")
         return
     async with transaction(context.services.factory) as session:
         cadre = await current_cadre(session, update)

@@ -74,7 +74,7 @@ def admin_digest(report: AdminDigest) -> str:
     if report.failed:
         parts.append(f"\n❗ 近一天有 {len(report.failed)} 条消息发送失败（已停止重试），详见日志。")
     if report.unanswered:
-        parts.append(f"\n❓ 近一天有 {report.unanswered} 个问题未能回答：发送 /misses 查看，"
+        parts.append(f"\n❓ 近一天有 {report.unanswered} 个问题未能回答或被指出答错：发送 /misses 查看，"
                      "把它们归入应回答的条款，此后这样问就会直接回答。")
     return "\n".join(parts)
 

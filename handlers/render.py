@@ -600,8 +600,8 @@ def render_facts(facts: AnswerFacts, today: dt.date, *, public: bool = False, vi
 
 # ---- unanswered questions (/misses) ---------------------------------------------------------------
 
-#: First line of an unanswered question's card: it names the question, for a reply to the card.
-MISS_HEAD = "❓ 未答问题 #"
+#: First line of a question's card in /misses.
+MISS_HEAD = "❓ 待处理的问题 #"
 
 
 def misses_list(misses: Sequence[MissView], total: int, tz: dt.tzinfo) -> Reply:

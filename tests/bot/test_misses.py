@@ -46,7 +46,7 @@ async def test_an_admin_ties_an_unanswered_question_to_an_article_named_in_words
     after, toast = await harness.tap(admin, listed, "1")
     assert toast == "" and after.body == listed.body  # the list stays; the card comes below it
     [card] = await harness.sandbox.wait_for_messages(admin.id)
-    assert card.body.startswith("❓ 未答问题 #") and f"「{LEAVE}」" in card.body
+    assert card.body.startswith("❓ 待处理的问题 #") and f"「{LEAVE}」" in card.body
     assert "现在这样问仍然没有答案" in card.body
     assert card.button_texts == ["✏️ 指定其他", "🗑 忽略"]
     await harness.tap(admin, card, "指定其他")

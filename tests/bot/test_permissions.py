@@ -114,7 +114,7 @@ ACTS: dict[str, Act] = {
     # unanswered questions (/misses): the buttons name a question no longer kept, so that an admin's
     # press is refused too and every row leaves the database as it was (teaching: tests/bot/test_misses)
     "/misses": Act("command", "/misses", None, "未能回答或答错的问题"),
-    "❓ 未答问题": Act("button", encode(Action.MISS, 999999), None, ""),
+    "❓ 待处理的问题": Act("button", encode(Action.MISS, 999999), None, ""),
     "归入": Act("button", encode(Action.TEACH, 999999, "a", "bureau-work-rules", 3), None, ""),
     "✏️ 指定其他": Act("button", encode(Action.TEACH_OTHER, 999999), None, ""),
     "🗑 忽略": Act("button", encode(Action.MISS_DISMISS, 999999), None, ""),
@@ -242,7 +242,7 @@ TABLE: list[Row] = [
     *without_measure("suggestion", NOT_BOUND),
     *without_measure("👎 没答对", NOT_BOUND),
     *without_measure("/misses", NOT_BOUND, cadre=ONLY_ADMINS_MISSES, leader=ONLY_ADMINS_MISSES),
-    *(row for act in ("❓ 未答问题", "归入", "✏️ 指定其他", "🗑 忽略")
+    *(row for act in ("❓ 待处理的问题", "归入", "✏️ 指定其他", "🗑 忽略")
       for row in without_measure(act, NOT_BOUND, cadre=ONLY_ADMINS_MISSES, leader=ONLY_ADMINS_MISSES,
                                  admin="这个问题已不在未答列表中")),
 ]

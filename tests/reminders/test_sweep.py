@@ -186,4 +186,4 @@ async def test_the_admin_overview_counts_the_days_unanswered_questions_still_to_
         admin = await session.scalar(select(Cadre).where(Cadre.name == "韦丽萍"))
         assert admin is not None
         overview = await session.scalar(select(OutboxMessage.text).where(OutboxMessage.cadre_id == admin.id))
-    assert overview is not None and "近一天有 1 个问题未能回答：发送 /misses 查看" in overview
+    assert overview is not None and "近一天有 1 个问题未能回答或被指出答错：发送 /misses 查看" in overview
