@@ -19,6 +19,7 @@ from bot.services.answers import (
     AnswerEngine,
     SmallTalk,
     _answer_evidence,
+    _is_whole_question,
     _word_match,
     add_alias,
     count_misses,
@@ -30,7 +31,7 @@ from bot.services.answers import (
     teach,
 )
 from bot.services.retrieval import thesaurus
-from bot.services.text import normalize
+from bot.services.text import compact, normalize
 from tests.conftest import DATA
 from tests.questions.harness import QUESTIONS_DIR
 
@@ -983,6 +984,19 @@ async def test_a_taught_question_answers_itself_and_lends_its_words_to_no_other_
     for other in ("今天中午跟朋友在外面吃饭了没", "中午吃饭的地方远不远"):
         answer = answers.ask(other, today=TODAY)
         assert all((h.key, h.no) != ("bureau-work-rules", 8) for h in answer.hits), other
+
+
+@pytest.mark.parametrize(("phrase", "whole"), [
+    ("请假超过三天要谁批", True), ("去工地检查我一个人去行不行", True), ("补贴申请交上去以后多久能到账", True),
+    ("公租房有人不够条件还在住的那个问题整改得怎么样", True),
+    ("机关内务管理十项规定", False), ("公车", False), ("两免一补", False),
+    ("杜绝门难进脸难看事难办是哪条规定", True), ("招待客人的时候能喝点酒不", True), ("我们局管不管", False),  # short
+    ("电梯维修申请要等两个多月那个问题解决了没", True),
+    # 16 characters or more: a question in all but form, unless it ends as a document's name does.
+    ("电梯维修申请要等两个多月业主意见很大", True), ("全市中小学校舍安全隐患排查整治工作方案", False),
+])
+def test_an_alias_is_a_whole_question_when_it_asks_or_is_long(phrase: str, whole: bool) -> None:
+    assert _is_whole_question(compact(matchable(phrase))) is whole
 
 
 async def test_a_long_alias_that_names_rather_than_asks_still_lends_its_words(

@@ -2170,12 +2170,15 @@ def _dedupe(hits: list[Hit]) -> list[Hit]:
 
 
 #: What makes a phrasing a question rather than a name (行不行, 多久 besides 怎么, 吗 …).
-_ASKS = re.compile(_INTERROGATIVE.pattern + r"|行不行|多久|多长|何时|能否|是不是|有没有|对不对|好不好|算不算"
-                   r"|需不需要|用不用|会不会|该不该|能否|咋办|怎么办")
+_ASKS = re.compile(_INTERROGATIVE.pattern + r"|(\w)不\1|哪|多久|多长|何时|能否|需不需要|咋办|怎么办|了没|没有$|不$")
+#: A long phrasing ending so is the name of a document, not a question.
+_NAME_ENDING = re.compile(r"(制度|规定|办法|规程|细则|方案|准则|规范|条例|纪律|守则|意见|通知|要求)$")
 
 
 def _is_whole_question(said: str) -> bool:
-    return len(said) >= 2 * PHRASING_MIN or (len(said) >= PHRASING_MIN and bool(_ASKS.search(said)))
+    if len(said) < PHRASING_MIN:
+        return False
+    return bool(_ASKS.search(said)) or (len(said) >= 2 * PHRASING_MIN and not _NAME_ENDING.search(said))
 
 
 def _unit_aliases(unit: str) -> set[str]:
