@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,23 +32,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bot import db
+from benchmarks.question_sets import ASKER, DOCUMENT_KINDS, SETS, TODAY, bureau
 from bot.config import load_settings
-from bot.db import transaction
-from bot.services import answers, ledger
+from bot.services import answers
 from bot.services.answers import AnswerEngine, QueryWord
 from bot.services.retrieval import Analyzer
-from tests.questions.harness import QUESTIONS_DIR, _acceptable, _matches, evaluate, load_questions
+from tests.questions.harness import _acceptable, _matches, evaluate, load_questions
 
-ROOT = Path(__file__).resolve().parent.parent
-TODAY = dt.date(2026, 11, 27)  # the date the question sets were written for
-ASKER = "张伟"
-#: Readable sets: data directory and questions. land, water, culture and emergency stay unread.
-SETS: dict[str, tuple[Path, Path]] = {
-    "sample": (ROOT / "data", QUESTIONS_DIR / "sample.yaml"),
-    **{name: (QUESTIONS_DIR / name, QUESTIONS_DIR / name / "questions.yaml")
-       for name in ("heldout", "transport", "market", "health", "hrss", "environment", "housing")},
-}
 #: The weights set by hand before any fit: the origin of the fit and a baseline.
 HAND_WEIGHTS = (1.0, 0.05, 1.0, 0.25, 0.15, 0.03, 0.1, 0.2, 0.01, -0.05)
 SCALE = 10.0  # softmax temperature: rank differences are hundredths, the loss wants units
@@ -86,15 +75,8 @@ class Choice:
 
 
 async def _engine(data: Path) -> _Recording:
-    engine = db.create_engine(f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'ranking.db'}")
-    await db.upgrade(engine)
-    factory = db.create_session_factory(engine)
-    async with transaction(factory) as session:
-        await ledger.import_regulations(session, data / "regulations.yaml")
-        await ledger.import_cadres(session, data / "cadres.csv")
-        await ledger.import_measures(session, data / "measures.csv")
-    loaded = await _Recording.load(factory, load_settings())
-    await engine.dispose()
+    async with bureau(data) as factory:
+        loaded = await _Recording.load(factory, load_settings())
     assert isinstance(loaded, _Recording)
     return loaded
 
@@ -104,7 +86,7 @@ def _choices(engine: _Recording, questions: list[dict[str, Any]]) -> list[Choice
     choices: list[Choice] = []
     for item in questions:
         expect = item["expect"]
-        if expect is None or expect["kind"] not in ("regulation", "article", "measure"):
+        if expect is None or expect["kind"] not in DOCUMENT_KINDS:
             continue  # refusals and lists are decided by thresholds and intents, not by ranking
         ranked = engine.ranking_of(str(item["q"]))
         if not ranked:
