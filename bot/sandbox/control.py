@@ -162,6 +162,10 @@ def _decode_base64(value: Any) -> bytes:
         raise SandboxError("file content must be base64") from None
 
 
+#: Files a user can send through /sandbox/send, with the name each gets when none is given.
+_UPLOAD_NAMES = {"photo": "photo.jpg", "document": "document", "video": "video.mp4"}
+
+
 class _SendHandler(_ControlHandler):
     async def post(self) -> None:
         body = self.body()
@@ -170,30 +174,14 @@ class _SendHandler(_ControlHandler):
         chat_id = int(body["chat_id"]) if body.get("chat_id") is not None else None
         reply_to = int(body["reply_to"]) if body.get("reply_to") is not None else None
         caption = body.get("caption")
-        if body.get("photo") is not None:
-            message = await sb.send_photo(
+        upload = next((kind for kind in _UPLOAD_NAMES if body.get(kind) is not None), None)
+        if upload is not None:
+            message = await sb.send_file(
                 user_id,
-                _decode_base64(body["photo"]),
-                filename=body.get("filename") or "photo.jpg",
-                caption=caption,
-                chat_id=chat_id,
-                reply_to=reply_to,
-            )
-        elif body.get("document") is not None:
-            message = await sb.send_document(
-                user_id,
-                _decode_base64(body["document"]),
-                filename=body.get("filename") or "document",
-                mime_type=body.get("mime_type"),
-                caption=caption,
-                chat_id=chat_id,
-                reply_to=reply_to,
-            )
-        elif body.get("video") is not None:
-            message = await sb.send_video(
-                user_id,
-                _decode_base64(body["video"]),
-                filename=body.get("filename") or "video.mp4",
+                _decode_base64(body[upload]),
+                upload,
+                filename=body.get("filename") or _UPLOAD_NAMES[upload],
+                mime_type=body.get("mime_type") if upload == "document" else None,
                 caption=caption,
                 chat_id=chat_id,
                 reply_to=reply_to,

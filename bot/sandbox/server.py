@@ -369,7 +369,8 @@ class Sandbox:
         chat_id: int | None = None,
         reply_to: int | None = None,
     ) -> JSONDict:
-        return await self._send_file(user_id, data, "photo", filename, caption, chat_id, reply_to)
+        return await self.send_file(user_id, data, "photo", filename=filename, caption=caption, chat_id=chat_id,
+                                    reply_to=reply_to)
 
     async def send_document(
         self,
@@ -382,7 +383,8 @@ class Sandbox:
         chat_id: int | None = None,
         reply_to: int | None = None,
     ) -> JSONDict:
-        return await self._send_file(user_id, data, "document", filename, caption, chat_id, reply_to, mime_type)
+        return await self.send_file(user_id, data, "document", filename=filename, mime_type=mime_type, caption=caption,
+                                    chat_id=chat_id, reply_to=reply_to)
 
     async def send_video(
         self,
@@ -394,19 +396,22 @@ class Sandbox:
         chat_id: int | None = None,
         reply_to: int | None = None,
     ) -> JSONDict:
-        return await self._send_file(user_id, data, "video", filename, caption, chat_id, reply_to)
+        return await self.send_file(user_id, data, "video", filename=filename, caption=caption, chat_id=chat_id,
+                                    reply_to=reply_to)
 
     async def send_voice(
         self, user_id: int, data: bytes, *, chat_id: int | None = None, reply_to: int | None = None
     ) -> JSONDict:
         """A voice note: what people often send instead of typing."""
-        return await self._send_file(user_id, data, "voice", None, None, chat_id, reply_to)
+        return await self.send_file(user_id, data, "voice", chat_id=chat_id, reply_to=reply_to)
 
     async def send_sticker(self, user_id: int, *, chat_id: int | None = None) -> JSONDict:
-        return await self._send_file(user_id, b"RIFF-sticker-WEBP", "sticker", None, None, chat_id, None)
+        return await self.send_file(user_id, b"RIFF-sticker-WEBP", "sticker", chat_id=chat_id)
 
-    async def _send_file(self, user_id: int, data: bytes, kind: str, filename: str | None, caption: str | None,
-                         chat_id: int | None, reply_to: int | None, mime_type: str | None = None) -> JSONDict:
+    async def send_file(self, user_id: int, data: bytes, kind: str, *, filename: str | None = None,
+                        mime_type: str | None = None, caption: str | None = None, chat_id: int | None = None,
+                        reply_to: int | None = None) -> JSONDict:
+        """The user sends a file of `kind` (photo, document, video, voice or sticker)."""
         user = self.user(user_id)
         chat = self._chat_for_user(user, chat_id)
         stored = self.files.add(data, kind=kind, file_name=filename, mime_type=mime_type)
