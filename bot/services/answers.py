@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -510,16 +510,15 @@ _DUE_WINDOW = re.compile(
     r"(?P<days>[0-9]{1,3})(天|日)(之)?内|最近|近期|快要?|即将|马上|临近)(要|就)?(到期|截止)"
 )
 DUE_SOON_DAYS = 7  # 快到期的: as the report's 7日内到期
+# Windows looking back, ending today at the latest (`_closed_window` reads them).
+_PAST_WHEN = (r"昨天|本周|这周|这个?星期|本星期|上周|上个?星期|本月|这个?月|上个?月|今年|本年|"
+              r"近(?P<days>[0-9]{1,3})(天|日)")
 # Signed off in a past window (本周销号的, 这个月销号了几项): looking back, where _DUE_WINDOW looks ahead.
-_CLOSED_WINDOW = re.compile(
-    r"(?P<when>今天|今日|昨天|本周|这周|这个?星期|本星期|上周|上个?星期|本月|这个?月|上个?月|今年|本年|最近|近期|"
-    r"近(?P<days>[0-9]{1,3})(天|日))(已经?|刚刚?|新)?(销号|销了号|通过验收)"
-)
+_CLOSED_WINDOW = re.compile(rf"(?P<when>今天|今日|最近|近期|{_PAST_WHEN})(已经?|刚刚?|新)?(销号|销了号|通过验收)")
 
 # Overdue with deadlines in a past window (上个月逾期的, 本周到期没完成的): looking back, as sign-offs do.
 _LATE_WINDOW = re.compile(
-    r"(?P<when>昨天|本周|这周|这个?星期|本星期|上周|上个?星期|本月|这个?月|上个?月|今年|本年|"
-    r"近(?P<days>[0-9]{1,3})(天|日))(就|已经?|都)?(逾期|超期|过期|到期(还|却|但|仍)?(没|未)有?(完成|办完|办结|整改完)?)"
+    rf"(?P<when>{_PAST_WHEN})(就|已经?|都)?(逾期|超期|过期|到期(还|却|但|仍)?(没|未)有?(完成|办完|办结|整改完)?)"
 )
 
 
@@ -804,7 +803,7 @@ class AnswerEngine:
         self.article_numbers: dict[str, set[int]] = defaultdict(set)
         self._aliases: dict[tuple[str, str, int], list[str]] = defaultdict(list)
         # Whole questions an admin tied to an item (taught from /misses): answered as asked.
-        self._phrasings: dict[str, tuple[str, str, int | None]] = {}
+        self._phrasings: dict[str, tuple[Kind, str, int | None]] = {}
         self._regulation_context: dict[str, str] = {}
         self._df_cache: dict[str, int] = {}
         self._group_cache: dict[str, frozenset[int]] = {}
@@ -863,7 +862,8 @@ class AnswerEngine:
         for alias in aliases:
             said = compact(matchable(alias.phrase))
             if _is_whole_question(said):
-                self._phrasings[said] = (alias.kind, alias.target_key, alias.article_no or None)
+                # The table's check constraint keeps kind to the three kinds.
+                self._phrasings[said] = (cast(Kind, alias.kind), alias.target_key, alias.article_no or None)
             else:
                 self._aliases[(alias.kind, alias.target_key, alias.article_no)].append(alias.phrase)
         self._set_people(cadres)
@@ -1296,8 +1296,8 @@ class AnswerEngine:
         if found is None:
             return None
         kind, key, no = self._phrasings[found[0]]
-        index = self.kinds.get(kind)  # type: ignore[call-overload]
-        position = index.positions.get((key, no)) if index is not None else None
+        index = self.kinds[kind]  # every kind is indexed by the build that read the phrasings
+        position = index.positions.get((key, no))
         if position is None or not index.docs[position].alive:
             return None  # the item is gone (re-imported without it): ask as any question
         doc = index.docs[position]
