@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.config import load_settings
 from bot.db import SessionFactory, transaction
 from bot.errors import NotFound
-from bot.models import Measure, MeasureStatus
+from bot.models import Alias, Measure, MeasureStatus
 from bot.services import ledger
 from bot.services.answers import (
     _STATUS_CUES,
@@ -955,6 +955,16 @@ async def test_an_import_is_picked_up_by_refresh_without_a_full_rebuild(
     assert answer.answered and answer.hits[0].key == "ZG2025777"
 
 
+async def alias_and_refresh(factory: SessionFactory, answers: AnswerEngine, kind: str, key: str, phrase: str,
+                            *, article_no: int | None = None) -> Alias:
+    """Add an alternate phrasing (as `zhenggai alias add` does) and let the engine pick it up."""
+    async with transaction(factory) as session:
+        alias = await add_alias(session, kind, key, phrase, article_no=article_no)
+    async with transaction(factory) as session:
+        await answers.refresh(session)
+    return alias
+
+
 async def test_an_alias_takes_effect_at_once_and_resolves_the_miss(
     seeded: SessionFactory, answers: AnswerEngine
 ) -> None:
@@ -973,10 +983,7 @@ async def test_a_taught_question_answers_itself_and_lends_its_words_to_no_other_
     seeded: SessionFactory, answers: AnswerEngine
 ) -> None:
     taught = "那个我想问一下今天中午在外面跟朋友吃饭能不能喝点酒"
-    async with transaction(seeded) as session:
-        await add_alias(session, "article", "bureau-work-rules", taught, article_no=8)
-    async with transaction(seeded) as session:
-        await answers.refresh(session)
+    await alias_and_refresh(seeded, answers, "article", "bureau-work-rules", taught, article_no=8)
     for asked in (taught, taught + "呀", taught.replace("朋友", "朋有")):  # as taught, and near spellings
         answer = answers.ask(asked, today=TODAY)
         assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("bureau-work-rules", 8), asked
@@ -1003,10 +1010,8 @@ async def test_a_long_alias_that_names_rather_than_asks_still_lends_its_words(
     seeded: SessionFactory, answers: AnswerEngine
 ) -> None:
     assert not answers.ask("内务十项规定", today=TODAY).answered
-    async with transaction(seeded) as session:
-        await add_alias(session, "regulation", "bureau-work-rules", "机关内务管理十项规定")  # a name: no question
-    async with transaction(seeded) as session:
-        await answers.refresh(session)
+    # A name: it asks nothing.
+    await alias_and_refresh(seeded, answers, "regulation", "bureau-work-rules", "机关内务管理十项规定")
     answer = answers.ask("内务十项规定", today=TODAY)
     assert answer.answered and answer.hits[0].key == "bureau-work-rules"
 
@@ -1018,11 +1023,8 @@ async def test_an_alias_reaches_a_measure_whose_code_has_dashes_however_it_is_ty
     await import_and_refresh(seeded, answers, written(tmp_path / "lz.csv", MEASURES_HEADER
                              + "LZ2025-777,食堂从业人员健康证过期,组织从业人员体检换证,食品安全,"
                              "计划财务科,杨桂芳,李明德,2027-01-31,进行中,\n"))
-    async with transaction(seeded) as session:
-        alias = await add_alias(session, "measure", "lz2025777", "打饭阿姨的证到期了")
+    alias = await alias_and_refresh(seeded, answers, "measure", "lz2025777", "打饭阿姨的证到期了")
     assert alias.target_key == "LZ2025-777"
-    async with transaction(seeded) as session:
-        await answers.refresh(session)
     answer = answers.ask("打饭阿姨的证到期了", today=TODAY)
     assert answer.answered and (answer.hits[0].kind, answer.hits[0].key) == ("measure", "LZ2025-777")
 
