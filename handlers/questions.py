@@ -57,6 +57,7 @@ async def answer_question(session: AsyncSession, context: BotContext, update: Up
 
 #: The button under an answer that missed the point; the question is read from the quoted message.
 WRONG_BUTTON = "👎 没答对"
+_WRONG_DATA = encode(Action.WRONG)
 WRONG_NOTED = "已记下这个问题，管理员会补上正确的答案。您也可以换个说法再问一次。"
 
 
@@ -69,7 +70,7 @@ def _may_be_wrong(context: BotContext, answer: Answer, text: str) -> bool:
 
 def _with_feedback(reply: Reply) -> Reply:
     rows = [list(row) for row in reply.keyboard.inline_keyboard] if reply.keyboard else []
-    rows.append([InlineKeyboardButton(WRONG_BUTTON, callback_data=encode(Action.WRONG))])
+    rows.append([InlineKeyboardButton(WRONG_BUTTON, callback_data=_WRONG_DATA)])
     return Reply(reply.html, InlineKeyboardMarkup(rows), quote=True)
 
 
@@ -85,7 +86,7 @@ async def wrong_answer(update: Update, context: BotContext) -> Pressed:
     async with transaction(context.services.factory) as session:
         await record_miss(session, question[:MAX_QUESTION])
     if isinstance(message, Message) and message.reply_markup is not None:
-        rows = [[b for b in row if b.callback_data != encode(Action.WRONG)]
+        rows = [[b for b in row if b.callback_data != _WRONG_DATA]
                 for row in message.reply_markup.inline_keyboard]
         with contextlib.suppress(BadRequest):  # already changed by a double tap
             await message.edit_reply_markup(InlineKeyboardMarkup([row for row in rows if row]) if any(rows) else None)
