@@ -68,11 +68,13 @@ class ImportFailed(ZhenggaiError):
         self.total = max(total, len(problems))  # problems found, of which the first ones are kept
         self.no_header = no_header  # no row looked like the header: perhaps another kind of file
 
-    def lines(self) -> list[str]:
-        """Every kept problem on a line of its own, for a person fixing the file."""
-        lines = [f"共 {self.total} 处错误，整个文件未导入（改正后重新导入）：", *(f"  {p}" for p in self.problems)]
-        if self.total > len(self.problems):
-            lines.append(f"  ……另有 {self.total - len(self.problems)} 处错误未列出")
+    def lines(self, limit: int | None = None) -> list[str]:
+        """Every kept problem (or the first `limit`) on a line of its own, for a person fixing the
+        file, and how many more there are."""
+        shown = self.problems[:limit] if limit is not None else self.problems
+        lines = [f"共 {self.total} 处错误，整个文件未导入（改正后重新导入）：", *(f"  {p}" for p in shown)]
+        if self.total > len(shown):
+            lines.append(f"  ……另有 {self.total - len(shown)} 处错误未列出")
         return lines
 
     def __str__(self) -> str:

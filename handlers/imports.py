@@ -78,7 +78,7 @@ async def on_document(update: Update, context: BotContext) -> bool:
         for kind in kinds:
             try:
                 async with transaction(context.services.factory) as session:
-                    report = await ledger.IMPORTERS[kind](session, path)
+                    report = await ledger.IMPORTERS[kind](session, path, actor=cadre)
                 break
             except ImportFailed as failure:
                 if failure.no_header and kind != kinds[-1]:
@@ -99,8 +99,4 @@ async def on_document(update: Update, context: BotContext) -> bool:
 
 
 def _failure_text(failure: ImportFailed) -> str:
-    lines = failure.lines()
-    shown = lines[: SHOWN_PROBLEMS + 1]
-    if len(lines) > len(shown):
-        shown.append(f"  ……另有 {len(lines) - len(shown)} 行错误未列出")
-    return "\n".join(esc(line) for line in shown)
+    return "\n".join(esc(line) for line in failure.lines(SHOWN_PROBLEMS))

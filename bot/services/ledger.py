@@ -85,13 +85,13 @@ _STATUS_WORDS: dict[str, MeasureStatus] = {
     "进行中": MeasureStatus.IN_PROGRESS, "in_progress": MeasureStatus.IN_PROGRESS,
     "整改中": MeasureStatus.IN_PROGRESS, "推进中": MeasureStatus.IN_PROGRESS,
     "已完成": MeasureStatus.DONE, "done": MeasureStatus.DONE, "完成": MeasureStatus.DONE,
-    "待销号": MeasureStatus.DONE,
+    "待销号": MeasureStatus.DONE, "已完成待销号": MeasureStatus.DONE, "已完成(待销号)": MeasureStatus.DONE,
     "已销号": MeasureStatus.CLOSED, "closed": MeasureStatus.CLOSED, "销号": MeasureStatus.CLOSED,
 }
 _ROLE_WORDS: dict[str, Role] = {
     "admin": Role.ADMIN, "管理员": Role.ADMIN,
     "leader": Role.LEADER, "领导": Role.LEADER, "分管领导": Role.LEADER, "局领导": Role.LEADER,
-    "cadre": Role.CADRE, "干部": Role.CADRE, "责任人": Role.CADRE, "": Role.CADRE,
+    "cadre": Role.CADRE, "干部": Role.CADRE, "责任人": Role.CADRE,
 }
 
 # What Excel shows (and writes into a CSV) for a formula that failed.
@@ -794,7 +794,12 @@ async def _load_table(path: Path, problems: _Problems, meter: _Meter, share: flo
 
 # ---- cadres -------------------------------------------------------------------------------------
 
-async def import_cadres(session: AsyncSession, path: Path, progress: Progress | None = None) -> ImportReport:
+async def import_cadres(
+    session: AsyncSession, path: Path, progress: Progress | None = None, *, actor: Cadre | None = None
+) -> ImportReport:
+    """Upsert cadres by name. A column the file lacks, or an empty 角色 cell, leaves what an
+    existing cadre has: a list of names and units must not demote every leader and admin.
+    `actor` is the admin importing in chat, who cannot take away their own admin role."""
     problems = _Problems(path.name)
     table = await _load_table(path, problems, _Meter(None), 0)
     header, rows = _find_header(table, _cadre_column, ("name",), problems)
@@ -813,15 +818,18 @@ async def import_cadres(session: AsyncSession, path: Path, progress: Progress | 
             continue
         values: dict[str, Any] = {"name": name}
         for column in ("unit", "position"):
-            values[column] = _str(_value(cells, columns, column))
+            if column in columns:
+                values[column] = _str(_value(cells, columns, column))
         for column, limit in limits.items():
-            if limit and len(values[column]) > limit and column not in bad:
+            if limit and len(values.get(column, "")) > limit and column not in bad:
                 problems.add(row_no, column, f"内容过长（最多 {limit} 个字符）")
-        role_text = _str(_value(cells, columns, "role")).lower()
-        role = _ROLE_WORDS.get(role_text.replace(" ", ""))
-        if role is None and "role" not in bad:
-            problems.add(row_no, "role", f"未知的角色「{_quote(role_text)}」，应为 admin、leader 或 cadre")
-        values["role"] = role
+        role_text = _str(_value(cells, columns, "role")).lower().replace(" ", "")
+        if role_text:
+            role = _ROLE_WORDS.get(role_text)
+            if role is None and "role" not in bad:
+                problems.add(row_no, "role", f"未知的角色「{_quote(role_text)}」，应为 管理员（admin）、"
+                                             "分管领导（leader）或 责任人（cadre）")
+            values["role"] = role
         if name in parsed:
             problems.add(row_no, "name", f"姓名「{_quote(name)}」与第{parsed[name][0]}行重复")
         parsed[name] = (row_no, values)
@@ -829,10 +837,11 @@ async def import_cadres(session: AsyncSession, path: Path, progress: Progress | 
 
     report = ImportReport("干部")
     existing = {c.name: c for c in await session.scalars(select(Cadre))}
+    _check_admins_remain(existing, parsed, actor, problems)
     for done, (name, (_, values)) in enumerate(parsed.items(), start=1):
         cadre = existing.get(name)
         if cadre is None:
-            session.add(Cadre(**values))
+            session.add(Cadre(**{"unit": "", "position": "", "role": Role.CADRE, **values}))
             report.created += 1
         elif any(getattr(cadre, k) != v for k, v in values.items()):
             for key, value in values.items():
@@ -845,14 +854,36 @@ async def import_cadres(session: AsyncSession, path: Path, progress: Progress | 
     return report
 
 
+def _check_admins_remain(existing: dict[str, Cadre], parsed: dict[str, tuple[int, dict[str, Any]]],
+                        actor: Cadre | None, problems: _Problems) -> None:
+    """Refuse a cadre list that would leave the bot without an admin, or take the importing admin's
+    own role away: either locks the bureau out of imports, exports and invitations."""
+    demoted = {name: row for name, (row, values) in parsed.items()
+               if name in existing and existing[name].role is Role.ADMIN
+               and values.get("role", Role.ADMIN) is not Role.ADMIN}
+    if actor is not None and actor.name in demoted:
+        problems.add(demoted[actor.name], "role", "不能取消您本人的管理员角色（如需调整，请由其他管理员导入）")
+    remaining = {name for name, c in existing.items() if c.role is Role.ADMIN} - demoted.keys()
+    remaining |= {name for name, (_, values) in parsed.items() if values.get("role") is Role.ADMIN}
+    if demoted and not remaining:
+        for name, row in demoted.items():
+            problems.add(row, "role", f"导入后将没有任何管理员：「{_quote(name)}」是最后的管理员之一，请至少保留一名")
+    problems.raise_if_any()
+
+
 # ---- measures -----------------------------------------------------------------------------------
 
 def parse_status(text: str) -> MeasureStatus | None:
     """A status as written in a 台账 or typed: Chinese label or English code; '' → 未开始."""
-    key = clean_display(text).replace(" ", "").lower()
+    key = clean_display(text).replace(" ", "").replace("（", "(").replace("）", ")").lower()
     if not key:
         return MeasureStatus.NOT_STARTED
     return _STATUS_WORDS.get(key)
+
+
+#: Statuses in the order a measure moves through them; an import may not move one back.
+_STATUS_ORDER = {MeasureStatus.NOT_STARTED: 0, MeasureStatus.IN_PROGRESS: 1, MeasureStatus.DONE: 2,
+                 MeasureStatus.CLOSED: 3}
 
 
 @dataclass
@@ -866,8 +897,12 @@ _CHUNK = 1000
 
 
 async def import_measures(
-    session: AsyncSession, path: Path, progress: Progress | None = None
+    session: AsyncSession, path: Path, progress: Progress | None = None, *, actor: Cadre | None = None
 ) -> ImportReport:
+    """Upsert measures by code. An empty 状态 leaves an existing measure's status as it is, and no
+    row may move a status back (已完成 → 进行中): the file is older than what was done in the bot.
+    `actor` is the admin importing in chat: named in the audit trail, and, as in chat, unable to
+    sign off (已销号) a measure they are responsible for themselves."""
     problems = _Problems(path.name)
     meter = _Meter(progress)
     # Share of the progress bar per stage: reading an XLSX is slow, reading a CSV is not.
@@ -928,11 +963,14 @@ async def import_measures(
         if "deadline" not in bad:
             values["deadline"] = _deadline(row_no, deadline, problems)
         status_text = _str(_value(cells, columns, "status"))
-        status = parse_status(status_text)
-        if status is None and "status" not in bad:
+        status = parse_status(status_text) if status_text else None
+        if status_text and status is None and "status" not in bad:
             problems.add(row_no, "status",
                          f"未知的状态「{_quote(status_text)}」，应为 未开始、进行中、已完成、已销号 之一")
-        values["status"] = status
+        values["status"] = status  # None: not stated (a new measure has not started)
+        if (actor is not None and status is MeasureStatus.CLOSED and owner is not None and owner.id == actor.id
+                and "status" not in bad):
+            values["self_closed"] = True
 
         key = code_key(code)
         if key in parsed:
@@ -946,7 +984,7 @@ async def import_measures(
     report = ImportReport("整改措施")
     start = read_share + check_share
     await _write_measures(session, parsed, cadres.values(), report, problems,
-                          lambda fraction: meter(start + (1 - start) * fraction))
+                          lambda fraction: meter(start + (1 - start) * fraction), actor)
     meter(1.0)
     return report
 
@@ -965,7 +1003,7 @@ def _deadline(row_no: int, value: Cell, problems: _Problems) -> dt.date | None:
 
 async def _write_measures(
     session: AsyncSession, parsed: dict[str, _MeasureRow], cadres: Iterable[Cadre], report: ImportReport,
-    problems: _Problems, progress: Callable[[float], None],
+    problems: _Problems, progress: Callable[[float], None], actor: Cadre | None = None,
 ) -> None:
     """Insert new measures and update changed ones in bulk (SQLAlchemy core, a thousand rows a
     statement), with one `measure_events` row per created or changed measure."""
@@ -982,11 +1020,24 @@ async def _write_measures(
     }
     creates: list[dict[str, Any]] = []
     updates: list[tuple[Any, _MeasureRow, dict[str, list[Any]]]] = []
+    actor_id = actor.id if actor is not None else None
     for key, item in parsed.items():
         values = item.values
         old = existing.get(key)
+        closing = values.pop("self_closed", False) and (old is None or old.status is not MeasureStatus.CLOSED)
+        if closing:
+            problems.add(item.row, "status", f"「{_quote(values['code'])}」由您本人负责，不能由您本人销号"
+                                             "（请由分管领导或其他管理员销号）")
         if old is None:
+            values["status"] = values["status"] or MeasureStatus.NOT_STARTED
             creates.append(values)
+            continue
+        if values["status"] is None:
+            values["status"] = old.status
+        elif _STATUS_ORDER[values["status"]] < _STATUS_ORDER[old.status]:
+            problems.add(item.row, "status", f"「{_quote(values['code'])}」现为「{old.status.label}」，文件中为"
+                                             f"「{values['status'].label}」：导入不能把状态改回去（文件可能早于"
+                                             "机器人中的办理）。请先导出最新台账再改；需要退回的请在机器人中退回")
             continue
         changes: dict[str, list[Any]] = {}
         for column in _COMPARED:
@@ -1003,6 +1054,7 @@ async def _write_measures(
             updates.append((old, item, changes))
         else:
             report.unchanged += 1
+    problems.raise_if_any()
     total = max(1, len(creates) + len(updates))
     done = 0
     now = utcnow()
@@ -1023,7 +1075,7 @@ async def _write_measures(
             select(measures.c.code, measures.c.id).where(measures.c.code.in_([v["code"] for v in chunk]))
         )).tuples().all())
         await session.execute(insert(events), [
-            _event(ids[v["code"]], now, None, v["status"], "导入新增", {"created": True}) for v in chunk
+            _event(ids[v["code"]], now, None, v["status"], "导入新增", {"created": True}, actor_id) for v in chunk
         ])
         report.created += len(chunk)
         done += len(chunk)
@@ -1053,7 +1105,7 @@ async def _write_measures(
         await session.execute(insert(events), [
             _event(old.id, now, old.status if "status" in changes else None,
                    item.values["status"] if "status" in changes else None,
-                   "导入更新：" + "、".join(changes), {"changes": changes})
+                   "导入更新：" + "、".join(changes), {"changes": changes}, actor_id)
             for old, item, changes in chunk_updates
         ])
         report.updated += len(chunk_updates)
@@ -1062,8 +1114,8 @@ async def _write_measures(
 
 
 def _event(measure_id: int, at: dt.datetime, from_status: MeasureStatus | None, to_status: MeasureStatus | None,
-           note: str, details: dict[str, Any]) -> dict[str, Any]:
-    return {"measure_id": measure_id, "actor_id": None, "at": at, "action": "import", "from_status": from_status,
+           note: str, details: dict[str, Any], actor_id: int | None = None) -> dict[str, Any]:
+    return {"measure_id": measure_id, "actor_id": actor_id, "at": at, "action": "import", "from_status": from_status,
             "to_status": to_status, "note": note, "evidence_kind": None, "evidence_file_id": None,
             "details": details}
 
@@ -1295,8 +1347,10 @@ def _mapping_value(node: yaml.Node | None, name: str) -> yaml.Node | None:
 
 
 async def import_regulations(
-    session: AsyncSession, path: Path, progress: Progress | None = None
+    session: AsyncSession, path: Path, progress: Progress | None = None, *, actor: Cadre | None = None
 ) -> ImportReport:
+    # `actor` is accepted as by the other importers; regulations keep no audit trail.
+    del actor
     problems = _Problems(path.name)
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise problems.fail(None, None, f"不支持的文件类型「{_quote(path.suffix) or '无扩展名'}」，应为 .yaml")

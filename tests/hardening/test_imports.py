@@ -158,6 +158,7 @@ async def count(factory: SessionFactory, model: type) -> int:
 
 # ---- the oracle: what a measures CSV says, read independently of the ledger ---------------------
 
+STATUS_ORDER = [MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS, MeasureStatus.DONE, MeasureStatus.CLOSED]
 HEADER_NAMES = {**{c: c for c in HEADER}, **{zh: c for c, zh in ledger.MEASURE_HEADERS_ZH.items()}}
 
 
@@ -194,7 +195,8 @@ def expected_measures(text: str) -> dict[str, dict[str, Any]]:
         values = {c: get(record, c) for c in HEADER}
         values["code"] = code
         values["deadline"] = parse_deadline(values["deadline"] or None)
-        values["status"] = ledger.parse_status(values["status"])
+        # An empty status cell says nothing: an existing measure keeps its own (filled in below).
+        values["status"] = ledger.parse_status(values["status"]) if values["status"] else None
         expected[code_key(code)] = values
     return expected
 
@@ -207,8 +209,14 @@ async def check_measures_match(factory: SessionFactory, text: str, before: dict[
         measures = {code_key(m.code): m for m in await session.scalars(select(Measure))}
     columns = [c.name for c in Measure.__table__.columns]
     old = {code_key(r[columns.index("code")]): r for r in before["measures"]}
+    status_at = columns.index("status")
     for key, want in expected.items():
         got = measures[key]
+        if want["status"] is None:
+            want["status"] = MeasureStatus(old[key][status_at]) if key in old else MeasureStatus.NOT_STARTED
+        elif key in old:
+            # An import never moves a status back (进行中 over 已完成): such a file is rejected whole.
+            assert STATUS_ORDER.index(want["status"]) >= STATUS_ORDER.index(MeasureStatus(old[key][status_at]))
         assert got.code == want["code"]
         for name in ("problem", "measure", "category", "progress", "deadline", "status"):
             assert getattr(got, name) == want[name], (name, getattr(got, name), want[name])
@@ -392,14 +400,17 @@ async def test_mutated_cadres_csv_imports_exactly_or_is_rejected_whole(
     # What the file says: name → (unit, position, role), read with the csv module.
     file_rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     header = [clean_display(c).lower() for c in file_rows[0]]
-    roles = {"admin": Role.ADMIN, "leader": Role.LEADER, "cadre": Role.CADRE, "": Role.CADRE}
+    roles = {"admin": Role.ADMIN, "leader": Role.LEADER, "cadre": Role.CADRE}
+    old_roles = {r[1]: Role(r[4]) for r in before["cadres"]}
     expected = {}
     for record in file_rows[1:]:
         cells = dict(zip(header, [clean_display(c) for c in record], strict=False))
         if not any(cells.values()) or cells.get("name") == "name":
             continue
-        expected[cells["name"]] = (cells.get("unit", ""), cells.get("position", ""),
-                                   roles[cells.get("role", "").lower().replace(" ", "")])
+        # An empty role cell leaves an existing cadre's role; a new cadre is a 责任人.
+        role_text = cells.get("role", "").lower().replace(" ", "")
+        role = roles[role_text] if role_text else old_roles.get(cells["name"], Role.CADRE)
+        expected[cells["name"]] = (cells.get("unit", ""), cells.get("position", ""), role)
     async with transaction(seeded) as session:
         cadres = {c.name: (c.unit, c.position, c.role) for c in await session.scalars(select(Cadre))}
     for name, want in expected.items():

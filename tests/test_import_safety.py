@@ -1,0 +1,156 @@
+"""Re-importing a file must not undo what people did in the bot, nor lock the bureau out."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import SessionFactory, transaction
+from bot.errors import ImportFailed, ImportProblem
+from bot.models import Cadre, Measure, MeasureEvent, MeasureStatus, Role
+from bot.services import ledger, measures
+from tests.conftest import DATA
+
+
+def ledger_rows() -> list[dict[str, str]]:
+    return list(csv.DictReader((DATA / "measures.csv").open(encoding="utf-8")))
+
+
+def write_rows(path: Path, rows: list[dict[str, str]]) -> Path:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+async def measure(factory: SessionFactory, code: str) -> Measure:
+    async with transaction(factory) as session:
+        found = await session.scalar(select(Measure).where(Measure.code == code))
+        assert found is not None
+        return found
+
+
+async def cadre(factory: SessionFactory, name: str) -> Cadre:
+    async with transaction(factory) as session:
+        found = await session.scalar(select(Cadre).where(Cadre.name == name))
+        assert found is not None
+        return found
+
+
+def row_of(rows: list[dict[str, str]], code: str) -> dict[str, str]:
+    return next(r for r in rows if r["code"] == code)
+
+
+async def test_reimporting_an_old_ledger_refuses_to_undo_a_completion_reported_in_the_bot(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    rows = ledger_rows()
+    code = next(r["code"] for r in rows if r["status"] == "进行中")
+    owner = await cadre(seeded, row_of(rows, code)["owner"])
+    async with transaction(seeded) as session:
+        await measures.mark_done(session, owner.id, code, "已全部完成", None, dt.date(2026, 11, 27))
+    old_file = write_rows(tmp_path / "台账.csv", rows)  # the file as it was before the report
+    with pytest.raises(ImportFailed) as failure:
+        async with transaction(seeded) as session:
+            await ledger.import_measures(session, old_file)
+    text = "\n".join(failure.value.lines())
+    assert f"「{code}」现为「已完成」，文件中为「进行中」" in text
+    assert "[status]" in text
+    assert (await measure(seeded, code)).status is MeasureStatus.DONE
+
+
+async def test_an_empty_status_cell_keeps_an_existing_measures_status(seeded: SessionFactory, tmp_path: Path) -> None:
+    rows = ledger_rows()
+    code = next(r["code"] for r in rows if r["status"] == "进行中")
+    row_of(rows, code)["status"] = ""
+    row_of(rows, code)["progress"] = "新的进展"
+    rows.append({**rows[0], "code": "ZG2025199", "status": ""})
+    async with transaction(seeded) as session:
+        report = await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    assert (report.created, report.updated) == (1, 1)
+    assert (await measure(seeded, code)).status is MeasureStatus.IN_PROGRESS
+    assert (await measure(seeded, "ZG2025199")).status is MeasureStatus.NOT_STARTED
+
+
+async def test_a_status_may_still_move_forward_by_import(seeded: SessionFactory, tmp_path: Path) -> None:
+    rows = ledger_rows()
+    code = next(r["code"] for r in rows if r["status"] == "未开始")
+    row_of(rows, code)["status"] = "已完成待销号"  # as /report itself words it
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    assert (await measure(seeded, code)).status is MeasureStatus.DONE
+
+
+async def test_a_chat_import_names_the_admin_and_cannot_sign_off_their_own_measure(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    rows = ledger_rows()
+    admin = await cadre(seeded, "刘洋")
+    mine, other = [r for r in rows if r["status"] in ("未开始", "进行中")][:2]
+    mine["owner"] = "刘洋"
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, write_rows(tmp_path / "a.csv", rows), actor=admin)
+    async with transaction(seeded) as session:
+        event = await session.scalar(select(MeasureEvent).join(Measure).where(Measure.code == mine["code"])
+                                     .order_by(MeasureEvent.id.desc()))
+        assert event is not None and event.actor_id == admin.id
+
+    mine["status"] = "已销号"
+    other["status"] = "已销号"
+    with pytest.raises(ImportFailed) as failure:
+        async with transaction(seeded) as session:
+            await ledger.import_measures(session, write_rows(tmp_path / "b.csv", rows), actor=admin)
+    assert f"「{mine['code']}」由您本人负责，不能由您本人销号" in str(failure.value)
+    assert failure.value.total == 1  # signing off someone else's measure is an admin's right
+    assert (await measure(seeded, other["code"])).status is not MeasureStatus.CLOSED
+    # The operator at the server (no actor) imports the bureau's own records as they are.
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, write_rows(tmp_path / "c.csv", rows))
+    assert (await measure(seeded, mine["code"])).status is MeasureStatus.CLOSED
+
+
+async def test_a_cadre_list_without_roles_keeps_every_leader_and_admin(seeded: SessionFactory, tmp_path: Path) -> None:
+    names = list(csv.DictReader((DATA / "cadres.csv").open(encoding="utf-8")))
+    path = tmp_path / "干部名单.csv"
+    path.write_text("姓名,单位\n" + "".join(f"{r['name']},{r['unit']}\n" for r in names), encoding="utf-8")
+    async with transaction(seeded) as session:
+        await ledger.import_cadres(session, path)
+    assert (await cadre(seeded, "刘洋")).role is Role.ADMIN
+    assert (await cadre(seeded, "陈建华")).role is Role.LEADER
+    assert (await cadre(seeded, "陈建华")).position.startswith("党组成员")  # no 职务 column: kept
+
+
+async def test_a_cadre_list_may_not_leave_the_bot_without_an_admin_or_demote_the_importer(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "干部名单.csv"
+    path.write_text("name,role\n刘洋,cadre\n韦丽萍,cadre\n", encoding="utf-8")
+    with pytest.raises(ImportFailed) as failure:
+        async with transaction(seeded) as session:
+            await ledger.import_cadres(session, path)
+    assert "导入后将没有任何管理员" in "\n".join(failure.value.lines())
+
+    path.write_text("name,role\n刘洋,cadre\n", encoding="utf-8")
+    with pytest.raises(ImportFailed) as failure:
+        async with transaction(seeded) as session:
+            await ledger.import_cadres(session, path, actor=await cadre(seeded, "刘洋"))
+    assert "不能取消您本人的管理员角色" in str(failure.value)
+    async with transaction(seeded) as session:  # another admin may
+        await ledger.import_cadres(session, path, actor=await cadre(seeded, "韦丽萍"))
+    assert (await cadre(seeded, "刘洋")).role is Role.CADRE
+
+
+def test_a_long_list_of_problems_counts_what_is_not_shown() -> None:
+    problems = [ImportProblem("台账.csv", row, "owner", "未知的责任人「王五」") for row in range(2, 22)]
+    failure = ImportFailed(problems, total=31)
+    lines = failure.lines(20)
+    assert lines[0].startswith("共 31 处错误")
+    assert lines[-1].strip() == "……另有 11 处错误未列出"
+    assert len(failure.lines(5)) == 1 + 5 + 1 and failure.lines(5)[-1].strip() == "……另有 26 处错误未列出"
