@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from handlers import buttons, measures, messages, misses, onboarding, questions, reports
-from handlers.common import user_facing
+from handlers.common import new_action, user_facing
 from handlers.errors import on_error
 
 if TYPE_CHECKING:
@@ -40,7 +40,9 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         ("misses", misses.misses_command),
     ]
     return [
-        *(CommandHandler(name, user_facing(callback)) for name, callback in commands),
+        # Every command but /cancel (which says what it dropped) drops a question left open.
+        *(CommandHandler(name, user_facing(callback if name == "cancel" else new_action(callback)))
+          for name, callback in commands),
         CallbackQueryHandler(user_facing(buttons.on_button)),
         MessageHandler(filters.PHOTO | filters.VIDEO | filters.Document.ALL, user_facing(messages.on_media)),
         MessageHandler(filters.TEXT & ~filters.COMMAND, user_facing(messages.on_text)),

@@ -12,12 +12,16 @@ from bot.app import BotContext
 from bot.db import transaction
 from handlers import measures, misses, questions
 from handlers.callbacks import EXPIRED, Action, decode
-from handlers.common import Pressed, current_cadre, send_attachments, tell
+from handlers.common import Pressed, current_cadre, drop_question, send_attachments, tell
 
 log = logging.getLogger(__name__)
 
 _QUESTION_ACTIONS = {Action.REGULATION, Action.ARTICLE, Action.REG_PAGE, Action.SUGGESTION}
 _MISS_ACTIONS = {Action.MISS, Action.TEACH, Action.TEACH_OTHER, Action.MISS_DISMISS}
+# Buttons that change something or ask something anew; the others only show things.
+_ACTING = {Action.DONE_ASK, Action.DONE_YES, Action.DONE_NO, Action.DONE_UNDO, Action.VERIFY, Action.REJECT,
+           Action.EXTEND, Action.EXTEND_APPROVE, Action.EXTEND_REFUSE, Action.PROGRESS, Action.TEACH,
+           Action.TEACH_OTHER, Action.MISS_DISMISS}
 
 
 async def on_button(update: Update, context: BotContext) -> None:
@@ -34,6 +38,9 @@ async def on_button(update: Update, context: BotContext) -> None:
         return
     async with transaction(context.services.factory) as session:
         cadre = await current_cadre(session, update)
+        if cadre is not None and callback.action in _ACTING:
+            # 退回 then ✔️ 销号: the reason the bot asked for is no longer coming.
+            await drop_question(session, update)
     if cadre is None:
         await tell(update, measures.NOT_BOUND_PLAIN)
         return

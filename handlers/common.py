@@ -15,10 +15,10 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.app import BotContext
-from bot.db import is_unavailable
+from bot.db import is_unavailable, transaction
 from bot.errors import NotFound, ZhenggaiError
 from bot.models import Cadre, Measure, Role
-from bot.services import cadres, measures
+from bot.services import cadres, measures, pending
 from handlers.callbacks import Ref
 from handlers.render import Reply, esc
 
@@ -160,6 +160,26 @@ def user_facing(handler: _H) -> _H:
                 raise  # a bug: the error handler logs it, apologises and alerts the admins
             log.warning("database unavailable while handling an update: %s", error)
             await tell(update, DATABASE_DOWN)
+
+    return wrapper  # type: ignore[return-value]
+
+
+async def drop_question(session: AsyncSession, update: Update) -> None:
+    """Forget the answer the bot is waiting for from this user here (退回原因, 进展 …): they chose
+    another action, so their next message is not that answer (it was taken as one before)."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is not None and user is not None:
+        await pending.clear(session, chat.id, user.id)
+
+
+def new_action(handler: _H) -> _H:
+    """For a command: it starts something new, so an open question (see `drop_question`) is dropped."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: BotContext) -> None:
+        async with transaction(context.services.factory) as session:
+            await drop_question(session, update)
+        await handler(update, context)
 
     return wrapper  # type: ignore[return-value]
 

@@ -584,6 +584,27 @@ async def test_a_pending_question_can_be_cancelled(harness: Harness) -> None:
     assert (await harness.measure("ZG2025013")).status is MeasureStatus.DONE
 
 
+async def test_a_command_or_another_action_drops_the_question_the_bot_was_waiting_for(harness: Harness) -> None:
+    leader = await harness.bind("陈建华")
+    card = await harness.one(leader, "/status ZG2025013")
+    await harness.tap(leader, card, "退回")
+    await harness.sandbox.wait_for_messages(leader.id)
+    await harness.one(leader, "/help")
+    assert await harness.pending_inputs(leader) == []
+    answer = await harness.one(leader, "请假超过三天要谁批")
+    assert "已退回" not in answer.body and "《市教育局工作规程》第3条" in answer.body
+    assert (await harness.measure("ZG2025013")).status is MeasureStatus.DONE
+
+    # 退回, then a change of mind: ✔️ 销号 on the same card. The reason is no longer expected.
+    await harness.tap(leader, card, "退回")
+    await harness.sandbox.wait_for_messages(leader.id)
+    await harness.tap(leader, card, "销号")
+    assert (await harness.measure("ZG2025013")).status is MeasureStatus.CLOSED
+    assert await harness.pending_inputs(leader) == []
+    answer = await harness.one(leader, "请假超过三天要谁批")
+    assert "不能退回" not in answer.body and "《市教育局工作规程》第3条" in answer.body
+
+
 async def test_reject_command(harness: Harness) -> None:
     leader = await harness.bind("陈建华")
     usage = await harness.unchanged_by(lambda: harness.one(leader, "/reject ZG2025013"))
