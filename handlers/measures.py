@@ -434,7 +434,9 @@ class Typed:
 
 
 #: "进展：招生片区已重新划定" after a code: progress to record, not a question on it.
-_PROGRESS = re.compile(r"(?:最新)?(?:进展|进度)(?:情况)?\s*[：:，,]\s*(?P<text>\S.+)", re.DOTALL)
+#: A space does as a colon (ZG2025009进展 主体已封顶), and staff who mix in English write progress:.
+_PROGRESS = re.compile(r"(?:(?:最新)?(?:进展|进度)(?:情况)?|progress|update)(?:\s*[：:，,]\s*|\s+)(?P<text>\S.+)",
+                       re.DOTALL | re.IGNORECASE)
 #: A progress text that is a question after all (进展，怎么样了 / 进度：到哪一步了？).
 _ASKED = re.compile(r"[吗么?？]|怎么样|如何|咋样|多少|哪|什么|啥|了没|没有$|没$")
 #: A leader's sign-off ("同意销号", "可以销号") or return ("退回，佐证材料不全"): as the 销号 and
@@ -480,17 +482,22 @@ def typed_action(context: BotContext, text: str) -> Typed | None:
     judged = judgement(codes[0], rest)
     if judged is not None:
         return judged
+    return progress_or_extension(codes[0], rest)
+
+
+def progress_or_extension(code: str, rest: str) -> Typed | None:
+    """进展：… or 申请延期到…，原因：… said of `code` (after it, or in reply to its card)."""
     progress = _PROGRESS.fullmatch(rest)
     if progress and not _ASKED.search(progress.group("text")):
-        return Typed("progress", codes[0], progress.group("text").strip())
+        return Typed("progress", code, progress.group("text").strip())
     extend = _EXTEND.fullmatch(rest)
     if extend:
         reason = extend.group("reason").strip()
         if reason and _MAY_I.fullmatch(reason):
             return None  # a question about extending, for the answer engine
-        return Typed("extend", codes[0], reason, extend.group("date"))
+        return Typed("extend", code, reason, extend.group("date"))
     if _EXTEND_UNDATED.fullmatch(rest) and not _ASKED.search(rest):
-        return Typed("extend", codes[0], rest)
+        return Typed("extend", code, rest)
     return None
 
 
@@ -505,7 +512,8 @@ def judged_in_reply(context: BotContext, message: Message, text: str) -> Typed |
         return Typed("unclear", codes[0])
     if UNDO_WORDS.fullmatch(said):
         return Typed("undo", codes[0])
-    return judgement(codes[0], said)
+    # 进展：… or 申请延期到… in reply to the card: recorded as if typed after its code.
+    return judgement(codes[0], said) or progress_or_extension(codes[0], said)
 
 
 #: Words of a decision without what is decided (not 好的/收到: a reminder acknowledged).

@@ -789,6 +789,23 @@ async def test_progress_typed_after_a_code_is_recorded_and_a_question_on_it_is_n
     assert refused.body == "ZG2025001 的责任人是钟春兰，您不能填报进展"
 
 
+async def test_progress_said_with_a_space_in_english_or_in_reply_to_the_card_is_recorded(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    for said, kept in (("ZG2025008进展 规划初稿已完成", "规划初稿已完成"),
+                       ("ZG2025008 progress: draft plan sent", "draft plan sent")):
+        reply = await harness.one(owner, said)
+        assert reply.body.startswith("进展已更新"), said
+        assert (await harness.measure("ZG2025008")).progress == kept
+    card = await harness.one(owner, "/status ZG2025009")
+    reply = await harness.one(owner, "进展：主体已封顶", reply_to=card.message_id)
+    assert reply.body.startswith("进展已更新") and (await harness.measure("ZG2025009")).progress == "主体已封顶"
+    reply = await harness.one(owner, "申请延期到2027年1月31日，原因：工程还没验收", reply_to=card.message_id)
+    assert "已提交 ZG2025009 的延期申请（→ 2027年1月31日）" in reply.body
+    # Asked in reply, it stays a question on the measure.
+    asked = await harness.unchanged_by(lambda: harness.one(owner, "进展 到哪一步了", reply_to=card.message_id))
+    assert not asked.body.startswith("进展已更新")
+
+
 async def test_an_extension_asked_for_in_words_is_requested(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     reply = await harness.one(owner, "ZG2025009 申请延期到2027年1月31日，工程还没验收")
