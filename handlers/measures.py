@@ -137,28 +137,42 @@ async def todo(update: Update, context: BotContext) -> None:
         cadre = await require_cadre(session, update)
         if cadre.role is Role.CADRE:
             raise PermissionDenied("/todo 供分管领导和管理员使用；您的整改措施请用 /mine 查看。")
-        replies = await _todo_replies(session, update, context, cadre)
-    await _send_todo(update, replies)
+        total, replies = await _todo_replies(session, update, context, cadre)
+    await _send_todo(update, total, replies)
 
 
-async def _todo_replies(session: AsyncSession, update: Update, context: BotContext, cadre: Cadre) -> list[Reply]:
+#: More measures than this awaiting sign-off come as one list (a button opens each card), not a
+#: message per measure: forty cards would bury the chat.
+TODO_CARDS = 5
+
+
+async def _todo_replies(session: AsyncSession, update: Update, context: BotContext, cadre: Cadre
+                        ) -> tuple[int, list[Reply]]:
+    """How many things wait for this leader or admin, and the messages showing them."""
     if not is_private(update):
         # Sign-off buttons and who asked for what are not for a group.
         raise PermissionDenied("请在与机器人的私聊中使用 /todo。")
-    replies = [card(context, update, measure, cadre)
-               for measure in (await service.awaiting_verification(session, cadre.id))[:LIST_LIMIT]]
-    if cadre.role is Role.ADMIN:
-        for request in await service.pending_extensions(session):
-            text, buttons = notify.extension_message(request, request.measure)
-            replies.append(Reply(text, markup(buttons)))
-    return replies
+    awaiting = await service.awaiting_verification(session, cadre.id)
+    if len(awaiting) > TODO_CARDS:
+        replies = [render.measure_list(awaiting[:LIST_LIMIT], context.services.today(),
+                                       title="待您审核销号的整改措施", total=len(awaiting), show_owner=True)]
+    else:
+        replies = [card(context, update, measure, cadre) for measure in awaiting]
+    requests = await service.pending_extensions(session) if cadre.role is Role.ADMIN else []
+    for request in requests[:TODO_CARDS]:
+        text, buttons = notify.extension_message(request, request.measure)
+        replies.append(Reply(text, markup(buttons)))
+    if len(requests) > TODO_CARDS:
+        more = len(requests) - TODO_CARDS
+        replies.append(Reply(f"另有 {more} 项延期申请未列出：处理完以上申请后，再发送 /todo 查看。"))
+    return len(awaiting) + len(requests), replies
 
 
-async def _send_todo(update: Update, replies: list[Reply]) -> None:
+async def _send_todo(update: Update, total: int, replies: list[Reply]) -> None:
     if not replies:
         await send(update, "没有待您处理的事项。")
         return
-    await send(update, f"待您处理 {len(replies)} 项：")
+    await send(update, f"待您处理 {total} 项：")
     for reply in replies:
         await send(update, reply)
 
@@ -179,15 +193,16 @@ async def my_todo(update: Update, context: BotContext) -> None:
     services = context.services
     owned: list[Measure] | None = None
     replies: list[Reply] = []
+    total = 0
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
         if cadre.role is Role.CADRE:
             owned = await service.open_measures_of_owner(session, cadre.id)
         else:
             # A leader's or admin's: /todo, from this same unit of work.
-            replies = await _todo_replies(session, update, context, cadre)
+            total, replies = await _todo_replies(session, update, context, cadre)
     if owned is None:
-        await _send_todo(update, replies)
+        await _send_todo(update, total, replies)
         return
     await send(update, render.measure_list(owned[:LIST_LIMIT], services.today(), title="您待完成的整改措施",
                                            total=len(owned), public=not is_private(update)))

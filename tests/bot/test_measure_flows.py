@@ -10,8 +10,11 @@ import functools
 import json
 
 import httpx
+import pytest
+from sqlalchemy import select, update
 
-from bot.models import ExtensionStatus, MeasureStatus, OutboxStatus
+from bot.db import transaction
+from bot.models import Cadre, ExtensionStatus, Measure, MeasureStatus, OutboxStatus
 from tests.bot.conftest import Harness
 
 # ---- done by message ------------------------------------------------------------------------------
@@ -603,6 +606,24 @@ async def test_a_command_or_another_action_drops_the_question_the_bot_was_waitin
     assert await harness.pending_inputs(leader) == []
     answer = await harness.one(leader, "请假超过三天要谁批")
     assert "不能退回" not in answer.body and "《市教育局工作规程》第3条" in answer.body
+
+
+async def test_a_long_todo_is_one_list_with_the_true_count(harness: Harness) -> None:
+    leader = await harness.bind("陈建华")
+    async with transaction(harness.factory) as session:
+        chen = await session.scalar(select(Cadre).where(Cadre.name == "陈建华"))
+        assert chen is not None
+        await session.execute(update(Measure).where(Measure.leader_id == chen.id)
+                              .values(status=MeasureStatus.DONE))
+        waiting = len((await session.scalars(select(Measure.id).where(Measure.leader_id == chen.id))).all())
+    assert waiting > 5
+    head = await harness.one(leader, "/todo")
+    assert head.body == f"待您处理 {waiting} 项："
+    [listing] = await harness.sandbox.wait_for_messages(leader.id)
+    assert listing.body.startswith(f"待您审核销号的整改措施共 {waiting} 项：")
+    assert len(listing.button_texts) == waiting  # one button a measure opens its card
+    with pytest.raises(TimeoutError):  # and no card a measure besides
+        await harness.sandbox.wait_for_messages(leader.id, timeout=0.5)
 
 
 async def test_reject_command(harness: Harness) -> None:
