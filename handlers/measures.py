@@ -243,10 +243,27 @@ async def command_args(update: Update, context: BotContext, usage: str, *, minim
     return args
 
 
+def code_and_rest(context: BotContext, args: list[str]) -> tuple[str, str]:
+    """The code a command's words start with and the rest as typed: /done ZG2025008，规划已批复 puts
+    a comma, not a space, after the code, and the note must not be lost for it."""
+    text = " ".join(args)
+    codes = context.services.answers.find_codes(args[0])
+    plain = unicodedata.normalize("NFKC", text)
+    if codes and len(plain) == len(text):  # NFKC kept every position: cut the original there
+        run = next((r for r in _CODE_RUN.finditer(plain)
+                    if context.services.answers.find_codes(r.group(0)) == codes[:1]), None)
+        if run is not None and not plain[:run.start()].strip():
+            return codes[0], text[run.end():].strip(" \t\n,，.。:：;；、")
+    return resolve_code(context, args[0]), " ".join(args[1:])
+
+
 async def done_command(update: Update, context: BotContext) -> None:
+    if not context.args and is_private(update) and await offer_choice(update, context, "done"):
+        return  # /done alone: which one? as a bare 完成
     args = await command_args(update, context,
                               "用法：/done 编号 说明，例如 /done ZG2025004 已全部补发到位（可同时附照片作为佐证）")
-    await mark_done(update, context, resolve_code(context, args[0]), " ".join(args[1:]), evidence=None)
+    code, note = code_and_rest(context, args)
+    await mark_done(update, context, code, note, evidence=None)
 
 
 async def mark_done(update: Update, context: BotContext, code: str, note: str, evidence: Evidence | None) -> None:
@@ -321,7 +338,8 @@ async def show_trail(update: Update, context: BotContext, code: str) -> None:
 
 async def verify_command(update: Update, context: BotContext) -> None:
     args = await command_args(update, context, "用法：/verify 编号 [说明]，例如 /verify ZG2025004")
-    await verify(update, context, resolve_code(context, args[0]), " ".join(args[1:]))
+    code, note = code_and_rest(context, args)
+    await verify(update, context, code, note)
 
 
 async def verify(update: Update, context: BotContext, code: str, note: str) -> None:
@@ -337,9 +355,12 @@ async def verify(update: Update, context: BotContext, code: str, note: str) -> N
 
 
 async def reject_command(update: Update, context: BotContext) -> None:
-    args = await command_args(update, context, "用法：/reject 编号 原因，例如 /reject ZG2025004 佐证材料不全",
-                              minimum=2)
-    await reject(update, context, resolve_code(context, args[0]), " ".join(args[1:]))
+    args = await command_args(update, context, "用法：/reject 编号 原因，例如 /reject ZG2025004 佐证材料不全")
+    code, reason = code_and_rest(context, args)
+    if not reason:
+        await ask_rest(update, context, Action.REJECT, code)  # as the ↩️ 退回 button: the reason is asked for
+        return
+    await reject(update, context, code, reason)
 
 
 async def reject(update: Update, context: BotContext, code: str, reason: str) -> None:
@@ -354,10 +375,17 @@ async def reject(update: Update, context: BotContext, code: str, reason: str) ->
 
 
 async def extend_command(update: Update, context: BotContext) -> None:
+    if not context.args and is_private(update) and await offer_choice(update, context, "extend"):
+        return  # /extend alone: which one? as a bare 申请延期
     args = await command_args(update, context,
-                              "用法：/extend 编号 新时限 理由，例如 /extend ZG2025004 2027-03-31 资金尚未到位",
-                              minimum=3)
-    await request_extension(update, context, resolve_code(context, args[0]), args[1], " ".join(args[2:]))
+                              "用法：/extend 编号 新时限 理由，例如 /extend ZG2025004 2027-03-31 资金尚未到位")
+    code = resolve_code(context, args[0])
+    if len(args) == 1:
+        await ask_rest(update, context, Action.EXTEND, code)  # as the ⏰ button: date and reason asked for
+        return
+    if len(args) == 2:
+        raise InvalidInput(f"请同时写明延期理由，例如：/extend {code} {args[1]} 资金尚未到位")
+    await request_extension(update, context, code, args[1], " ".join(args[2:]))
 
 
 async def request_extension(update: Update, context: BotContext, code: str, date_text: str, reason: str) -> None:
@@ -806,15 +834,30 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
         _sync_index(context, transition.measure)
         deliver_soon(context)
         return Pressed(reply, toast)
-    if callback.action is Action.REJECT:
+    await _ask(update, context, callback.action, code)
+    return Pressed()
+
+
+async def _ask(update: Update, context: BotContext, action: Action, code: str) -> None:
+    """What 退回, 📝 进展 and ⏰ 申请延期 need to be typed: asked for, the answer is the next message."""
+    if action is Action.REJECT:
         await ask_for(update, context, "reject", code, f"请输入退回 <b>{esc(code)}</b> 的原因：")
-    elif callback.action is Action.PROGRESS:
+    elif action is Action.PROGRESS:
         await ask_for(update, context, "progress", code, f"请输入 <b>{esc(code)}</b> 的最新进展：")
-    elif callback.action is Action.EXTEND:
+    elif action is Action.EXTEND:
         await ask_for(update, context, "extend", code,
                       f"请输入 <b>{esc(code)}</b> 的新完成时限和理由，例如：\n<code>2027-03-31 资金尚未到位</code>\n"
                       "也可以写“明年3月底，……”或“延期一个月，……”")
-    return Pressed()
+
+
+async def ask_rest(update: Update, context: BotContext, action: Action, code: str) -> None:
+    """A command naming only the measure (/reject ZG2025013): as its button, if allowed now."""
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+        view = await service.view_measure(session, cadre.id, code)
+        if _NEEDS[action] not in view.actions:
+            raise _refusal(_NEEDS[action], view, cadre)
+    await _ask(update, context, action, code)
 
 
 def _refusal(needed: service.Action, view: service.MeasureView, cadre: Cadre) -> PermissionDenied | InvalidTransition:

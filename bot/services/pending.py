@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Cadre, PendingInput, utcnow
@@ -38,9 +38,9 @@ async def expect(session: AsyncSession, chat_id: int, telegram_user_id: int, kin
 
 
 async def set_prompt(session: AsyncSession, row_id: int, message_id: int) -> None:
-    row = await session.get(PendingInput, row_id)
-    if row is not None:
-        row.prompt_message_id = message_id
+    # One UPDATE, not load-and-flush: the answer (or /cancel) may already have consumed the row.
+    await session.execute(update(PendingInput).where(PendingInput.id == row_id)
+                          .values(prompt_message_id=message_id))
 
 
 #: Built once: constructing a statement costs about as much as running it (see `sender`).

@@ -626,10 +626,31 @@ async def test_a_long_todo_is_one_list_with_the_true_count(harness: Harness) -> 
         await harness.sandbox.wait_for_messages(leader.id, timeout=0.5)
 
 
+async def test_commands_keep_a_note_after_a_comma_and_ask_for_what_is_missing(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    reply = await harness.one(owner, "/done ZG2025008，规划已批复")
+    assert reply.body.startswith("已报告完成")
+    assert (await harness.events("ZG2025008"))[-1].note == "规划已批复"
+    chooser = await harness.one(owner, "/done")
+    assert chooser.body.startswith("要报告哪一项已完成？") and chooser.button_texts == ["✅ ZG2025009 完成"]
+    asked = await harness.one(owner, "/extend ZG2025009")
+    assert "请输入 ZG2025009 的新完成时限和理由" in asked.body
+    await harness.one(owner, "/cancel")
+    no_reason = await harness.unchanged_by(lambda: harness.one(owner, "/extend ZG2025009 2027-03-31"))
+    assert no_reason.body == "请同时写明延期理由，例如：/extend ZG2025009 2027-03-31 资金尚未到位"
+    refused = await harness.unchanged_by(lambda: harness.one(owner, "/extend ZG2025001"))
+    assert refused.body == "只有 ZG2025001 的责任人或分管领导可以申请延期"
+
+
 async def test_reject_command(harness: Harness) -> None:
     leader = await harness.bind("陈建华")
-    usage = await harness.unchanged_by(lambda: harness.one(leader, "/reject ZG2025013"))
+    usage = await harness.unchanged_by(lambda: harness.one(leader, "/reject"))
     assert "用法：/reject 编号 原因" in usage.body
+    # The code alone: the reason is asked for, as the ↩️ 退回 button does.
+    asked = await harness.one(leader, "/reject ZG2025013")
+    assert "请输入退回 ZG2025013 的原因" in asked.body
+    assert [p.kind for p in await harness.pending_inputs(leader)] == ["reject"]
+    assert (await harness.one(leader, "/cancel")).body == "已取消。"
     reply = await harness.one(leader, "/reject ZG2025013 花名册缺少签字")
     assert "已退回 ZG2025013" in reply.body and "花名册缺少签字" in reply.body
     event = (await harness.events("ZG2025013"))[-1]
@@ -755,7 +776,7 @@ async def test_extension_mistakes_get_clear_answers_and_change_nothing(harness: 
     assert "无法识别的日期「明年春天」" in bad and "2027-03-31、2027年3月底、明年3月底" in bad
     assert "不存在的日期「2027-02-30」" in impossible
     assert "必须晚于今天" in earlier
-    assert "用法：/extend 编号 新时限 理由" in no_reason
+    assert no_reason == "请同时写明延期理由，例如：/extend ZG2025009 2027-01-31 资金尚未到位"
     assert "只有 ZG2025001 的责任人或分管领导可以申请延期" in not_mine
     assert "已报告完成，无需申请延期" in done
     await harness.one(owner, "/extend ZG2025009 2027-01-31 资金未到位")

@@ -97,7 +97,7 @@ async def test_input_the_bot_cannot_use_gets_a_clear_answer(harness: Harness) ->
     user = await harness.bind("张伟")
     cases = {
         "/done ZG2099999": "没有编号为 ZG2099999 的整改措施",
-        "/done": "用法：/done 编号 说明",
+        "/done": "要报告哪一项已完成？请选择",  # as a bare 完成: the cadre's own open measures
         "/status": "用法：/status",
         "/nosuchcommand": "没有这个命令",
         "/done ZG2025009 " + "很长的说明" * 500: "说明过长（最多 2000 字）",
