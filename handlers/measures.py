@@ -424,7 +424,21 @@ def codes_in_reply(context: BotContext, message: Message) -> list[str]:
     replied = message.reply_to_message
     if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
         return []
-    return context.services.answers.find_codes(replied.text or replied.caption or "")
+    return context.services.answers.find_codes(without_examples(replied.text or replied.caption or ""))
+
+
+def without_examples(text: str) -> str:
+    """A message less its examples (例如 /done ZG2025004 …, and the • lines under 例如：): 已完成 in
+    reply to /help or a usage hint is about no measure, least of all the example's."""
+    kept: list[str] = []
+    listing = False
+    for line in text.splitlines():
+        if listing and line.lstrip().startswith("•"):
+            continue
+        head, cue, _ = line.partition("例如")
+        kept.append(head)
+        listing = bool(cue)
+    return "\n".join(kept)
 
 
 async def answer_pending(update: Update, context: BotContext, waiting: pending.Waiting, text: str) -> None:

@@ -75,6 +75,17 @@ async def test_replying_done_to_a_card(harness: Harness) -> None:
     assert event.action == "done" and event.note == "材料已报送"
 
 
+async def test_done_in_reply_to_help_or_a_usage_hint_is_not_about_their_example_code(harness: Harness) -> None:
+    owner = await harness.bind("卢建平")  # responsible for ZG2025004, the code the examples use
+    before = (await harness.measure("ZG2025004")).status
+    for command in ("/help", "/history"):
+        shown = await harness.one(owner, command)
+        assert "ZG2025004" in shown.body
+        reply = await harness.one(owner, "已完成", reply_to=shown.message_id)
+        assert not reply.body.startswith("已报告完成") and reply.body.startswith("要报告哪一项已完成？")
+    assert (await harness.measure("ZG2025004")).status is before
+
+
 async def test_a_question_replying_to_a_card_is_not_a_done_report(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     card = await harness.one(owner, "/status ZG2025009")
