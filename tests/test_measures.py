@@ -128,8 +128,10 @@ async def test_owner_reports_done_with_evidence_and_the_leader_and_admins_are_to
     assert after.status == MeasureStatus.DONE and after.version == before.version + 1
     assert after.events[len(before.events):] == [
         Row("done", "张伟", MeasureStatus.IN_PROGRESS, MeasureStatus.DONE, "新校区已投入使用",
-            {"file_name": "现场照片.jpg"})
+            {"previous": before.progress, "file_name": "现场照片.jpg"})
     ]
+    # The completion note is the newest 进展, on the card the leader signs off from.
+    assert after.progress == "新校区已投入使用"
 
 
 async def test_done_rejects_another_cadres_measure(seeded: SessionFactory) -> None:
@@ -217,6 +219,35 @@ async def test_only_the_reporter_may_undo(seeded: SessionFactory) -> None:
         async with transaction(seeded) as session:
             await measures.undo_done(session, zhang, "ZG2025013")
     assert (await state(seeded, "ZG2025009")).status == MeasureStatus.DONE
+
+
+async def test_a_note_added_while_awaiting_sign_off_keeps_it_done_and_undo_restores_the_old_progress(
+    seeded: SessionFactory
+) -> None:
+    zhang, = await ids(seeded, "张伟")
+    before = await state(seeded, "ZG2025009")
+    async with transaction(seeded) as session:
+        await measures.mark_done(session, zhang, "ZG2025009", "两所新校已投入使用", None, TODAY)
+    with pytest.raises(InvalidTransition) as again:
+        async with transaction(seeded) as session:
+            await measures.mark_done(session, zhang, "ZG2025009", "另附验收报告", None, TODAY)
+    assert str(again.value) == "ZG2025009 已报告完成，正在等待销号；补充说明请发送“ZG2025009 进展：……”"
+    async with transaction(seeded) as session:
+        await measures.add_progress(session, zhang, "ZG2025009", "验收报告已上传")
+    after = await state(seeded, "ZG2025009")
+    assert (after.status, after.progress) == (MeasureStatus.DONE, "验收报告已上传")
+    with pytest.raises(InvalidInput, match="无需重复填报"):
+        async with transaction(seeded) as session:
+            await measures.add_progress(session, zhang, "ZG2025009", "验收报告已上传")
+
+    assert before.progress != after.progress
+    other = (await state(seeded, "ZG2025008")).progress
+    async with transaction(seeded) as session:
+        await measures.mark_done(session, zhang, "ZG2025008", "规划已批复", None, TODAY)
+    assert (await state(seeded, "ZG2025008")).progress == "规划已批复"
+    async with transaction(seeded) as session:
+        await measures.undo_done(session, zhang, "ZG2025008")
+    assert (await state(seeded, "ZG2025008")).progress == other  # withdrawn, and its note with it
 
 
 async def test_undo_after_verification_is_refused(seeded: SessionFactory) -> None:

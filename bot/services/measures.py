@@ -424,18 +424,20 @@ async def events_of(session: AsyncSession, code: str, *, actor_id: int | None) -
 # ---- changes ------------------------------------------------------------------------------------
 
 async def add_progress(session: AsyncSession, actor_id: int, code: str, text: str) -> Transition:
-    """Record the latest progress; the first report moves 未开始 to 进行中."""
+    """Record the latest progress; the first report moves 未开始 to 进行中. Awaiting sign-off, it is
+    a note added to the completion report (the status stays 已完成)."""
     actor, measure = await _load(session, actor_id, code)
     if not may_work_on(actor, measure):
         raise PermissionDenied(f"{measure.code} 的责任人是{measure.owner.name}，您不能填报进展")
-    if measure.status == MeasureStatus.DONE:
-        raise InvalidTransition(f"{measure.code} 已报告完成，正在等待销号，不能再填报进展")
     if measure.status == MeasureStatus.CLOSED:
         raise InvalidTransition(f"{measure.code} 已销号，不能再填报进展")
     progress = _text(text, "进展情况", required=True)
+    if progress == measure.progress:
+        raise InvalidInput(f"{measure.code} 的最新进展已经是这条，无需重复填报")
     before, previous = measure.status, measure.progress
     measure.progress = progress
-    measure.status = MeasureStatus.IN_PROGRESS
+    if measure.status is not MeasureStatus.DONE:
+        measure.status = MeasureStatus.IN_PROGRESS
     moved = before != measure.status
     event = _record(
         session, measure, actor, "progress",
@@ -462,7 +464,8 @@ async def mark_done(
     if not may_work_on(actor, measure):
         raise PermissionDenied(f"{measure.code} 的责任人是{measure.owner.name}，您不能报告完成")
     if measure.status == MeasureStatus.DONE:
-        raise InvalidTransition(f"{measure.code} 已报告完成，正在等待销号")
+        more = f"；补充说明请发送“{measure.code} 进展：……”" if note and note.strip() else ""
+        raise InvalidTransition(f"{measure.code} 已报告完成，正在等待销号{more}")
     if measure.status == MeasureStatus.CLOSED:
         raise InvalidTransition(f"{measure.code} 已销号，无需重复操作")
     text = _text(note, "说明", required=False)
@@ -474,6 +477,10 @@ async def mark_done(
         details["on_behalf_of"] = measure.owner_id
     if late := _late_days(measure.deadline, today):
         details["days_late"] = late
+    if text:
+        # The completion note is the newest 进展: the card the leader signs off from shows it.
+        details["previous"] = measure.progress
+        measure.progress = text
     event = _record(session, measure, actor, "done", from_status=before, to_status=MeasureStatus.DONE,
                     note=text, evidence=evidence, details=details)
     await _flush(session, measure)
@@ -512,6 +519,8 @@ async def undo_done(session: AsyncSession, actor_id: int, code: str) -> Transiti
     earlier = done.from_status
     back = earlier if earlier is not None and earlier in OPEN_STATUSES else MeasureStatus.IN_PROGRESS
     measure.status = back
+    if done.details and "previous" in done.details and measure.progress == done.note:
+        measure.progress = done.details["previous"]  # the report is withdrawn, and its note with it
     event = _record(session, measure, actor, "undo", from_status=MeasureStatus.DONE, to_status=back,
                     details={"undoes_event": done.id})
     await _flush(session, measure)
