@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -527,19 +527,37 @@ def typed_action(context: BotContext, text: str) -> Typed | None:
                None)
     if run is None:
         return None
-    # Traditional characters read as simplified (已經完成, 進展): the note is kept simplified.
-    rest = to_simplified(f"{plain[:run.start()]} {plain[run.end():]}".strip())
+    # Read with traditional characters simplified (已經完成, 進展) and full-width forms folded; what
+    # is kept (the note, the reason) is then cut from the message as typed (`_as_typed`).
+    joined = f"{plain[:run.start()]} {plain[run.end():]}"
+    start, end = len(joined) - len(joined.lstrip()), len(joined.rstrip())
+    rest = to_simplified(joined[start:end])
+    original = f"{text[:run.start()]} {text[run.end():]}"[start:end] if len(plain) == len(text) else rest
+    return _as_typed(_typed_after_code(codes[0], rest), rest, original)
+
+
+def _as_typed(typed: Typed | None, read: str, typed_text: str) -> Typed | None:
+    """`typed` with its text punctuated as the user typed it (the 台账 keeps ，not ,), in simplified
+    characters as the 台账 is written: `read` is `typed_text` folded character for character, so a
+    span of one is the same span of the other."""
+    if typed is None or not typed.text or len(read) != len(typed_text):
+        return typed
+    at = read.rfind(typed.text)
+    return typed if at < 0 else replace(typed, text=to_simplified(typed_text[at:at + len(typed.text)]))
+
+
+def _typed_after_code(code: str, rest: str) -> Typed | None:
     said = DONE_WORDS.match(rest)
     if said:
-        return Typed("done", codes[0], (said.group("note") or "").strip())
+        return Typed("done", code, (said.group("note") or "").strip())
     if UNDO_WORDS.fullmatch(rest):
-        return Typed("undo", codes[0])
+        return Typed("undo", code)
     if TRAIL_WORDS.fullmatch(rest):
-        return Typed("trail", codes[0])
-    judged = judgement(codes[0], rest)
+        return Typed("trail", code)
+    judged = judgement(code, rest)
     if judged is not None:
         return judged
-    return progress_or_extension(codes[0], rest)
+    return progress_or_extension(code, rest)
 
 
 def progress_or_extension(code: str, rest: str) -> Typed | None:
@@ -564,13 +582,14 @@ def judged_in_reply(context: BotContext, message: Message, text: str) -> Typed |
     codes = codes_in_reply(context, message)
     if len(codes) != 1:
         return None
-    said = to_simplified(text.strip())
+    typed = text.strip()
+    said = to_simplified(typed)
     if _BARE_YES_OR_NO.fullmatch(said):
         return Typed("unclear", codes[0])
     if UNDO_WORDS.fullmatch(said):
         return Typed("undo", codes[0])
     # 进展：… or 申请延期到… in reply to the card: recorded as if typed after its code.
-    return judgement(codes[0], said) or progress_or_extension(codes[0], said)
+    return _as_typed(judgement(codes[0], said) or progress_or_extension(codes[0], said), said, typed)
 
 
 #: Words of a decision without what is decided (not 好的/收到: a reminder acknowledged).

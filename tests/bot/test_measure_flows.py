@@ -116,6 +116,15 @@ async def test_done_and_progress_typed_in_traditional_characters(harness: Harnes
     assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
 
 
+async def test_notes_keep_the_punctuation_they_were_typed_with(harness: Harness) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    await harness.one(owner, "ZG2025008 进展：二期已开工，预计明年8月完工（含操场）")
+    assert (await harness.measure("ZG2025008")).progress == "二期已开工，预计明年8月完工（含操场）"
+    card = await harness.one(leader, "/status ZG2025013")
+    await harness.one(leader, "退回：照片看不清，請補充", reply_to=card.message_id)
+    assert (await harness.events("ZG2025013"))[-1].note == "照片看不清，请补充"
+
+
 async def test_asking_whether_a_measure_is_done_shows_it_and_changes_nothing(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     for question in ("ZG2025009 完成了吗", "ZG2025009 完成情况"):
