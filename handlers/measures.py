@@ -52,6 +52,15 @@ DONE_WORDS = re.compile(
     r"(?:[。！!.，,；;：:\s]+(?P<note>.*?))?[。！!.\s]*$",
     re.IGNORECASE | re.DOTALL,
 )
+#: "ok" alone acknowledges (a reminder, an answer) as 好的 does; after a code it says done.
+_JUST_OK = re.compile(r"\s*ok(?:ay)?[了啦]?[。！!.\s]*", re.IGNORECASE)
+
+
+def says_done(text: str) -> re.Match[str] | None:
+    """完成 said with no code: in reply to a card, or alone (which one? — `bare_action`)."""
+    return None if _JUST_OK.fullmatch(text) else DONE_WORDS.match(text)
+
+
 #: The owner takes back a 已完成 not yet signed off: "ZG2025009 撤回完成", or "撤回" in reply to its card.
 UNDO_WORDS = re.compile(r"\s*(?:撤回|撤销|收回)(?:完成|完成报告|报告|上报)?(?:了|吧)?[。！!.\s]*")
 #: "ZG2025009 办理记录" / "ZG2025009 的佐证材料": its trail, with the evidence.
@@ -461,7 +470,7 @@ async def on_reply_text(update: Update, context: BotContext, text: str) -> bool:
     message = update.effective_message
     if message is None:
         return False
-    said = DONE_WORDS.match(text)
+    said = says_done(text)
     if said is None:
         return False
     codes = codes_in_reply(context, message)
@@ -669,7 +678,7 @@ _CHOICES: dict[str, _Choice] = {
 
 def bare_action(text: str) -> str | None:
     """完成 / 撤回 / 申请延期 / 报进展 said with no measure named (a key of _CHOICES), or None."""
-    if DONE_WORDS.match(text):
+    if says_done(text):
         return "done"
     for kind, pattern in (("undo", UNDO_WORDS), ("extend", EXTEND_ALONE), ("progress", PROGRESS_ALONE)):
         if pattern.fullmatch(text):

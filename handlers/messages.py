@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from telegram import Update
 
 from bot.app import BotContext
@@ -9,7 +11,7 @@ from bot.db import transaction
 from bot.services import pending
 from handlers import imports, measures, misses, questions
 from handlers.common import addressed_to_bot, heard_from, is_private, send
-from handlers.render import Reply
+from handlers.render import Reply, esc
 
 
 async def on_text(update: Update, context: BotContext) -> None:
@@ -17,11 +19,17 @@ async def on_text(update: Update, context: BotContext) -> None:
     if message is None or chat is None or user is None or not message.text:
         return
     text = message.text.strip()
+    wide = _WIDE_COMMAND.match(text)
+    if wide and is_private(update):
+        # A Chinese keyboard types ／mine, which Telegram does not take for a command; tapping the
+        # /mine written back runs it.
+        await send(update, f"命令请用半角斜杠：/{wide.group(1).lower()}{esc(wide.group(2))}（点击即可发送）")
+        return
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
     # Most messages are questions: unless this may be 完成 said in reply to a card, answer it in the
     # transaction that looks for an open question of the bot's (one round trip instead of two), with
     # the asker found by the same query.
-    said_done = measures.DONE_WORDS.match(text) is not None
+    said_done = measures.says_done(text) is not None
     # 完成 / 撤回 / 申请延期 / 我要报进展 with no measure named: which one? (in a private chat only)
     bare = measures.bare_action(text) if is_private(update) else None
     # "ZG2025009 完成了" typed to the bot is /done ZG2025009 (and "…进展：…" progress, "…申请延期到
@@ -56,6 +64,10 @@ async def on_text(update: Update, context: BotContext) -> None:
           and (bare is None or not await measures.offer_choice(update, context, bare))):
         # Nothing to choose from, 申请延期 is a question on the rules for extensions.
         await questions.ask(update, context)
+
+
+#: ／mine, ／done ZG2025009 — a command typed with a full-width slash.
+_WIDE_COMMAND = re.compile(r"／([A-Za-z][A-Za-z_]{1,31})((?:\s.*)?)$", re.DOTALL)
 
 
 async def on_media(update: Update, context: BotContext) -> None:

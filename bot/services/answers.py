@@ -1164,7 +1164,10 @@ class AnswerEngine:
         said = matchable(self._english_read(text))
         target = self._rejoined(self._respelled(said))
         if not target:
-            return Answer(query, False, [])
+            # 👍 / 🙏 acknowledge as 好的 does; ？？？ or a lone mark wants to know how to ask.
+            if any(unicodedata.category(c) == "So" for c in text):
+                return Answer(query, False, [], small_talk=SmallTalk.OK)
+            return Answer(query, False, [], small_talk=SmallTalk.GREETING if text.strip() else None)
         today = today or self.today()
 
         # Small talk as it was said (明年春节放几天假, not the 放假几天 it is read as).

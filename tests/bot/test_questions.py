@@ -230,4 +230,6 @@ async def test_html_and_script_text_is_escaped(harness: Harness) -> None:
     [event] = [e for e in await harness.events("ZG2025009") if e.action == "done"]
     assert event.note == "<b>全部</b>完成 & 已验收"
     card = await harness.one(user, "ZG2025009")
-    assert card.entities == [e for e in card.entities if e["type"] in ("bold", "code", "italic")]
+    # Its note is now the card's 最新进展: "</b>" there is text (Telegram links "/b" as a command).
+    assert card.entities == [e for e in card.entities if e["type"] in ("bold", "code", "italic", "bot_command")]
+    assert "最新进展：<b>全部</b>完成 & 已验收" in card.body

@@ -93,6 +93,22 @@ async def test_a_database_outage_gets_a_short_apology(harness: Harness, monkeypa
     assert (await harness.measure("ZG2025009")).status is MeasureStatus.IN_PROGRESS
 
 
+async def test_acknowledgements_and_a_full_width_slash_are_read_as_meant(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    card = await harness.one(user, "/status ZG2025009")
+
+    async def said() -> list[str]:
+        return [(await harness.one(user, "ok")).body, (await harness.one(user, "ok", reply_to=card.message_id)).body,
+                (await harness.one(user, "👍")).body, (await harness.one(user, "🙏🙏")).body,
+                (await harness.one(user, "／mine")).body, (await harness.one(user, "？？")).body]
+
+    ok, ok_to_card, thumb, thanks, wide, puzzled = await harness.unchanged_by(said)
+    assert ok == ok_to_card == thumb == thanks == "好的。还有问题随时问我。"  # not a done report
+    assert wide == "命令请用半角斜杠：/mine（点击即可发送）"
+    assert puzzled.startswith("您好！我是整改助手。")
+    assert (await harness.one(user, "ZG2025009 ok")).body.startswith("已报告完成")  # with a code, it is
+
+
 async def test_input_the_bot_cannot_use_gets_a_clear_answer(harness: Harness) -> None:
     user = await harness.bind("张伟")
     cases = {
