@@ -54,7 +54,9 @@ async def send_attachments(bot: Bot, chat_id: int, attachments: Sequence[Attachm
                 await bot.send_document(chat_id, item.file_id, caption=item.caption or None)
         except BadRequest as exc:
             log.warning("evidence file not sent: %s", exc.message)
-            await bot.send_message(chat_id, f"{esc(item.caption)}：文件已无法获取（{esc(exc.message)}）")
+            # Telegram's reason is English and technical: logged above, not shown.
+            await bot.send_message(chat_id, f"{esc(item.caption)}：文件已无法获取（Telegram 上已不再保存），"
+                                            "请责任人重新发送")
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,9 @@ async def drop_question(session: AsyncSession, update: Update) -> None:
     """Forget the answer the bot is waiting for from this user here (退回原因, 进展 …): they chose
     another action, so their next message is not that answer (it was taken as one before)."""
     chat, user = update.effective_chat, update.effective_user
-    if chat is not None and user is not None:
+    # Looked up first: a DELETE takes SQLite's write lock even when nothing matches, and a command
+    # that only reads must keep working while another process holds that lock.
+    if chat is not None and user is not None and await pending.is_waiting(session, chat.id, user.id):
         await pending.clear(session, chat.id, user.id)
 
 

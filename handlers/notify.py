@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Cadre, ExtensionRequest, Measure, MeasureEvent
+from bot.models import Cadre, ExtensionRequest, Measure, MeasureEvent, Role
 from bot.services import outbox
 from bot.services.measures import ExtensionOutcome, Transition
 from handlers.callbacks import Action, Ref, encode
@@ -95,6 +95,9 @@ async def queue_extension(session: AsyncSession, outcome: ExtensionOutcome) -> i
         if recipient is None:
             continue
         text, buttons = extension_message(outcome.request, outcome.measure)
+        if buttons is not None and recipient.role is not Role.ADMIN:
+            # The measure's leader, told of a request the admins decide: no buttons that would refuse.
+            text, buttons = text + "\n（供知悉，由管理员审批）", None
         result = await outbox.enqueue(session, key=f"{outcome.event.action}:{outcome.event.id}:{cadre_id}",
                                       kind="notify", text=text, cadre=recipient, buttons=buttons)
         queued += result.created

@@ -448,13 +448,13 @@ async def test_evidence_racing_a_verification_cannot_both_win(seeded: SessionFac
 # ---- extensions ---------------------------------------------------------------------------------
 
 async def test_extension_approval_moves_deadline(seeded: SessionFactory) -> None:
-    zhang, wei, liu = await ids(seeded, "张伟", "韦丽萍", "刘洋")
+    zhang, wei, liu, chen = await ids(seeded, "张伟", "韦丽萍", "刘洋", "陈建华")
     before = await state(seeded, "ZG2025009")
     assert before.deadline == dt.date(2026, 12, 5)
     async with transaction(seeded) as session:
         asked = await measures.request_extension(
             session, zhang, "ZG2025009", dt.date(2027, 1, 31), "二期工程受雨季影响延误", TODAY)
-    assert asked.notify == [wei, liu]
+    assert asked.notify == [wei, liu, chen]  # the admins decide; the measure's leader is told
     assert asked.request.status == ExtensionStatus.PENDING
     async with seeded() as session:
         pending = await measures.pending_extensions(session)
@@ -491,6 +491,22 @@ async def test_refused_extension_keeps_the_deadline(seeded: SessionFactory) -> N
     assert after.deadline == dt.date(2026, 12, 5)
     assert after.events[-1] == Row("extend_refuse", "刘洋", None, None, "请按期完成", {
         "request_id": asked.request.id, "old_deadline": "2026-12-05", "new_deadline": "2027-03-01"})
+
+
+async def test_signing_off_closes_a_pending_extension_request(seeded: SessionFactory) -> None:
+    zhang, leader, liu = await ids(seeded, "张伟", "陈建华", "刘洋")
+    async with transaction(seeded) as session:
+        asked = await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 3, 1), "资金未到位", TODAY)
+    async with transaction(seeded) as session:
+        await measures.mark_done(session, zhang, "ZG2025009", None, None, TODAY)
+    async with transaction(seeded) as session:
+        await measures.verify(session, leader, "ZG2025009", None, TODAY)
+    async with transaction(seeded) as session:
+        assert await measures.pending_extensions(session) == []
+        request = await session.get(ExtensionRequest, asked.request.id)
+        assert request is not None and request.status is ExtensionStatus.REFUSED
+        assert (request.decided_by_id, request.decision_note) == (leader, "措施已销号，延期申请自动关闭")
+    assert liu  # the admins have nothing left to decide
 
 
 async def test_second_decision_on_extension_is_refused(seeded: SessionFactory) -> None:
@@ -548,7 +564,8 @@ async def test_only_admins_decide_and_never_on_their_own_request(seeded: Session
     leader, liu, wei = await ids(seeded, "陈建华", "刘洋", "韦丽萍")
     async with transaction(seeded) as session:  # 刘洋 is an admin who owns ZG2025023
         asked = await measures.request_extension(session, liu, "ZG2025023", dt.date(2027, 1, 15), "待协调", TODAY)
-    assert asked.notify == [wei]
+    huang, = await ids(seeded, "黄志刚")
+    assert asked.notify == [wei, huang]
     with pytest.raises(PermissionDenied, match="只有管理员可以审批延期申请"):
         async with transaction(seeded) as session:
             await measures.decide_extension(session, leader, asked.request.id, True, None, TODAY)

@@ -567,7 +567,14 @@ async def verify(session: AsyncSession, actor_id: int, code: str, note: str | No
     if reporter_id == actor.id:
         raise PermissionDenied(f"{measure.code} 的完成情况是您报告的，不能由您本人销号，请由其他管理员或分管领导审核")
     text = _text(note, "说明", required=False)
+    moot = await _pending_extension(session, measure.id)  # read first: a query flushes pending changes
     measure.status = MeasureStatus.CLOSED
+    if moot is not None:
+        # Signed off, the measure needs no later deadline: the request is closed, not left for an
+        # admin to refuse by hand.
+        moot.status = ExtensionStatus.REFUSED
+        moot.decided_by_id, moot.decided_at = actor.id, utcnow()
+        moot.decision_note = "措施已销号，延期申请自动关闭"
     event = _record(session, measure, actor, "verify", from_status=MeasureStatus.DONE,
                     to_status=MeasureStatus.CLOSED, note=text,
                     details={"verified_on": today.isoformat(), "reported_by": reporter_id})
@@ -669,7 +676,9 @@ async def request_extension(
     })
     await _flush(session, measure)
     _log(measure, actor, "extend_request", measure.status, measure.status)
-    return ExtensionOutcome(request, measure, event, _recipients(actor.id, await admin_ids(session)))
+    # The admins decide; the measure's leader is told as well (the 分管领导 answers for the deadline).
+    return ExtensionOutcome(request, measure, event,
+                            _recipients(actor.id, [*await admin_ids(session), measure.leader_id]))
 
 
 async def decide_extension(
@@ -692,7 +701,7 @@ async def decide_extension(
     old_deadline = measure.deadline
     if approve:
         if measure.status not in OPEN_STATUSES:
-            raise InvalidTransition(f"{measure.code} 已{measure.status.label}，无需延期，请驳回该申请")
+            raise InvalidTransition(f"{measure.code} {measure.status.label}，无需延期，请驳回该申请")
         if measure.deadline is not None and request.new_deadline <= measure.deadline:
             # The deadline moved since the request (a re-imported 台账): approving would shorten it.
             raise InvalidTransition(

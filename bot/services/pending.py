@@ -91,6 +91,12 @@ async def _consume(session: AsyncSession, row: PendingInput, reply_to: int | Non
     return Waiting(row.kind, row.target, row.prompt_message_id)
 
 
+async def is_waiting(session: AsyncSession, chat_id: int, telegram_user_id: int) -> bool:
+    """Is a question to this user in this chat open (expired or not)?"""
+    return await session.scalar(select(PendingInput.id).where(
+        PendingInput.chat_id == chat_id, PendingInput.telegram_user_id == telegram_user_id).limit(1)) is not None
+
+
 async def clear(session: AsyncSession, chat_id: int, telegram_user_id: int) -> bool:
     result = await session.execute(delete(PendingInput).where(
         PendingInput.chat_id == chat_id, PendingInput.telegram_user_id == telegram_user_id))

@@ -687,7 +687,7 @@ async def test_reject_command(harness: Harness) -> None:
 
 
 async def test_extension_request_approved_by_an_admin_moves_the_deadline(harness: Harness) -> None:
-    owner, admin = await harness.bind("张伟"), await harness.bind("韦丽萍")
+    owner, admin, leader = await harness.bind("张伟"), await harness.bind("韦丽萍"), await harness.bind("陈建华")
     reply = await harness.one(owner, "/extend ZG2025009 2027-01-31 二期工程资金未到位")
     assert "已提交 ZG2025009 的延期申请（→ 2027年1月31日）" in reply.body
     [request] = await harness.extension_requests("ZG2025009")
@@ -701,6 +701,8 @@ async def test_extension_request_approved_by_an_admin_moves_the_deadline(harness
     [asked] = await harness.sandbox.wait_for_messages(admin.id)
     assert "延期申请" in asked.body and "申请人：张伟" in asked.body and "2026年12月5日 → 2027年1月31日" in asked.body
     assert asked.button_texts == ["✅ 同意延期", "❌ 不同意"]
+    [told] = await harness.sandbox.wait_for_messages(leader.id)  # the 分管领导 is told, without buttons
+    assert "申请人：张伟" in told.body and "供知悉，由管理员审批" in told.body and told.button_texts == []
     # /todo shows it to admins too.
     head = await harness.one(admin, "/todo")
     items = int(head.body.removeprefix("待您处理 ").split(" ")[0])
