@@ -2256,7 +2256,8 @@ def _miss_upsert(dialect: str) -> Any:
                                     first_at=bindparam("now"), last_at=bindparam("now"), resolved=False)
     return statement.on_conflict_do_update(
         index_elements=[Miss.normalized],
-        set_={"count": Miss.count + 1, "last_at": statement.excluded.last_at},
+        # Asked again after an admin set it aside (or taught an answer that still misses): listed again.
+        set_={"count": Miss.count + 1, "last_at": statement.excluded.last_at, "resolved": False},
     )
 
 

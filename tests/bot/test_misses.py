@@ -94,6 +94,9 @@ async def test_a_question_set_aside_leaves_the_list_and_setting_it_aside_twice_i
         assert (await dismiss_miss(session, miss_id)).resolved
     assert (await harness.one(admin, "/misses")).body == "目前没有未能回答或答错的问题。"
     assert await _aliases(harness) == 0
+    # As the card promised: asked again, it is listed again.
+    await harness.one(admin, "火星探测器的燃料配比")
+    assert "火星探测器的燃料配比" in (await harness.one(admin, "/misses")).body
 
 
 async def test_only_admins_see_or_teach_unanswered_questions(harness: Harness) -> None:
