@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -238,7 +239,8 @@ async def cmd_misses(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print(f"{'次数':>4}  {'最近一次':<16}  问题")
     for miss in misses:
-        print(f"{miss.count:>4}  {miss.last_at:%Y-%m-%d %H:%M}  {miss.query}")
+        # Local time, as the bot shows it in chat.
+        print(f"{miss.count:>4}  {miss.last_at.astimezone(settings.tz):%Y-%m-%d %H:%M}  {miss.query}")
     print("\n为问题添加说法：zhenggai alias add regulation KEY或标题 \"说法\"，"
           "或 alias add article KEY或标题 条号 \"说法\"，或 alias add measure 编号 \"说法\"")
     return 0
@@ -607,7 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = asub.add_parser("add", help="添加说法，立即生效")
     add.add_argument("kind", choices=["regulation", "article", "measure"])
     add.add_argument("key", help="规章制度 key 或标题（如 bureau-work-rules 或 《市教育局工作规程》），或整改措施编号")
-    add.add_argument("rest", nargs="+", metavar="[条号] 说法", help="article 需先给条号，再给说法")
+    add.add_argument("rest", nargs="+", metavar="[条号] 说法",
+                     help="article 需先给条号（3、第3条 或 第三条），再给说法；一次添加一个说法（空格照原样保留）")
     rem = asub.add_parser("remove", help="删除说法")
     rem.add_argument("id", type=int)
     asub.add_parser("list", help="列出所有说法")
@@ -618,13 +621,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _finish_alias_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if getattr(args, "alias_command", None) != "add":
         return
+    from bot.services.text import chinese_to_int
+
     rest: list[str] = args.rest
     args.no = None
     if args.kind == "article":
-        number = re.fullmatch(r"第?(\d+)条?", rest[0]) if len(rest) >= 2 else None
-        if number is None:
-            parser.error("alias add article 需要：KEY 条号 说法（条号如 3 或 第3条）")
-        args.no = int(number.group(1))
+        number = re.fullmatch(r"第?([0-9零〇一二两三四五六七八九十百千]+)条?", rest[0]) if len(rest) >= 2 else None
+        no = chinese_to_int(number.group(1)) if number else None
+        if not no:
+            parser.error("alias add article 需要：KEY 条号 说法（条号如 3、第3条 或 第三条）")
+        args.no = no
         rest = rest[1:]
     args.phrase = " ".join(rest)
 
@@ -667,6 +673,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\n已中断。", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `zhenggai cadre list | head`: the reader stopped reading; nothing is wrong. Python would
+        # print a traceback flushing stdout at exit, so stdout goes to /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # --out nodir/x.csv, export to a read-only place: name the file and why, no traceback.
+        print(f"错误：无法写入 {exc.filename}：{_file_reason(exc)}", file=sys.stderr)
+        return 1
+
+
+def _file_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "所在文件夹不存在"
+    if isinstance(exc, IsADirectoryError):
+        return "这是一个文件夹，请给出文件名"
+    if isinstance(exc, PermissionError):
+        return "没有写入权限"
+    return exc.strerror or "读写错误"
 
 
 if __name__ == "__main__":  # pragma: no cover

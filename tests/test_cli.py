@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-from tests.cli_runner import zhenggai
+from tests.cli_runner import PROJECT, zhenggai
 from tests.test_ledger import import_all
 
 
@@ -105,6 +108,25 @@ def test_unanswered_questions_are_listed_by_misses(db_url: str) -> None:
     result = zhenggai("misses", "--json", database_url=db_url)
     misses = json.loads(result.out)
     assert len(misses) == 1 and misses[0]["query"].startswith("火星探测器") and misses[0]["count"] == 2
+
+
+def test_cli_mistakes_with_files_and_pipes_get_a_sentence_not_a_traceback(db_url: str, tmp_path: Path) -> None:
+    import_all(db_url)
+    missing = tmp_path / "nodir" / "out.csv"
+    result = zhenggai("export", "measures", str(missing), database_url=db_url)
+    assert result.code == 1 and result.err.strip() == f"错误：无法写入 {missing}：所在文件夹不存在"
+    result = zhenggai("cadre", "invite", "--unbound", "--out", str(missing), database_url=db_url)
+    assert result.code == 1 and "所在文件夹不存在" in result.err and "Traceback" not in result.err
+    # `… | head -1`: the reader stops after one line while a megabyte of answers is still coming.
+    questions = "请假超过三天要谁批\n" * 3000
+    piped = subprocess.run(f"{sys.executable} -m bot ask --json | head -1", shell=True, capture_output=True,
+                           text=True, cwd=PROJECT, env={**os.environ, "DATABASE_URL": db_url}, timeout=120,
+                           input=questions, check=False)
+    assert json.loads(piped.stdout)["answered"] is True
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr[-500:]
+    by_chinese_numeral = zhenggai("alias", "add", "article", "bureau-work-rules", "第三条", "一把手外出要报备吗",
+                                  database_url=db_url)
+    assert by_chinese_numeral.code == 0, by_chinese_numeral.err
 
 
 def test_history_prints_a_measures_trail_for_an_operator(db_url: str) -> None:
