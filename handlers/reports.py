@@ -10,7 +10,7 @@ from telegram import Update
 
 from bot.app import BotContext
 from bot.db import transaction
-from bot.errors import PermissionDenied
+from bot.errors import InvalidInput, PermissionDenied
 from bot.models import Measure
 from bot.services import ledger, reports
 from handlers.common import is_admin, is_private, send
@@ -48,7 +48,13 @@ async def export(update: Update, context: BotContext) -> None:
         measures = list(await session.scalars(select(Measure).order_by(Measure.code)))
         rows = [ledger.export_row(m) for m in measures]
     header = [ledger.MEASURE_HEADERS_ZH[c] for c in ledger.MEASURE_COLUMNS]
-    data = await asyncio.to_thread(ledger.measures_xlsx, header, rows)
+    # /export csv: for systems that take CSV; XLSX (Excel, WPS) otherwise.
+    wanted = " ".join(context.args or []).strip().lower().lstrip(".")
+    if wanted not in ("", "xlsx", "excel", "csv"):
+        raise InvalidInput("用法：/export（XLSX 表格）或 /export csv")
+    suffix = "csv" if wanted == "csv" else "xlsx"
+    build = ledger.measures_csv if suffix == "csv" else ledger.measures_xlsx
+    data = await asyncio.to_thread(build, header, rows)
     today = services.today()
-    await message.reply_document(io.BytesIO(data), filename=f"整改台账-{today:%Y%m%d}.xlsx",
+    await message.reply_document(io.BytesIO(data), filename=f"整改台账-{today:%Y%m%d}.{suffix}",
                                  caption=f"整改台账（{len(rows)} 项，截至 {today:%Y-%m-%d}）")

@@ -154,3 +154,12 @@ def test_a_long_list_of_problems_counts_what_is_not_shown() -> None:
     assert lines[0].startswith("共 31 处错误")
     assert lines[-1].strip() == "……另有 11 处错误未列出"
     assert len(failure.lines(5)) == 1 + 5 + 1 and failure.lines(5)[-1].strip() == "……另有 26 处错误未列出"
+
+
+async def test_a_measure_whose_leader_is_its_owner_is_refused(seeded: SessionFactory, tmp_path: Path) -> None:
+    rows = ledger_rows()
+    rows[3]["leader"] = rows[3]["owner"]
+    with pytest.raises(ImportFailed) as failure:
+        async with transaction(seeded) as session:
+            await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    assert f"第5行 [leader]：分管领导与责任人不能是同一人「{rows[3]['owner']}」" in str(failure.value)

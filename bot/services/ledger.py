@@ -956,6 +956,9 @@ async def import_measures(
         if leader_name and leader is None and "leader" not in bad:
             problems.add(row_no, "leader", f"未知的分管领导「{_quote(leader_name)}」（请先导入干部名单）")
         values["leader"] = leader
+        if leader is not None and owner is not None and leader.id == owner.id:
+            # Nobody may sign off their own measure: with themselves as leader, no leader could.
+            problems.add(row_no, "leader", f"分管领导与责任人不能是同一人「{_quote(leader_name)}」")
         if not values["unit"] and owner is not None and "unit" not in bad:
             values["unit"] = owner.unit
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 from openpyxl import load_workbook
@@ -51,6 +52,17 @@ async def test_an_admin_exports_the_ledger_as_xlsx(harness: Harness) -> None:
         expected = [ledger.export_row(m) for m in await session.scalars(select(Measure).order_by(Measure.code))]
     assert rows[1:] == expected
     assert len(expected) == 30 and expected[0][0] == "ZG2025001" and expected[0][5] == "钟春兰"
+
+
+async def test_an_admin_may_ask_for_the_ledger_as_csv(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+    reply = await harness.one(admin, "/export csv")
+    assert reply.document is not None and reply.document.file_name == "整改台账-20261127.csv"
+    text = reply.document.data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [ledger.MEASURE_HEADERS_ZH[c] for c in ledger.MEASURE_COLUMNS] and len(rows) == 31
+    wrong = await harness.one(admin, "/export pdf")
+    assert wrong.body == "用法：/export（XLSX 表格）或 /export csv"
 
 
 async def test_export_is_refused_to_non_admins_and_in_groups(harness: Harness) -> None:
