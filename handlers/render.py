@@ -453,7 +453,8 @@ def viewer_rights(measure: Measure, viewer: Cadre | None) -> tuple[bool, bool]:
         return False, False
     owner = viewer.id == (measure.owner_id or measure.owner.id)  # owner_id is unset before a flush
     verifier = viewer.role is Role.ADMIN or (viewer.role is Role.LEADER and viewer.id == measure.leader_id)
-    return owner, verifier
+    # Nobody signs off (or returns) their own measure: an admin's own card offers no 销号.
+    return owner, verifier and not owner
 
 
 def measure_card(measure: Measure, today: dt.date, *, public: bool = False, owner: bool = False,

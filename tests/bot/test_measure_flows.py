@@ -556,7 +556,9 @@ async def test_verify_command_and_who_may_not(harness: Harness) -> None:
 
 async def test_an_admin_cannot_sign_off_their_own_measure(harness: Harness) -> None:
     admin = await harness.bind("刘洋")  # owns ZG2025023
-    await harness.one(admin, "/done ZG2025023 已全部办结")
+    reported = await harness.one(admin, "/done ZG2025023 已全部办结")
+    assert "✔️ 销号" not in reported.button_texts and "↩️ 退回" not in reported.button_texts
+    assert "✔️ 销号" not in (await harness.one(admin, "/status ZG2025023")).button_texts
     refused = await harness.unchanged_by(lambda: harness.one(admin, "/verify ZG2025023"))
     assert "由您负责，不能由您本人销号" in refused.body
     other_admin = await harness.bind("韦丽萍")
