@@ -436,16 +436,21 @@ async def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{today} 不是工作日，不发送催办。")
         return 0
     if args.dry_run:
-        print(f"{today}：到期提醒 {len(result.due)} 项，其中将发送 {len(result.new)} 项，"
+        print(f"{today}：到期提醒 {len(result.due)} 项，其中新提醒 {len(result.new)} 项，"
               f"合并为 {result.digests} 条消息（演练，未记录；另有管理员每日概览）。")
     else:
         print(f"{today}：到期提醒 {len(result.due)} 项，其中新记录 {len(result.new)} 项，消息 {result.digests} 条。")
+    unbound = set(result.unbound)
     for item in result.new[:50]:
         when = f"剩 {item.days_left} 天" if item.days_left >= 0 else f"逾期 {-item.days_left} 天"
         label = KIND_LABELS.get(item.kind, f"提前 {item.kind.removeprefix('before')} 天提醒")
-        print(f"  {item.candidate.code} → {result.names.get(item.cadre_id, item.cadre_id)}：{label}（{when}）")
-    if result.unbound:
-        print(f"未绑定 Telegram、无法送达：{'、'.join(sorted(set(result.unbound)))}")
+        name = result.names.get(item.cadre_id, str(item.cadre_id))
+        # Who has not bound Telegram gets nothing: said on the line, not only in the total below.
+        cannot = "，未绑定、无法送达" if name in unbound else ""
+        print(f"  {item.candidate.code} → {name}：{label}（{when}{cannot}）")
+    if unbound:
+        print(f"未绑定 Telegram、无法送达（{len(unbound)} 人，可用 zhenggai cadre invite --unbound 生成邀请码）："
+              f"{'、'.join(sorted(unbound))}")
     if delivered is not None:
         print(f"已发送 {delivered.sent} 条，稍后重试 {delivered.retried} 条，失败 {delivered.failed} 条。")
     elif not args.dry_run:

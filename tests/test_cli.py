@@ -129,6 +129,17 @@ def test_cli_mistakes_with_files_and_pipes_get_a_sentence_not_a_traceback(db_url
     assert by_chinese_numeral.code == 0, by_chinese_numeral.err
 
 
+def test_a_reminder_rehearsal_says_who_cannot_be_reached(db_url: str) -> None:
+    import_all(db_url)
+    result = zhenggai("remind", "--dry-run", "--now", "2026-11-27T09:00+08:00", database_url=db_url)
+    assert result.code == 0, result.err
+    head, *items = result.out.splitlines()
+    assert "其中新提醒" in head and "将发送" not in head
+    listed = [line for line in items if line.startswith("  ")]
+    assert listed and all(line.endswith("未绑定、无法送达）") for line in listed)  # nobody has bound yet
+    assert "zhenggai cadre invite --unbound" in items[-1]
+
+
 def test_history_prints_a_measures_trail_for_an_operator(db_url: str) -> None:
     import_all(db_url)
     result = zhenggai("history", "ZG2025009", database_url=db_url)
