@@ -734,6 +734,19 @@ async def on_media(update: Update, context: BotContext) -> None:
     caption = re.sub(rf"@{re.escape(context.services.bot_username)}\b", " ", caption).strip() \
         if context.services.bot_username else caption
     codes = context.services.answers.find_codes(caption) or codes_in_reply(context, message)
+    still_asked = False
+    chat, user = update.effective_chat, update.effective_user
+    if not codes and is_private(update) and chat is not None and user is not None:
+        # A photo right after 📝 进展 (the bot asked for that measure's progress): for that measure;
+        # its caption is the progress, and without one the progress is still to come.
+        async with transaction(context.services.factory) as session:
+            waiting = await pending.peek(session, chat.id, user.id)
+            if waiting is not None and waiting.kind == "progress":
+                codes = [waiting.target]
+                if caption:
+                    await pending.clear(session, chat.id, user.id)
+                    caption = caption if _PROGRESS.fullmatch(caption) else f"进展：{caption}"
+                still_asked = not caption
     if not codes:
         if is_private(update):
             await send(update, "收到文件。要作为佐证材料，请回复对应的措施卡片发送，或在说明中写明编号，"
@@ -752,14 +765,29 @@ async def on_media(update: Update, context: BotContext) -> None:
     if wants_done:
         await mark_done(update, context, code, note, evidence)
         return
+    # "ZG2025005 进展：第二批已立项" on a photo: the evidence, and the progress it reports.
+    progress = _PROGRESS.fullmatch(note)
+    progress_text = progress.group("text").strip() if progress and not _ASKED.search(progress.group("text")) else ""
     services = context.services
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
-        transition = await service.add_evidence(session, cadre.id, code, evidence, note or None)
+        transition = await service.add_evidence(session, cadre.id, code, evidence,
+                                                None if progress_text else note or None)
         await notify.queue_transition(session, "evidence", transition)
+        if progress_text:
+            transition = await service.add_progress(session, cadre.id, code, progress_text)
+    if progress_text:
+        _sync_index(context, transition.measure)
     deliver_soon(context)
-    await send(update, f"已将{service.EVIDENCE_NAMES[evidence.kind]}作为 <b>{esc(code)}</b> 的佐证材料保存。"
-                       "完成后请发送 /done 编号，或回复卡片“已完成”。")
+    saved = f"已将{service.EVIDENCE_NAMES[evidence.kind]}作为 <b>{esc(code)}</b> 的佐证材料保存"
+    if progress_text:
+        saved += f"，进展已更新：{esc(progress_text)}"
+    if still_asked:
+        await send(update, f"{saved}。请接着输入最新进展（发送 /cancel 取消）。")
+    elif transition.measure.status is MeasureStatus.DONE:
+        await send(update, f"{saved}。分管领导审核销号时可以看到。")
+    else:
+        await send(update, f"{saved}。完成后请发送 /done 编号，或回复卡片“已完成”。")
 
 
 async def decide_extension_of(update: Update, context: BotContext, typed: Typed) -> None:

@@ -91,6 +91,16 @@ async def _consume(session: AsyncSession, row: PendingInput, reply_to: int | Non
     return Waiting(row.kind, row.target, row.prompt_message_id)
 
 
+async def peek(session: AsyncSession, chat_id: int, telegram_user_id: int,
+               now: dt.datetime | None = None) -> Waiting | None:
+    """The open question to this user here, left open (None if there is none or it expired)."""
+    row = await session.scalar(select(PendingInput).where(
+        PendingInput.chat_id == chat_id, PendingInput.telegram_user_id == telegram_user_id))
+    if row is None or row.expires_at < (now or utcnow()):
+        return None
+    return Waiting(row.kind, row.target, row.prompt_message_id)
+
+
 async def is_waiting(session: AsyncSession, chat_id: int, telegram_user_id: int) -> bool:
     """Is a question to this user in this chat open (expired or not)?"""
     return await session.scalar(select(PendingInput.id).where(

@@ -358,6 +358,31 @@ async def test_a_photo_replying_to_a_card_is_evidence_only(harness: Harness) -> 
     assert event.evidence_kind == "photo" and event.evidence_file_id == sent["photo"][-1]["file_id"]
 
 
+async def test_a_photo_reporting_progress_or_sent_when_progress_was_asked_for_records_both(
+    harness: Harness
+) -> None:
+    owner = await harness.bind("张伟")
+    await harness.sandbox.send_photo(owner.id, b"\x89PNG site", caption="ZG2025008 进展：规划初稿已完成")
+    [reply] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "已将照片作为 ZG2025008 的佐证材料保存，进展已更新：规划初稿已完成" in reply.body
+    assert (await harness.measure("ZG2025008")).progress == "规划初稿已完成"
+    assert [e.action for e in await harness.events("ZG2025008")][-2:] == ["evidence", "progress"]
+
+    card = await harness.one(owner, "/status ZG2025009")
+    await harness.tap(owner, card, "进展")
+    await harness.sandbox.wait_for_messages(owner.id)
+    await harness.sandbox.send_photo(owner.id, b"\x89PNG roof")  # no caption: the progress is still to come
+    [reply] = await harness.sandbox.wait_for_messages(owner.id)
+    assert "ZG2025009 的佐证材料保存。请接着输入最新进展" in reply.body
+    assert (await harness.one(owner, "主体已封顶")).body.startswith("进展已更新")
+    assert (await harness.measure("ZG2025009")).progress == "主体已封顶"
+
+    await harness.one(owner, "ZG2025009 已完成")
+    await harness.sandbox.send_photo(owner.id, b"\x89PNG done", caption="ZG2025009 验收照片")
+    [reply] = await harness.sandbox.wait_for_messages(owner.id)
+    assert reply.body.endswith("分管领导审核销号时可以看到。")
+
+
 async def test_a_document_works_the_same(harness: Harness) -> None:
     owner = await harness.bind("张伟")
     card = await harness.one(owner, "/status ZG2025008")
