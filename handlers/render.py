@@ -25,7 +25,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.models import Article, Cadre, Measure, MeasureEvent, MeasureStatus, Regulation, Role
 from bot.services.answers import Answer, Hit, MissView, SmallTalk
-from bot.services.phrasing import SMALL_TALK_REPLIES, TRAIL_LIMIT, AnswerFacts, report_answer_text, trail_entry
+from bot.services.phrasing import (
+    ALIKE_TITLE,
+    SMALL_TALK_REPLIES,
+    TRAIL_LIMIT,
+    AnswerFacts,
+    report_answer_text,
+    trail_entry,
+)
 from handlers.callbacks import (
     Action,
     Ref,
@@ -586,6 +593,8 @@ def render_facts(facts: AnswerFacts, today: dt.date, *, public: bool = False, vi
             return suggestions_reply(answer.hits, ids=ids)
         return not_found(unknown_code=answer.unknown_code)
     related = answer.related
+    if len(facts.alike) > 1:
+        return measure_list(facts.alike, today, title=ALIKE_TITLE, public=public, show_owner=True)
     if facts.measure is not None:
         owner, verifier = (False, False) if public else viewer_rights(facts.measure, viewer)
         return measure_card(facts.measure, today, public=public, owner=owner, verifier=verifier)

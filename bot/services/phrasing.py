@@ -130,6 +130,14 @@ class AnswerFacts:
     measure: Measure | None = None
     listed: tuple[Measure, ...] = ()
     report: reports.Report | None = None  # the figures asked for (完成率是多少)
+    #: Measures the question fits exactly as well as the best (补贴: the two districts' subsidies):
+    #: listed for the asker to choose, rather than one card chosen by chance.
+    alike: tuple[Measure, ...] = ()
+
+
+#: Measures scoring within this of the best answer's score fit the question alike.
+ALIKE = 0.01
+ALIKE_TITLE = "与问题同样相关的整改措施"
 
 
 # Built once (see pending.sender on why): what an answer quotes, fetched for every question.
@@ -157,6 +165,11 @@ async def load_answer_facts(session: AsyncSession, answer: Answer, *, today: dt.
         return AnswerFacts(answer)
     best = answer.hits[0]
     if best.kind == "measure":
+        alike = [h.key for h in answer.hits if h.kind == "measure" and h.score >= best.score - ALIKE]
+        if len(alike) > 1:
+            rows = {m.code: m for m in await session.scalars(_LISTED, {"codes": alike})}
+            listed = tuple(rows[c] for c in alike if c in rows)
+            return AnswerFacts(answer, measure=rows.get(best.key), alike=listed)
         measure = await session.scalar(_MEASURE, {"key": best.key})
         return AnswerFacts(answer, measure=measure)
     if best.kind == "article":
@@ -229,6 +242,10 @@ def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
         if answer.hits:
             return "没能确定您要问的内容，您是不是要问：\n" + _suggestions(answer.hits)
         return "抱歉，没有找到相关的规章制度或整改措施。可以换个说法，或在机器人中用 /regs 浏览制度目录。"
+    if len(facts.alike) > 1:
+        return "\n".join([f"{ALIKE_TITLE}共 {len(facts.alike)} 项："] + [
+            f"  {m.code} {m.status.label} {days_left_badge(m.deadline, today, m.status.is_open)} {m.owner.name}："
+            f"{m.problem[:40]}" for m in facts.alike])
     if facts.measure is not None:
         return measure_text(facts.measure, today)
     if facts.article is not None:

@@ -216,6 +216,17 @@ async def test_a_ten_thousand_character_message_is_answered_from_its_start(harne
     assert all(call.ok for call in harness.sandbox.calls_to("sendMessage"))
 
 
+async def test_measures_that_fit_a_question_alike_are_listed_not_one_chosen_by_chance(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    for asked in ("/status 补贴", "补贴"):
+        listing = await harness.one(user, asked)
+        assert listing.body.startswith("与问题同样相关的整改措施共 2 项："), asked
+        assert "ZG2025001" in listing.body and "ZG2025002" in listing.body
+        assert listing.button_texts[:2] == ["ZG2025002", "ZG2025001"]  # each opens its card
+    # One that fits best is still answered with its card.
+    assert (await harness.one(user, "港南区补贴")).body.startswith("📋 ZG2025001")
+
+
 async def test_html_and_script_text_is_escaped(harness: Harness) -> None:
     user = await harness.bind("张伟")
     hostile = ['<script>alert(1)</script> 请假', '<b>请假</b> & <i>', 'ZG2025009 <a href="x">进展</a>',
