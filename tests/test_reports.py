@@ -163,9 +163,10 @@ async def test_public_text_has_the_summary_line_and_no_owner_or_leader_names(see
     public = reports.report_text(report, public=True)
     internal = reports.report_text(report, public=False)
 
-    assert public.splitlines()[:2] == [
+    assert public.splitlines()[:3] == [
         "整改落实情况公示（截至2026年11月27日）",
         "共 30 项：已销号 5，已完成待销号 5，进行中 13，未开始 7；逾期 5 项",
+        "完成率 33%（已销号与已完成待销号），其中已销号 17%",
     ]
     for cadre in sample_cadres():
         assert cadre["name"] not in public
