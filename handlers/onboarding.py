@@ -9,7 +9,7 @@ from telegram import Update
 
 from bot.app import BotContext
 from bot.db import transaction
-from bot.errors import InvalidInput, PermissionDenied
+from bot.errors import PermissionDenied
 from bot.models import Cadre, Role
 from bot.services import cadres, pending
 from handlers.common import NOT_BOUND, current_cadre, is_admin, is_private, send
@@ -103,8 +103,9 @@ async def invite(update: Update, context: BotContext) -> None:
         if not is_admin(actor):
             raise PermissionDenied("只有管理员可以生成邀请码。")
         if not name:
-            raise InvalidInput("用法：/invite 姓名，例如 /invite 张伟；/invite 全部 为所有未绑定的干部生成")
-        if name in EVERYONE:
+            # Before handing out codes: who still has to bind, and who already has one.
+            waiting = await cadres.unbound_cadres(session)
+        elif name in EVERYONE:
             invites = await cadres.invite_unbound(session, actor_id=actor.id,
                                                   ttl_days=services.settings.invite_ttl_days,
                                                   bot_username=services.bot_username)
@@ -112,6 +113,9 @@ async def invite(update: Update, context: BotContext) -> None:
             result = await cadres.create_invite(session, name, actor_id=actor.id,
                                                 ttl_days=services.settings.invite_ttl_days,
                                                 bot_username=services.bot_username)
+    if not name:
+        await send(update, _unbound_text(waiting, services.settings.tz))
+        return
     # Sent once committed: a code shown must be a code that works.
     days = services.settings.invite_ttl_days
     if name in EVERYONE:
@@ -120,6 +124,22 @@ async def invite(update: Update, context: BotContext) -> None:
     await send(update, f"已为 <b>{esc(result.name)}</b> 生成邀请码（{days} 天内有效，只能使用一次）：\n"
                f"<code>{esc(result.code)}</code>\n\n请转发给本人，在私聊中打开链接或发送 "
                f"<code>/start {esc(result.code)}</code>：\n{esc(result.link)}")
+
+
+def _unbound_text(waiting: list[cadres.Unbound], tz: dt.tzinfo) -> str:
+    usage = "用法：/invite 姓名，例如 /invite 张伟；/invite 全部 为所有未绑定的干部生成（此前未用的邀请码随之作废）"
+    if not waiting:
+        return f"所有干部都已绑定。\n{usage}"
+    lines = [f"尚未绑定的干部共 {len(waiting)} 人："]
+    for item in waiting[:60]:
+        unit = f"（{esc(item.cadre.unit)}）" if item.cadre.unit else ""
+        code = (f" — 已发邀请码，{item.code_valid_until.astimezone(tz):%m月%d日}前有效"
+                if item.code_valid_until else "")
+        lines.append(f"• {esc(item.cadre.name)}{unit}{code}")
+    if len(waiting) > 60:
+        lines.append(f"……另有 {len(waiting) - 60} 人")
+    lines += ["", usage]
+    return "\n".join(lines)
 
 
 #: /invite 全部: a code for every cadre not yet bound, as one sheet (the rollout).

@@ -133,6 +133,25 @@ async def list_cadres(session: AsyncSession) -> list[Cadre]:
     return list(await session.scalars(select(Cadre).order_by(Cadre.id)))
 
 
+@dataclass(frozen=True)
+class Unbound:
+    """A cadre not yet bound to Telegram, and until when their latest unused code works (if any)."""
+
+    cadre: Cadre
+    code_valid_until: dt.datetime | None
+
+
+async def unbound_cadres(session: AsyncSession, now: dt.datetime | None = None) -> list[Unbound]:
+    """Who has not bound yet, in the order of the imported list, with their open invitation."""
+    now = now or utcnow()
+    valid = dict((await session.execute(
+        select(Invite.cadre_id, func.max(Invite.expires_at))
+        .where(Invite.used_at.is_(None), Invite.expires_at > now).group_by(Invite.cadre_id)
+    )).tuples().all())
+    cadres = await session.scalars(select(Cadre).where(Cadre.telegram_user_id.is_(None)).order_by(Cadre.id))
+    return [Unbound(cadre, valid.get(cadre.id)) for cadre in cadres]
+
+
 async def _require_admin(session: AsyncSession, actor_id: int | None, message: str) -> Cadre | None:
     """None stands for an operator on the command line, who may do anything."""
     if actor_id is None:

@@ -101,9 +101,13 @@ async def test_admin_invites_in_private_and_the_code_binds_that_person(harness: 
     bound = await harness.one(newcomer, f"/start {code}")
     assert "绑定成功" in bound.body and "邓小燕" in bound.body
     assert (await harness.cadre("邓小燕")).telegram_user_id == newcomer.id
+    await harness.one(admin, "/invite 张伟")
     # Mistakes get a clear answer and issue nothing.
     before = await harness.snapshot()
-    assert "用法：/invite 姓名" in (await harness.one(admin, "/invite")).body
+    overview = (await harness.one(admin, "/invite")).body  # who still has to bind, and the usage
+    assert "用法：/invite 姓名" in overview and overview.startswith("尚未绑定的干部共 ")
+    assert "• 邓小燕" not in overview and "• 李明德（贵港市教育局）\n" in overview
+    assert re.search(r"• 张伟（基础教育科） — 已发邀请码，\d\d月\d\d日前有效", overview)
     assert "干部名单中没有「王五」" in (await harness.one(admin, "/invite 王五")).body
     assert await harness.snapshot() == before
 
