@@ -163,3 +163,23 @@ async def test_a_measure_whose_leader_is_its_owner_is_refused(seeded: SessionFac
         async with transaction(seeded) as session:
             await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
     assert f"第5行 [leader]：分管领导与责任人不能是同一人「{rows[3]['owner']}」" in str(failure.value)
+
+
+async def test_header_problems_name_the_columns_as_the_file_does_and_spot_the_other_kind_of_file(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    signed = tmp_path / "台账.csv"
+    signed.write_text("编号,问题,整改措施,责任人（签字）\nZG2025001,甲,乙,张伟\n", encoding="utf-8")
+    with pytest.raises(ImportFailed) as failure:
+        async with transaction(seeded) as session:
+            await ledger.import_measures(session, signed)
+    assert "表头缺少必需的列「责任人」（找到的列：编号、问题、整改措施、责任人（签字））" in str(failure.value)
+
+    with pytest.raises(ImportFailed) as failure:
+        async with transaction(seeded) as session:
+            await ledger.import_measures(session, DATA / "cadres.csv")
+    assert "这个文件看起来是干部名单，请用 zhenggai import cadres 导入" in str(failure.value)
+    with pytest.raises(ImportFailed) as failure:
+        async with transaction(seeded) as session:
+            await ledger.import_cadres(session, DATA / "measures.csv")
+    assert "这个文件看起来是整改台账，请用 zhenggai import measures 导入" in str(failure.value)

@@ -660,7 +660,8 @@ class _Header:
 
 
 def _find_header(
-    table: _Table, mapping: Callable[[str], str | None], required: Sequence[str], problems: _Problems
+    table: _Table, mapping: Callable[[str], str | None], required: Sequence[str], problems: _Problems,
+    other_kind: tuple[Callable[[str], str | None], str] | None = None,
 ) -> tuple[_Header, list[Row]]:
     """Locate the header row (a 台账 often starts with a title row) and map its columns."""
     first_text: str | None = None
@@ -689,16 +690,39 @@ def _find_header(
         if len(columns) >= min(2, len(required)):
             missing = [c for c in required if c not in columns]
             if missing:
-                raise problems.fail(row_no, ", ".join(missing), "表头缺少必需的列")
+                # Named as the file names its columns (a Chinese 台账: 责任人), with what was found.
+                chinese = any(_CJK_TEXT.search(str(c)) for c in cells if c is not None)
+                names = [_ZH_NAMES.get(c, c) if chinese else c for c in missing]
+                found = "、".join(_quote(c, 20) for c in cells if c is not None)
+                other = (f"；这个文件看起来是{other_kind[1]}"
+                         if other_kind is not None and _looks_like(table, other_kind[0]) else "")
+                raise problems.fail(row_no, ", ".join(names), f"表头缺少必需的列「{'、'.join(names)}」"
+                                                             f"（找到的列：{found}）{other}", no_header=bool(other))
             width = sum(1 for c in cells if c is not None)
             problems.labels = {name: _quote(cells[index], 20) for name, index in columns.items()}
             return _Header(row_no, columns, width, mapping), table.rows[position + 1:]
     hint = ""
     if first_text is not None and "," not in first_text and (";" in first_text or "\t" in first_text):
         hint = "；分隔符应为英文逗号“,”"
-    raise problems.fail(None, None, f"找不到表头（应包含 {', '.join(required)} 等列{hint}）", no_header=True)
+    if other_kind is not None and _looks_like(table, other_kind[0]):
+        hint += f"；这个文件看起来是{other_kind[1]}"
+    expected = f"{', '.join(required)}（或 {'、'.join(_ZH_NAMES.get(c, c) for c in required)}）"
+    raise problems.fail(None, None, f"找不到表头（应包含 {expected} 等列{hint}）", no_header=True)
 
 
+def _looks_like(table: _Table, mapping: Callable[[str], str | None]) -> bool:
+    """Does a row near the top name at least two columns of another kind of file?"""
+    for row_no, cells in table.rows:
+        if row_no > 20:
+            return False
+        if sum(1 for c in cells if c is not None and mapping(str(c)) is not None) >= 2:
+            return True
+    return False
+
+
+_CJK_TEXT = re.compile(r"[\u4e00-\u9fff]")
+#: Our column names as a Chinese header says them, for messages about a Chinese file.
+_ZH_NAMES = {**MEASURE_HEADERS_ZH, "name": "姓名", "unit": "单位", "position": "职务", "role": "角色"}
 _EXACT_HEADERS = frozenset([*MEASURE_COLUMNS, *MEASURE_HEADERS_ZH.values(), *CADRE_COLUMNS, *_CADRE_HEADERS_ZH])
 
 
@@ -802,7 +826,8 @@ async def import_cadres(
     `actor` is the admin importing in chat, who cannot take away their own admin role."""
     problems = _Problems(path.name)
     table = await _load_table(path, problems, _Meter(None), 0)
-    header, rows = _find_header(table, _cadre_column, ("name",), problems)
+    header, rows = _find_header(table, _cadre_column, ("name",), problems,
+                                other_kind=(_measure_column, "整改台账，请用 zhenggai import measures 导入"))
     columns = header.columns
     parsed: dict[str, tuple[int, dict[str, Any]]] = {}
     limits = {c: _column_limit(Cadre.__table__.c[c]) for c in CADRE_COLUMNS if c != "role"}
@@ -910,7 +935,8 @@ async def import_measures(
     check_share = 0.5 if read_share == 0 else 0.2
     table = await _load_table(path, problems, meter, read_share)
     required = ("code", "problem", "measure", "owner")
-    header, rows = _find_header(table, _measure_column, required, problems)
+    header, rows = _find_header(table, _measure_column, required, problems,
+                                other_kind=(_cadre_column, "干部名单，请用 zhenggai import cadres 导入"))
     columns = header.columns
     meter.size = max(meter.size, len(rows))
     cadres = {c.name: c for c in await session.scalars(select(Cadre))}

@@ -92,7 +92,8 @@ async def test_a_table_that_is_neither_names_the_header_it_lacks_and_changes_not
 
     said = await harness.unchanged_by(send)
     assert said.startswith("共 1 处错误，整个文件未导入") and "表.csv" in said
-    assert "找不到表头（应包含 code, problem, measure, owner 等列）" in said  # the 台账's, as more likely meant
+    # The 台账's, as more likely meant.
+    assert "找不到表头（应包含 code, problem, measure, owner（或 编号、问题、整改措施、责任人） 等列）" in said
 
 
 async def test_a_table_from_someone_not_an_admin_is_no_import(harness: Harness) -> None:
