@@ -147,7 +147,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         raise ZhenggaiError(f"{path.name}：{_database_failure(exc)}，文件中的数据均未导入") from None
     finally:
         progress.close()
-    print(f"{path.name} 导入成功。{report.summary()}")
+    print(f"{path.name} 导入成功。{report.describe()}")
     return 0
 
 

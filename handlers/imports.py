@@ -94,7 +94,7 @@ async def on_document(update: Update, context: BotContext) -> bool:
     async with transaction(context.services.factory) as session:
         await context.services.answers.refresh(session)
     log.info("cadre %s imported %s: %s", cadre.id, name, report.summary())
-    await send(update, f"{esc(name)} 导入成功。{esc(report.summary())}")
+    await send(update, f"{esc(name)} 导入成功。{esc(report.describe())}")
     return True
 
 

@@ -183,3 +183,17 @@ async def test_header_problems_name_the_columns_as_the_file_does_and_spot_the_ot
         async with transaction(seeded) as session:
             await ledger.import_cadres(session, DATA / "measures.csv")
     assert "这个文件看起来是整改台账，请用 zhenggai import measures 导入" in str(failure.value)
+
+
+async def test_an_import_says_which_measures_it_added_and_what_it_changed(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    rows = ledger_rows()
+    code = next(r["code"] for r in rows if r["status"] == "未开始")
+    row_of(rows, code)["status"] = "进行中"
+    row_of(rows, code)["progress"] = "已启动"
+    rows.append({**rows[0], "code": "2025001"})  # what Excel makes of a code typed as a number
+    async with transaction(seeded) as session:
+        report = await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    assert report.describe().splitlines() == [
+        "整改措施：新增 1，更新 1，未变 29", "新增：2025001", f"{code}：状态 未开始 → 进行中、进展"]

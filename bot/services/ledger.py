@@ -125,6 +125,10 @@ class ImportReport:
     def summary(self) -> str:
         return f"{self.kind}：新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}"
 
+    def describe(self) -> str:
+        """The summary, then what changed (which measures, which columns), for the importer to check."""
+        return "\n".join([self.summary(), *self.details])
+
 
 def _quote(value: object, limit: int = 40) -> str:
     """A value from the file, fit to echo inside 「」 in a one-line message."""
@@ -1084,6 +1088,7 @@ async def _write_measures(
         else:
             report.unchanged += 1
     problems.raise_if_any()
+    report.details = _changes_described(creates, updates)
     total = max(1, len(creates) + len(updates))
     done = 0
     now = utcnow()
@@ -1140,6 +1145,33 @@ async def _write_measures(
         report.updated += len(chunk_updates)
         done += len(chunk_updates)
         progress(done / total)
+
+
+#: Changed measures named one by one after an import; beyond, only counted.
+DESCRIBED_CHANGES = 10
+
+
+def _changes_described(creates: list[dict[str, Any]], updates: list[tuple[Any, _MeasureRow, dict[str, list[Any]]]]
+                       ) -> list[str]:
+    """新增：ZG2025031、… and one line per changed measure (状态 已完成 → 已销号, 进展): an admin sees
+    what the file did, and a surprise (a code Excel turned into 2025001) shows at once."""
+    lines: list[str] = []
+    if creates:
+        codes = "、".join(v["code"] for v in creates[:DESCRIBED_CHANGES])
+        more = f" 等 {len(creates)} 项" if len(creates) > DESCRIBED_CHANGES else ""
+        lines.append(f"新增：{codes}{more}")
+    for _, item, changes in updates[:DESCRIBED_CHANGES]:
+        said = []
+        for column, (before, after) in changes.items():
+            name = MEASURE_HEADERS_ZH.get(column, column)
+            if column == "status":
+                said.append(f"{name} {MeasureStatus(before).label} → {MeasureStatus(after).label}")
+            else:
+                said.append(name)
+        lines.append(f"{item.values['code']}：{'、'.join(said)}")
+    if len(updates) > DESCRIBED_CHANGES:
+        lines.append(f"……另有 {len(updates) - DESCRIBED_CHANGES} 项更新")
+    return lines
 
 
 def _event(measure_id: int, at: dt.datetime, from_status: MeasureStatus | None, to_status: MeasureStatus | None,

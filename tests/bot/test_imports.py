@@ -36,7 +36,7 @@ async def test_an_admins_ledger_file_is_imported_and_answered_at_once(harness: H
     await harness.sandbox.send_document(admin.id, data, filename="台账.csv", mime_type="text/csv")
     working, done = await harness.sandbox.wait_for_messages(admin.id, count=2)
     assert working.body == "正在导入 台账.csv ……"
-    assert done.body == "台账.csv 导入成功。整改措施：新增 1，更新 1，未变 29"
+    assert done.body == "台账.csv 导入成功。整改措施：新增 1，更新 1，未变 29\n新增：ZG2025777\nZG2025009：完成时限"
     assert (await harness.measure("ZG2025009")).deadline == dt.date(2027, 2, 28)
     new = await harness.measure("ZG2025777")
     assert new.status is MeasureStatus.IN_PROGRESS and new.owner.name == "张伟"
