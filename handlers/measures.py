@@ -393,6 +393,8 @@ async def extend_command(update: Update, context: BotContext) -> None:
         await ask_rest(update, context, Action.EXTEND, code)  # as the ⏰ button: date and reason asked for
         return
     if len(args) == 2:
+        async with transaction(context.services.factory) as session:
+            await require_cadre(session, update)  # strangers hear how to bind, nothing else
         raise InvalidInput(f"请同时写明延期理由，例如：/extend {code} {args[1]} 资金尚未到位")
     await request_extension(update, context, code, args[1], " ".join(args[2:]))
 

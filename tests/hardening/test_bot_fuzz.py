@@ -30,10 +30,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot.db import transaction
-from bot.models import Cadre, ExtensionRequest, ExtensionStatus, Measure, MeasureStatus
+from bot.models import Cadre, ExtensionRequest, ExtensionStatus, Measure, MeasureStatus, PendingInput
 from bot.sandbox import SandboxUser
 from bot.sandbox.html import parse_html
 from bot.services import pending
@@ -49,10 +49,11 @@ from bot.services.text import (
     normalize,
     parse_deadline,
     parse_iso_date,
+    to_simplified,
 )
 from handlers.callbacks import MAX_BYTES, decode
 from handlers.common import NOT_BOUND
-from handlers.measures import DONE_WORDS, NOT_BOUND_PLAIN
+from handlers.measures import DONE_WORDS, NOT_BOUND_PLAIN, judgement, progress_or_extension
 from handlers.render import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
@@ -170,6 +171,11 @@ async def observe(bot: FuzzBot, role: str, act: Callable[[], Awaitable[object]])
     calls, logged = len(sandbox.calls), len(bot.watch.records)
     seen = {m.message_id: m.edit_count for m in sandbox.messages(chat)}
     answers = set(sandbox.callback_answers)
+    # Each example is a message on its own: a question an earlier one left open (/reject ZG… asks
+    # for the reason) is not waiting for it. That a command drops such a question is tested in
+    # test_measure_flows; here it would count as a change the message made.
+    async with transaction(harness.factory) as session:
+        await session.execute(delete(PendingInput))
     before = await harness.snapshot()
     await act()
     await settle(harness)
@@ -228,7 +234,7 @@ def check_no_double_escaping(sent: str, outcome: Outcome) -> None:
 
 # The brute-force limit too: enough random /start codes in one run reach it, and it tells nothing.
 STRANGER_ANSWERS = ("绑定", "邀请码", "没有这个命令", "整改助手", "没有进行中的操作", "请直接输入您的问题",
-                    "尝试次数过多")
+                    "尝试次数过多", "命令请用半角斜杠")
 
 
 def check_answered(role: str, outcome: Outcome) -> None:
@@ -308,8 +314,12 @@ async def test_replies_to_cards(fuzz: FuzzBot, role: str, code: str, text: str) 
                                                                                reply_to=card))
     check_answered(role, outcome)
     check_no_double_escaping(text, outcome)
-    reports_done = DONE_WORDS.match(text.strip()) is not None and not text.startswith("/")
-    if not (reports_done and code in own) and not may_change(fuzz, role, text, own):
+    said = to_simplified(text.strip())
+    # Said to a card, 已完成 / 进展：… / 申请延期到… / 同意销号 / 退回，… act on its measure.
+    acts_on_card = not text.startswith("/") and (
+        DONE_WORDS.match(text.strip()) is not None or judgement(code, said) is not None
+        or progress_or_extension(code, said) is not None)
+    if not (acts_on_card and code in own) and not may_change(fuzz, role, text, own):
         assert not outcome.changed, (text[:200], outcome.diff)
 
 
