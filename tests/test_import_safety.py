@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,15 @@ async def cadre(factory: SessionFactory, name: str) -> Cadre:
         return found
 
 
+async def refused(factory: SessionFactory, importer: Callable[..., Awaitable[object]], path: Path,
+                  **kwargs: object) -> ImportFailed:
+    """The import's refusal (the test fails if the file is taken)."""
+    with pytest.raises(ImportFailed) as failure:
+        async with transaction(factory) as session:
+            await importer(session, path, **kwargs)
+    return failure.value
+
+
 def row_of(rows: list[dict[str, str]], code: str) -> dict[str, str]:
     return next(r for r in rows if r["code"] == code)
 
@@ -57,10 +67,8 @@ async def test_reimporting_an_old_ledger_refuses_to_undo_a_completion_reported_i
     async with transaction(seeded) as session:
         await measures.mark_done(session, owner.id, code, "已全部完成", None, dt.date(2026, 11, 27))
     old_file = write_rows(tmp_path / "台账.csv", rows)  # the file as it was before the report
-    with pytest.raises(ImportFailed) as failure:
-        async with transaction(seeded) as session:
-            await ledger.import_measures(session, old_file)
-    text = "\n".join(failure.value.lines())
+    failure = await refused(seeded, ledger.import_measures, old_file)
+    text = "\n".join(failure.lines())
     assert f"「{code}」现为「已完成」，文件中为「进行中」" in text
     assert "[status]" in text
     assert (await measure(seeded, code)).status is MeasureStatus.DONE
@@ -104,11 +112,9 @@ async def test_a_chat_import_names_the_admin_and_cannot_sign_off_their_own_measu
 
     mine["status"] = "已销号"
     other["status"] = "已销号"
-    with pytest.raises(ImportFailed) as failure:
-        async with transaction(seeded) as session:
-            await ledger.import_measures(session, write_rows(tmp_path / "b.csv", rows), actor=admin)
-    assert f"「{mine['code']}」由您本人负责，不能由您本人销号" in str(failure.value)
-    assert failure.value.total == 1  # signing off someone else's measure is an admin's right
+    failure = await refused(seeded, ledger.import_measures, write_rows(tmp_path / "b.csv", rows), actor=admin)
+    assert f"「{mine['code']}」由您本人负责，不能由您本人销号" in str(failure)
+    assert failure.total == 1  # signing off someone else's measure is an admin's right
     assert (await measure(seeded, other["code"])).status is not MeasureStatus.CLOSED
     # The operator at the server (no actor) imports the bureau's own records as they are.
     async with transaction(seeded) as session:
@@ -132,16 +138,12 @@ async def test_a_cadre_list_may_not_leave_the_bot_without_an_admin_or_demote_the
 ) -> None:
     path = tmp_path / "干部名单.csv"
     path.write_text("name,role\n刘洋,cadre\n韦丽萍,cadre\n", encoding="utf-8")
-    with pytest.raises(ImportFailed) as failure:
-        async with transaction(seeded) as session:
-            await ledger.import_cadres(session, path)
-    assert "导入后将没有任何管理员" in "\n".join(failure.value.lines())
+    failure = await refused(seeded, ledger.import_cadres, path)
+    assert "导入后将没有任何管理员" in "\n".join(failure.lines())
 
     path.write_text("name,role\n刘洋,cadre\n", encoding="utf-8")
-    with pytest.raises(ImportFailed) as failure:
-        async with transaction(seeded) as session:
-            await ledger.import_cadres(session, path, actor=await cadre(seeded, "刘洋"))
-    assert "不能取消您本人的管理员角色" in str(failure.value)
+    failure = await refused(seeded, ledger.import_cadres, path, actor=await cadre(seeded, "刘洋"))
+    assert "不能取消您本人的管理员角色" in str(failure)
     async with transaction(seeded) as session:  # another admin may
         await ledger.import_cadres(session, path, actor=await cadre(seeded, "韦丽萍"))
     assert (await cadre(seeded, "刘洋")).role is Role.CADRE
@@ -159,10 +161,8 @@ def test_a_long_list_of_problems_counts_what_is_not_shown() -> None:
 async def test_a_measure_whose_leader_is_its_owner_is_refused(seeded: SessionFactory, tmp_path: Path) -> None:
     rows = ledger_rows()
     rows[3]["leader"] = rows[3]["owner"]
-    with pytest.raises(ImportFailed) as failure:
-        async with transaction(seeded) as session:
-            await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
-    assert f"第5行 [leader]：分管领导与责任人不能是同一人「{rows[3]['owner']}」" in str(failure.value)
+    failure = await refused(seeded, ledger.import_measures, write_rows(tmp_path / "台账.csv", rows))
+    assert f"第5行 [leader]：分管领导与责任人不能是同一人「{rows[3]['owner']}」" in str(failure)
 
 
 async def test_header_problems_name_the_columns_as_the_file_does_and_spot_the_other_kind_of_file(
@@ -170,19 +170,13 @@ async def test_header_problems_name_the_columns_as_the_file_does_and_spot_the_ot
 ) -> None:
     signed = tmp_path / "台账.csv"
     signed.write_text("编号,问题,整改措施,责任人（签字）\nZG2025001,甲,乙,张伟\n", encoding="utf-8")
-    with pytest.raises(ImportFailed) as failure:
-        async with transaction(seeded) as session:
-            await ledger.import_measures(session, signed)
-    assert "表头缺少必需的列「责任人」（找到的列：编号、问题、整改措施、责任人（签字））" in str(failure.value)
+    failure = await refused(seeded, ledger.import_measures, signed)
+    assert "表头缺少必需的列「责任人」（找到的列：编号、问题、整改措施、责任人（签字））" in str(failure)
 
-    with pytest.raises(ImportFailed) as failure:
-        async with transaction(seeded) as session:
-            await ledger.import_measures(session, DATA / "cadres.csv")
-    assert "这个文件看起来是干部名单，请用 zhenggai import cadres 导入" in str(failure.value)
-    with pytest.raises(ImportFailed) as failure:
-        async with transaction(seeded) as session:
-            await ledger.import_cadres(session, DATA / "measures.csv")
-    assert "这个文件看起来是整改台账，请用 zhenggai import measures 导入" in str(failure.value)
+    failure = await refused(seeded, ledger.import_measures, DATA / "cadres.csv")
+    assert "这个文件看起来是干部名单，请用 zhenggai import cadres 导入" in str(failure)
+    failure = await refused(seeded, ledger.import_cadres, DATA / "measures.csv")
+    assert "这个文件看起来是整改台账，请用 zhenggai import measures 导入" in str(failure)
 
 
 async def test_an_import_says_which_measures_it_added_and_what_it_changed(
