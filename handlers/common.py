@@ -170,9 +170,7 @@ async def drop_question(session: AsyncSession, update: Update) -> None:
     """Forget the answer the bot is waiting for from this user here (退回原因, 进展 …): they chose
     another action, so their next message is not that answer (it was taken as one before)."""
     chat, user = update.effective_chat, update.effective_user
-    # Looked up first: a DELETE takes SQLite's write lock even when nothing matches, and a command
-    # that only reads must keep working while another process holds that lock.
-    if chat is not None and user is not None and await pending.is_waiting(session, chat.id, user.id):
+    if chat is not None and user is not None:
         await pending.clear(session, chat.id, user.id)
 
 

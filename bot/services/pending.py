@@ -76,9 +76,14 @@ async def take(session: AsyncSession, chat_id: int, telegram_user_id: int, *, re
 
     A reply to some other bot message is not an answer to the open question.
     """
-    row = await session.scalar(select(PendingInput).where(
-        PendingInput.chat_id == chat_id, PendingInput.telegram_user_id == telegram_user_id))
+    row = await _row(session, chat_id, telegram_user_id)
     return None if row is None else await _consume(session, row, reply_to, now or utcnow())
+
+
+async def _row(session: AsyncSession, chat_id: int, telegram_user_id: int) -> PendingInput | None:
+    row: PendingInput | None = await session.scalar(select(PendingInput).where(
+        PendingInput.chat_id == chat_id, PendingInput.telegram_user_id == telegram_user_id))
+    return row
 
 
 async def _consume(session: AsyncSession, row: PendingInput, reply_to: int | None, now: dt.datetime) -> Waiting | None:
@@ -94,20 +99,19 @@ async def _consume(session: AsyncSession, row: PendingInput, reply_to: int | Non
 async def peek(session: AsyncSession, chat_id: int, telegram_user_id: int,
                now: dt.datetime | None = None) -> Waiting | None:
     """The open question to this user here, left open (None if there is none or it expired)."""
-    row = await session.scalar(select(PendingInput).where(
-        PendingInput.chat_id == chat_id, PendingInput.telegram_user_id == telegram_user_id))
+    row = await _row(session, chat_id, telegram_user_id)
     if row is None or row.expires_at < (now or utcnow()):
         return None
     return Waiting(row.kind, row.target, row.prompt_message_id)
 
 
-async def is_waiting(session: AsyncSession, chat_id: int, telegram_user_id: int) -> bool:
-    """Is a question to this user in this chat open (expired or not)?"""
-    return await session.scalar(select(PendingInput.id).where(
-        PendingInput.chat_id == chat_id, PendingInput.telegram_user_id == telegram_user_id).limit(1)) is not None
-
-
 async def clear(session: AsyncSession, chat_id: int, telegram_user_id: int) -> bool:
-    result = await session.execute(delete(PendingInput).where(
+    """Drop the open question to this user here; False when there was none."""
+    # Looked up first: a DELETE takes SQLite's write lock even when nothing matches, and every
+    # command drops a question this way, read-only ones included, which must keep working while
+    # another process holds that lock.
+    if await _row(session, chat_id, telegram_user_id) is None:
+        return False
+    await session.execute(delete(PendingInput).where(
         PendingInput.chat_id == chat_id, PendingInput.telegram_user_id == telegram_user_id))
-    return bool(getattr(result, "rowcount", 0))
+    return True
