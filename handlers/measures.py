@@ -768,8 +768,8 @@ async def on_media(update: Update, context: BotContext) -> None:
         await mark_done(update, context, code, note, evidence)
         return
     # "ZG2025005 进展：第二批已立项" on a photo: the evidence, and the progress it reports.
-    progress = _PROGRESS.fullmatch(note)
-    progress_text = progress.group("text").strip() if progress and not _ASKED.search(progress.group("text")) else ""
+    reported = progress_or_extension(code, note)
+    progress_text = reported.text if reported is not None and reported.action == "progress" else ""
     services = context.services
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)

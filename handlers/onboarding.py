@@ -126,18 +126,22 @@ async def invite(update: Update, context: BotContext) -> None:
                f"<code>/start {esc(result.code)}</code>：\n{esc(result.link)}")
 
 
+#: Names listed by /invite alone: a screenful; /invite 全部 makes the whole sheet.
+UNBOUND_SHOWN = 60
+
+
 def _unbound_text(waiting: list[cadres.Unbound], tz: dt.tzinfo) -> str:
     usage = "用法：/invite 姓名，例如 /invite 张伟；/invite 全部 为所有未绑定的干部生成（此前未用的邀请码随之作废）"
     if not waiting:
         return f"所有干部都已绑定。\n{usage}"
     lines = [f"尚未绑定的干部共 {len(waiting)} 人："]
-    for item in waiting[:60]:
+    for item in waiting[:UNBOUND_SHOWN]:
         unit = f"（{esc(item.cadre.unit)}）" if item.cadre.unit else ""
         code = (f" — 已发邀请码，{item.code_valid_until.astimezone(tz):%m月%d日}前有效"
                 if item.code_valid_until else "")
         lines.append(f"• {esc(item.cadre.name)}{unit}{code}")
-    if len(waiting) > 60:
-        lines.append(f"……另有 {len(waiting) - 60} 人")
+    if len(waiting) > UNBOUND_SHOWN:
+        lines.append(f"……另有 {len(waiting) - UNBOUND_SHOWN} 人")
     lines += ["", usage]
     return "\n".join(lines)
 

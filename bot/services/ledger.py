@@ -910,9 +910,9 @@ def parse_status(text: str) -> MeasureStatus | None:
     return _STATUS_WORDS.get(key)
 
 
-#: Statuses in the order a measure moves through them; an import may not move one back.
-_STATUS_ORDER = {MeasureStatus.NOT_STARTED: 0, MeasureStatus.IN_PROGRESS: 1, MeasureStatus.DONE: 2,
-                 MeasureStatus.CLOSED: 3}
+#: Statuses in the order a measure moves through them (as `MeasureStatus` declares them); an
+#: import may not move one back.
+_STATUS_ORDER = {status: rank for rank, status in enumerate(MeasureStatus)}
 
 
 @dataclass
@@ -1001,9 +1001,6 @@ async def import_measures(
             problems.add(row_no, "status",
                          f"未知的状态「{_quote(status_text)}」，应为 未开始、进行中、已完成、已销号 之一")
         values["status"] = status  # None: not stated (a new measure has not started)
-        if (actor is not None and status is MeasureStatus.CLOSED and owner is not None and owner.id == actor.id
-                and "status" not in bad):
-            values["self_closed"] = True
 
         key = code_key(code)
         if key in parsed:
@@ -1057,8 +1054,8 @@ async def _write_measures(
     for key, item in parsed.items():
         values = item.values
         old = existing.get(key)
-        closing = values.pop("self_closed", False) and (old is None or old.status is not MeasureStatus.CLOSED)
-        if closing:
+        if (actor is not None and values["owner"].id == actor.id and values["status"] is MeasureStatus.CLOSED
+                and (old is None or old.status is not MeasureStatus.CLOSED)):
             problems.add(item.row, "status", f"「{_quote(values['code'])}」由您本人负责，不能由您本人销号"
                                              "（请由分管领导或其他管理员销号）")
         if old is None:

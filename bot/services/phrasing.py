@@ -7,6 +7,7 @@ their facts from `load_answer_facts`, so they cannot drift apart in content.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -219,6 +220,17 @@ def _suggestions(hits: list[Hit]) -> str:
     return "\n".join(f"  {i}. {h.title}" for i, h in enumerate(hits, start=1))
 
 
+def _measure_lines(title: str, measures: Sequence[Measure], total: int, today: dt.date) -> str:
+    """A list of measures for the terminal: a count, then a line each, and how many more."""
+    lines = [f"{title}共 {total} 项："]
+    for m in measures:
+        badge = days_left_badge(m.deadline, today, m.status.is_open)
+        lines.append(f"  {m.code} {m.status.label} {badge} {m.owner.name}：{m.problem[:40]}")
+    if total > len(measures):
+        lines.append(f"  …另有 {total - len(measures)} 项")
+    return "\n".join(lines)
+
+
 def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
     answer = facts.answer
     if answer.listing is not None:
@@ -227,13 +239,7 @@ def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
         title = answer.listing.describe()
         if not facts.listed:
             return f"没有找到{title}。"
-        lines = [f"{title}共 {len(answer.listed)} 项："]
-        for m in facts.listed:
-            badge = days_left_badge(m.deadline, today, m.status.is_open)
-            lines.append(f"  {m.code} {m.status.label} {badge} {m.owner.name}：{m.problem[:40]}")
-        if len(answer.listed) > len(facts.listed):
-            lines.append(f"  …另有 {len(answer.listed) - len(facts.listed)} 项")
-        return "\n".join(lines)
+        return _measure_lines(title, facts.listed, len(answer.listed), today)
     if answer.small_talk is not None:
         return SMALL_TALK_REPLIES[answer.small_talk]
     if facts.report is not None:
@@ -243,9 +249,7 @@ def format_facts_text(facts: AnswerFacts, today: dt.date) -> str:
             return "没能确定您要问的内容，您是不是要问：\n" + _suggestions(answer.hits)
         return "抱歉，没有找到相关的规章制度或整改措施。可以换个说法，或在机器人中用 /regs 浏览制度目录。"
     if len(facts.alike) > 1:
-        return "\n".join([f"{ALIKE_TITLE}共 {len(facts.alike)} 项："] + [
-            f"  {m.code} {m.status.label} {days_left_badge(m.deadline, today, m.status.is_open)} {m.owner.name}："
-            f"{m.problem[:40]}" for m in facts.alike])
+        return _measure_lines(ALIKE_TITLE, facts.alike, len(facts.alike), today)
     if facts.measure is not None:
         return measure_text(facts.measure, today)
     if facts.article is not None:
