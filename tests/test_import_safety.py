@@ -191,3 +191,41 @@ async def test_an_import_says_which_measures_it_added_and_what_it_changed(
         report = await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
     assert report.describe().splitlines() == [
         "整改措施：新增 1，更新 1，未变 29", "新增：2025001", f"{code}：状态 未开始 → 进行中、进展"]
+
+
+async def test_names_padded_with_spaces_in_a_spreadsheet_are_the_same_people(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    # Office files pad two-character names to line up with three-character ones: 张　伟.
+    rows = ledger_rows()
+    row = rows[0]
+    owner, leader = row["owner"], row["leader"]
+    row["owner"] = f"{owner[0]}\u3000{owner[1:]}"
+    row["leader"] = f" {leader[0]} {leader[1:]} "
+    row["progress"] = "按名单核对"
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    imported = await measure(seeded, row["code"])
+    assert imported.owner_id == (await cadre(seeded, owner)).id
+    assert imported.leader_id == (await cadre(seeded, leader)).id
+
+    names = list(csv.DictReader((DATA / "cadres.csv").open(encoding="utf-8")))
+    count = len(names)
+    names[0]["name"] = f"{names[0]['name'][0]}\u3000{names[0]['name'][1:]}"
+    names[1]["position"] = "调整后的职务"
+    names[1]["name"] = " ".join(names[1]["name"])
+    async with transaction(seeded) as session:
+        report = await ledger.import_cadres(session, write_rows(tmp_path / "干部.csv", names))
+    assert (report.created, report.updated) == (0, 1)
+    async with transaction(seeded) as session:
+        assert len(list(await session.scalars(select(Cadre)))) == count
+    assert (await cadre(seeded, names[1]["name"].replace(" ", ""))).position == "调整后的职务"
+
+
+async def test_a_latin_name_keeps_its_space(seeded: SessionFactory, tmp_path: Path) -> None:
+    names = [{"name": "Mary  Wang", "unit": "国际交流科", "position": "外籍教师", "role": "cadre"},
+             {"name": "阿依古丽·买买提", "unit": "民族教育科", "position": "科员", "role": "cadre"}]
+    async with transaction(seeded) as session:
+        await ledger.import_cadres(session, write_rows(tmp_path / "干部.csv", names))
+    assert (await cadre(seeded, "Mary Wang")).unit == "国际交流科"
+    assert (await cadre(seeded, "阿依古丽·买买提")).unit == "民族教育科"

@@ -17,6 +17,7 @@ from bot.services.text import (
     normalize,
     parse_chat_date,
     parse_deadline,
+    person_name,
     split_chat_date,
 )
 
@@ -111,3 +112,11 @@ def test_normalize_never_fails_and_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once
     assert "  " not in once
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("张\u3000伟", "张伟"), (" 欧阳  娜娜 ", "欧阳娜娜"), ("Mary   Wang", "Mary Wang"),
+    ("阿依古丽·买买提", "阿依古丽·买买提"),
+])
+def test_a_persons_name_loses_only_the_padding_between_chinese_characters(typed: str, stored: str) -> None:
+    assert person_name(typed) == stored

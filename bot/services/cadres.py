@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import io
 import logging
-import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import ConflictError, InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from bot.models import BindAttempt, Cadre, Invite, Role, utcnow
-from bot.services.text import clean_display
+from bot.services.text import clean_display, person_name
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +94,7 @@ async def get_cadre(session: AsyncSession, cadre_id: int) -> Cadre:
 
 
 async def cadre_by_name(session: AsyncSession, name: str) -> Cadre:
-    # 张 伟 typed with a space (or an IME's U+3000) is 张伟; Latin names keep theirs.
-    name = re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", clean_display(name))
+    name = person_name(name)
     cadre = (await session.scalars(select(Cadre).where(Cadre.name == name))).first()
     if cadre is None:
         from rapidfuzz import fuzz, process

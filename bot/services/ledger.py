@@ -32,7 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import ImportFailed, ImportProblem
 from bot.models import Article, Cadre, Measure, MeasureEvent, MeasureStatus, Regulation, Role, utcnow
-from bot.services.text import DateFormatError, clean_display, code_key, parse_article_no, parse_deadline
+from bot.services.text import (
+    DateFormatError,
+    clean_display,
+    code_key,
+    parse_article_no,
+    parse_deadline,
+    person_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -841,7 +848,7 @@ async def import_cadres(
         bad = _check_cells(row_no, cells, header, table.kind, problems)
         if "name" in bad:
             continue
-        name = _str(_value(cells, columns, "name"))
+        name = person_name(_str(_value(cells, columns, "name")))
         if not name:
             problems.add(row_no, "name", "姓名不能为空")
             continue
@@ -865,7 +872,8 @@ async def import_cadres(
     problems.raise_if_any()
 
     report = ImportReport("干部")
-    existing = {c.name: c for c in await session.scalars(select(Cadre))}
+    # Keyed as names are now stored, so a 张 伟 imported before matches 张伟 (and is renamed so).
+    existing = {person_name(c.name): c for c in await session.scalars(select(Cadre))}
     _check_admins_remain(existing, parsed, actor, problems)
     for done, (name, (_, values)) in enumerate(parsed.items(), start=1):
         cadre = existing.get(name)
@@ -890,8 +898,9 @@ def _check_admins_remain(existing: dict[str, Cadre], parsed: dict[str, tuple[int
     demoted = {name: row for name, (row, values) in parsed.items()
                if name in existing and existing[name].role is Role.ADMIN
                and values.get("role", Role.ADMIN) is not Role.ADMIN}
-    if actor is not None and actor.name in demoted:
-        problems.add(demoted[actor.name], "role", "不能取消您本人的管理员角色（如需调整，请由其他管理员导入）")
+    own = person_name(actor.name) if actor is not None else None
+    if own in demoted:
+        problems.add(demoted[own], "role", "不能取消您本人的管理员角色（如需调整，请由其他管理员导入）")
     remaining = {name for name, c in existing.items() if c.role is Role.ADMIN} - demoted.keys()
     remaining |= {name for name, (_, values) in parsed.items() if values.get("role") is Role.ADMIN}
     if demoted and not remaining:
@@ -943,7 +952,8 @@ async def import_measures(
                                 other_kind=(_cadre_column, "干部名单，请用 zhenggai import cadres 导入"))
     columns = header.columns
     meter.size = max(meter.size, len(rows))
-    cadres = {c.name: c for c in await session.scalars(select(Cadre))}
+    # 张　伟, padded to line up with three-character names, is 张伟.
+    cadres = {person_name(c.name): c for c in await session.scalars(select(Cadre))}
     limits = {c: _column_limit(Measure.__table__.c[c]) for c in ("code", "category", "unit")}
 
     parsed: dict[str, _MeasureRow] = {}
@@ -972,7 +982,7 @@ async def import_measures(
             if limit and len(values[column]) > limit and column not in bad:
                 problems.add(row_no, column, f"内容过长（最多 {limit} 个字符）")
 
-        owner_name = _str(_value(cells, columns, "owner"))
+        owner_name = person_name(_str(_value(cells, columns, "owner")))
         owner = cadres.get(owner_name)
         if "owner" in bad:
             pass
@@ -981,7 +991,7 @@ async def import_measures(
         elif owner is None:
             problems.add(row_no, "owner", f"未知的责任人「{_quote(owner_name)}」（请先导入干部名单）")
         values["owner"] = owner
-        leader_name = _str(_value(cells, columns, "leader"))
+        leader_name = person_name(_str(_value(cells, columns, "leader")))
         leader = cadres.get(leader_name) if leader_name else None
         if leader_name and leader is None and "leader" not in bad:
             problems.add(row_no, "leader", f"未知的分管领导「{_quote(leader_name)}」（请先导入干部名单）")

@@ -90,6 +90,15 @@ def clean_display(text: str, limit: int | None = None) -> str:
     return text
 
 
+_GAP_IN_HAN_NAME = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+
+
+def person_name(text: str) -> str:
+    """A person's name as stored: 张　伟 (padded to three characters in a spreadsheet, or typed with
+    a space) is 张伟; Latin and transliterated names keep their single spaces (Mary Wang)."""
+    return _GAP_IN_HAN_NAME.sub("", clean_display(text))
+
+
 def chinese_to_int(numeral: str) -> int | None:
     """'十二' → 12, '一百零五' → 105, '两' → 2, '12' → 12; None when it is not a number.
 
