@@ -29,7 +29,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     if query is None:
         return
     callback = decode(query.data)
-    if callback is None or callback.action is Action.LIST_PAGE:
+    if callback is None:
         # Old or malformed data (e.g. a button from an earlier version): say so, change nothing.
         await tell(update, EXPIRED)
         return
@@ -48,6 +48,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         pressed = Pressed(await questions.button(update, context, callback, cadre))
     elif callback.action is Action.WRONG:
         pressed = await questions.wrong_answer(update, context)
+    elif callback.action is Action.LIST_PAGE:
+        pressed = await measures.list_page(update, context, callback, cadre)
     elif callback.action in _MISS_ACTIONS:
         pressed = await misses.button(update, context, callback, cadre)
     else:

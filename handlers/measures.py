@@ -3,8 +3,10 @@ answers to the bot's questions (退回原因, 进展, 延期), and the measure b
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -28,7 +30,7 @@ from bot.services.text import (
     to_simplified,
 )
 from handlers import notify, render
-from handlers.callbacks import Action, Callback, Ref, done_confirm_keyboard, encode
+from handlers.callbacks import EXPIRED, Action, Callback, Ref, done_confirm_keyboard, encode
 from handlers.common import (
     Attachment,
     Pressed,
@@ -71,7 +73,6 @@ EXTEND_ALONE = re.compile(r"\s*(?:我)?(?:要|想|需要)?申请(?:延期|延长
                           r"|\s*(?:我)?(?:要|想|需要)(?:延期|推迟)[。！!.\s]*")
 PROGRESS_ALONE = re.compile(r"\s*(?:我)?(?:要|想)?(?:报|填报|更新|上报|汇报|报送)(?:一下)?(?:整改)?"
                             r"(?:进展|进度)(?:情况)?[。！!.\s]*")
-LIST_LIMIT = 30
 
 
 async def require_cadre(session: AsyncSession, update: Update) -> Cadre:
@@ -102,21 +103,70 @@ def _sync_index(context: BotContext, measure: Measure) -> None:
 
 # ---- lists ----------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Listed:
+    measures: list[Measure]
+    title: str
+    show_owner: bool = False
+
+
+async def _owned(session: AsyncSession, cadre: Cadre, today: dt.date) -> _Listed:
+    return _Listed(await service.measures_of_owner(session, cadre.id), "您负责的整改措施")
+
+
+async def _led(session: AsyncSession, cadre: Cadre, today: dt.date) -> _Listed:
+    led = [m for m in await service.measures_of_leader(session, cadre.id) if m.status.is_open]
+    return _Listed(led, "您分管的未完成整改措施", show_owner=True)
+
+
+async def _overdue(session: AsyncSession, cadre: Cadre, today: dt.date) -> _Listed:
+    if cadre.role is Role.ADMIN:
+        return _Listed(await service.overdue(session, today), "全部逾期整改措施", show_owner=True)
+    if cadre.role is Role.LEADER:
+        return _Listed(await service.overdue(session, today, leader_id=cadre.id), "您分管的逾期整改措施",
+                       show_owner=True)
+    return _Listed(await service.overdue(session, today, owner_id=cadre.id), "您负责的逾期整改措施")
+
+
+async def _open(session: AsyncSession, cadre: Cadre, today: dt.date) -> _Listed:
+    return _Listed(await service.open_measures_of_owner(session, cadre.id), "您待完成的整改措施")
+
+
+async def _awaiting(session: AsyncSession, cadre: Cadre, today: dt.date) -> _Listed:
+    return _Listed(await service.awaiting_verification(session, cadre.id), "待您审核销号的整改措施", show_owner=True)
+
+
+#: The lists that come in pages, by the kind their « 上一页 · 下一页 » buttons name. Each is
+#: looked up afresh for the cadre who presses: a page shows the list as it is now.
+_LISTS: dict[str, Callable[[AsyncSession, Cadre, dt.date], Awaitable[_Listed]]] = {
+    "mine": _owned, "led": _led, "od": _overdue, "open": _open, "aw": _awaiting,
+}
+
+
+async def _list_page(session: AsyncSession, context: BotContext, update: Update, cadre: Cadre, kind: str,
+                     page: int = 0) -> Reply:
+    listed = await _LISTS[kind](session, cadre, context.services.today())
+    return render.measure_list(listed.measures, context.services.today(), title=listed.title,
+                               show_owner=listed.show_owner, public=not is_private(update), paged=kind, page=page)
+
+
+async def list_page(update: Update, context: BotContext, callback: Callback, cadre: Cadre) -> Pressed:
+    """« 上一页 · 下一页 » under a list: the same message shows that page of the list as it is now."""
+    if callback.kind not in _LISTS:
+        return Pressed(toast=EXPIRED)
+    async with transaction(context.services.factory) as session:
+        return Pressed(await _list_page(session, context, update, cadre, callback.kind, callback.page or 0))
+
+
 async def mine(update: Update, context: BotContext) -> None:
     services = context.services
-    today = services.today()
-    public = not is_private(update)
     replies: list[Reply] = []
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
-        owned = await service.measures_of_owner(session, cadre.id)
-        replies.append(render.measure_list(owned[:LIST_LIMIT], today, title="您负责的整改措施", total=len(owned),
-                                           public=public))
+        replies.append(await _list_page(session, context, update, cadre, "mine"))
         if cadre.role in (Role.LEADER, Role.ADMIN):
-            led = [m for m in await service.measures_of_leader(session, cadre.id) if m.status.is_open]
-            if led:
-                replies.append(render.measure_list(led[:LIST_LIMIT], today, title="您分管的未完成整改措施",
-                                                   total=len(led), show_owner=True, public=public))
+            if (await _led(session, cadre, services.today())).measures:
+                replies.append(await _list_page(session, context, update, cadre, "led"))
             waiting = await service.awaiting_verification(session, cadre.id)
             if waiting:
                 replies.append(Reply(f"另有 {len(waiting)} 项已完成、等待您审核销号：发送 /todo 处理。"))
@@ -125,18 +175,9 @@ async def mine(update: Update, context: BotContext) -> None:
 
 
 async def overdue(update: Update, context: BotContext) -> None:
-    services = context.services
-    today = services.today()
-    async with transaction(services.factory) as session:
+    async with transaction(context.services.factory) as session:
         cadre = await require_cadre(session, update)
-        if cadre.role is Role.ADMIN:
-            found, title = await service.overdue(session, today), "全部逾期整改措施"
-        elif cadre.role is Role.LEADER:
-            found, title = await service.overdue(session, today, leader_id=cadre.id), "您分管的逾期整改措施"
-        else:
-            found, title = await service.overdue(session, today, owner_id=cadre.id), "您负责的逾期整改措施"
-        reply = render.measure_list(found[:LIST_LIMIT], today, title=title, total=len(found),
-                                    public=not is_private(update), show_owner=cadre.role is not Role.CADRE)
+        reply = await _list_page(session, context, update, cadre, "od")
     await send(update, reply)
 
 
@@ -163,8 +204,7 @@ async def _todo_replies(session: AsyncSession, update: Update, context: BotConte
         raise PermissionDenied("请在与机器人的私聊中使用 /todo。")
     awaiting = await service.awaiting_verification(session, cadre.id)
     if len(awaiting) > TODO_CARDS:
-        replies = [render.measure_list(awaiting[:LIST_LIMIT], context.services.today(),
-                                       title="待您审核销号的整改措施", total=len(awaiting), show_owner=True)]
+        replies = [await _list_page(session, context, update, cadre, "aw")]
     else:
         replies = [card(context, update, measure, cadre) for measure in awaiting]
     requests = await service.pending_extensions(session) if cadre.role is Role.ADMIN else []
@@ -200,21 +240,20 @@ def asks_todo(text: str) -> bool:
 
 async def my_todo(update: Update, context: BotContext) -> None:
     services = context.services
-    owned: list[Measure] | None = None
+    owned: Reply | None = None
     replies: list[Reply] = []
     total = 0
     async with transaction(services.factory) as session:
         cadre = await require_cadre(session, update)
         if cadre.role is Role.CADRE:
-            owned = await service.open_measures_of_owner(session, cadre.id)
+            owned = await _list_page(session, context, update, cadre, "open")
         else:
             # A leader's or admin's: /todo, from this same unit of work.
             total, replies = await _todo_replies(session, update, context, cadre)
     if owned is None:
         await _send_todo(update, total, replies)
         return
-    await send(update, render.measure_list(owned[:LIST_LIMIT], services.today(), title="您待完成的整改措施",
-                                           total=len(owned), public=not is_private(update)))
+    await send(update, owned)
 
 
 def markup(buttons: notify.Buttons | None) -> InlineKeyboardMarkup | None:

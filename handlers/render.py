@@ -500,27 +500,53 @@ def measure_trail(code: str, events: Sequence[MeasureEvent], tz: dt.tzinfo) -> R
     return Reply("\n".join(lines))
 
 
+#: Measures per message in a list; more come as pages (« 上一页 · 下一页 »).
+LIST_PAGE_SIZE = 30
+
+
 def measure_list(measures: Sequence[Measure], today: dt.date, *, title: str, total: int | None = None,
-                 public: bool = False, show_owner: bool = False, problem_chars: int = 24) -> Reply:
+                 public: bool = False, show_owner: bool = False, problem_chars: int = 24,
+                 paged: str | None = None, page: int = 0) -> Reply:
     """A count header, then one line per measure: badge, code, status, short problem.
 
     `total`: how many matched (defaults to ``len(measures)``); when more matched than are
     shown, the list ends with "…另有 N 项". `show_owner` adds the owner's name (never when
     `public`). In a private chat (not `public`) each listed measure gets a button opening its
     card, where its own buttons (✅ 完成, 销号 …) are.
+
+    `paged`: `measures` is the whole list, named by this list kind; in a private chat it is
+    shown `LIST_PAGE_SIZE` at a time, page `page` (clamped: the list may have shrunk since the
+    button was made), with « 上一页 · 下一页 » buttons.
     """
+    page_row: list[InlineKeyboardButton] = []
+    heading = "："
+    if paged is not None:
+        total = len(measures)
+        pages = 1 if public else max(1, -(-total // LIST_PAGE_SIZE))
+        page = min(max(page, 0), pages - 1)
+        measures = measures[page * LIST_PAGE_SIZE : (page + 1) * LIST_PAGE_SIZE]
+        if pages > 1:
+            # The "…另有" line gives way to the page buttons.
+            page_row = pagination_row(page, pages, Action.LIST_PAGE, paged)
+            heading = f"（第 {page + 1}/{pages} 页）："
     total = len(measures) if total is None else max(total, len(measures))
     if total == 0:
         return Reply(f"没有找到{esc(title)}。")
-    lines = [f"<b>{esc(title)}</b>共 {total} 项："]
+    lines = [f"<b>{esc(title)}</b>共 {total} 项{heading}"]
     for m in measures:
         status = f" {m.status.label}" if m.status.is_open else ""
         who = f" {esc(m.owner.name)}" if show_owner and not public else ""
         problem = esc(truncate_text(m.problem, problem_chars, one_line=True))
         lines.append(f"{measure_badge(m.status, m.deadline, today)} <code>{esc(m.code)}</code>{status}{who}：{problem}")
-    if total > len(measures):
+    if public:
+        keyboard = None
+    else:
+        keyboard = measures_keyboard(measures)
+        if page_row:
+            keyboard = _keyboard([*(keyboard.inline_keyboard if keyboard else ()), page_row])
+    if total > len(measures) and not page_row:
         lines.append(f"…另有 {total - len(measures)} 项")
-    return Reply("\n".join(lines), None if public else measures_keyboard(measures))
+    return Reply("\n".join(lines), keyboard)
 
 
 # ---- no answer, or not sure -----------------------------------------------------------------------

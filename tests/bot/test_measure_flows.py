@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import functools
 import json
+import re
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 
 from bot.db import transaction
 from bot.models import Cadre, ExtensionStatus, Measure, MeasureStatus, OutboxStatus
+from bot.services import measures as service
 from tests.bot.conftest import Harness
 
 # ---- done by message ------------------------------------------------------------------------------
@@ -478,7 +480,7 @@ async def test_buttons_from_another_version_or_garbage_say_expired(harness: Harn
                                      {"text": "乱码", "callback_data": "v1|dy|ZG|2025"},
                                      {"text": "无此动作", "callback_data": "v1|zz|ZG2025009"},
                                      {"text": "坏编号", "callback_data": "v1|m|#abc"},
-                                     {"text": "列表翻页", "callback_data": "v1|lp|od|1"}]]}
+                                     {"text": "未知列表翻页", "callback_data": "v1|lp|zz|1"}]]}
     async with httpx.AsyncClient(trust_env=False) as client:  # a message sent by an earlier version of the bot
         response = await client.post(f"{harness.sandbox.base_url}{harness.sandbox.token}/sendMessage",
                                      json={"chat_id": owner.id, "text": "旧消息", "reply_markup": json.dumps(keyboard)})
@@ -947,3 +949,39 @@ async def test_concurrent_presses_by_owner_and_leader_leave_one_consistent_outco
     assert measure.status is (MeasureStatus.CLOSED if actions[-1] == "verify" else MeasureStatus.IN_PROGRESS)
     loser = harness.toast(second if actions[-1] == "undo" else first)
     assert "ZG2025009" in loser, loser  # 已销号，不能撤回 / 尚未报告完成 … never a database error
+
+
+async def test_a_long_overdue_list_comes_in_pages_the_buttons_turn(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+    async with transaction(harness.factory) as session:
+        owner = await session.scalar(select(Cadre).where(Cadre.name == "张伟"))
+        assert owner is not None
+        session.add_all(Measure(code=f"ZG2024{n:03d}", problem=f"积压问题{n}", measure="限期整改", owner_id=owner.id,
+                                deadline=dt.date(2026, 1, 1) + dt.timedelta(days=n), status=MeasureStatus.IN_PROGRESS)
+                        for n in range(1, 41))
+    async with transaction(harness.factory) as session:
+        total = len(await service.overdue(session, harness.services.today()))
+    assert 40 < total <= 60
+    first = await harness.one(admin, "/overdue")
+    assert first.body.startswith(f"全部逾期整改措施共 {total} 项（第 1/2 页）：")
+    assert first.body.count("\n") == 30 and "另有" not in first.body
+    assert first.button_texts[-2:] == ["第 1/2 页", "下一页 »"]
+    second = await harness.press(admin, first, "下一页")
+    assert second.message_id == first.message_id
+    assert second.body.startswith(f"全部逾期整改措施共 {total} 项（第 2/2 页）：")
+    assert second.body.count("\n") == total - 30
+    assert second.button_texts[-2:] == ["« 上一页", "第 2/2 页"]
+    shown = {re.search(r"ZG\d{7}", line)[0] for page in (first, second)  # type: ignore[index]
+             for line in page.body.splitlines()[1:]}
+    assert len(shown) == total  # every overdue measure on one page or the other, none twice
+    # Pressed after the list shrank to one page: the page there is, without page buttons.
+    async with transaction(harness.factory) as session:
+        await session.execute(update(Measure).where(Measure.code.like("ZG2024%")).values(status=MeasureStatus.CLOSED))
+    again = await harness.press(admin, second, "上一页")
+    assert again.body.startswith(f"全部逾期整改措施共 {total - 40} 项：")
+    assert not any("页" in text for text in again.button_texts)
+    # A cadre's own list (signed off ones included) pages the same way.
+    owner_chat = await harness.bind("张伟")
+    mine = await harness.one(owner_chat, "/mine")
+    assert "（第 1/2 页）" in mine.body
+    assert "（第 2/2 页）" in (await harness.press(owner_chat, mine, "下一页")).body
