@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import socket
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
@@ -67,9 +68,34 @@ class ProgressPrinter:
 
 
 def _setup_logging(settings: Settings) -> None:
-    from bot.logging_setup import configure_logging
+    from bot.logging_setup import add_secret, configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
+    for secret in (settings.telegram_bot_token, settings.webhook_secret):
+        if secret is not None:
+            add_secret(secret.get_secret_value())
+
+
+def _explain(exc: Exception, settings: Settings) -> tuple[int, str] | None:
+    """A failure to reach Telegram or the database, or a token Telegram refuses, in one line that
+    names the variable to check (and never its secret); None for anything else."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from telegram.error import InvalidToken, NetworkError
+
+    if isinstance(exc, InvalidToken):
+        return 2, "配置错误：TELEGRAM_BOT_TOKEN 被 Telegram 拒绝（令牌无效或已被吊销），请向 @BotFather 核对令牌"
+    if isinstance(exc, NetworkError):
+        return 1, (f"错误：无法连接 Bot API（TELEGRAM_API_BASE_URL={settings.telegram_api_base_url}）："
+                   "请检查网络、代理或该地址的服务是否在运行")
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror | OperationalError | InterfaceError
+                  | DBAPIError) or type(exc).__module__.startswith("asyncpg"):
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        reasons: dict[type[Exception], str] = {ConnectionRefusedError: "连接被拒绝（数据库服务未运行或端口不对）",
+                                               socket.gaierror: "找不到该主机"}
+        reason = reasons.get(type(exc), type(exc).__name__)
+        return 1, f"错误：无法连接数据库（DATABASE_URL={url}）：{reason}"
+    return None
 
 
 async def _open_database(settings: Settings) -> Any:
@@ -685,10 +711,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as exc:
         if exc.filename is None:
-            raise
+            explained = _explain(exc, settings)
+            if explained is None:
+                raise
+            print(explained[1], file=sys.stderr)
+            return explained[0]
         # --out nodir/x.csv, export to a read-only place: name the file and why, no traceback.
         print(f"错误：无法写入 {exc.filename}：{_file_reason(exc)}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        explained = _explain(exc, settings)
+        if explained is None:
+            raise
+        print(explained[1], file=sys.stderr)
+        return explained[0]
 
 
 def _file_reason(exc: OSError) -> str:

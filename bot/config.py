@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
@@ -71,7 +71,7 @@ class Settings(BaseSettings):
         if value.startswith(("postgresql:", "postgres:", "postgresql+psycopg2:")):
             value = "postgresql+asyncpg:" + value.split(":", 1)[1]
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB")
+            raise ValueError("应为 sqlite+aiosqlite:///路径 或 postgresql+asyncpg://用户:密码@主机/数据库")
         prefix = "sqlite+aiosqlite:///"
         if value.startswith(prefix) and not value.startswith(prefix + "/") and ":memory:" not in value:
             # A relative SQLite path means relative to the project, not to wherever the command runs.
@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         head, _, tail = token.partition(":")
         if not head.isdigit() or len(tail) < 10:
             # Never echo the value: it is a secret even when malformed.
-            raise ValueError("does not look like a bot token (expected 123456789:ABC…)")
+            raise ValueError("不像机器人令牌（应为 @BotFather 给的 123456789:ABC… 形式）")
         return SecretStr(token)
 
     @field_validator("telegram_api_base_url")
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     def _check_api_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http(s) URL such as https://api.telegram.org")
+            raise ValueError("应为 http(s) 网址，如 https://api.telegram.org")
         if value.endswith("/bot"):
             value = value[: -len("/bot")]
         return value
@@ -106,7 +106,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
+            raise ValueError(f"未知的时区「{value}」（应为 IANA 时区名，如 Asia/Shanghai）") from exc
         return value
 
     @field_validator("reminder_days_before", mode="before")
@@ -117,9 +117,9 @@ class Settings(BaseSettings):
                 days = sorted({int(part) for part in value.replace("，", ",").split(",") if part.strip()},
                               reverse=True)
             except ValueError as exc:
-                raise ValueError(f"expected comma-separated whole days such as 7,3,1, got {value!r}") from exc
+                raise ValueError(f"应为逗号分隔的天数，如 7,3,1，收到「{value}」") from exc
             if any(d <= 0 or d > 60 for d in days):
-                raise ValueError("each day must be between 1 and 60")
+                raise ValueError("每个天数应在 1 到 60 之间")
             return tuple(days)
         return value
 
@@ -128,11 +128,20 @@ class Settings(BaseSettings):
     def _check_reminder_time(cls, value: object) -> object:
         if isinstance(value, str):
             try:
-                hours, minutes = value.strip().split(":")
+                # 09：00 typed with a Chinese input method is 09:00.
+                hours, minutes = value.strip().replace("：", ":").split(":")
                 return dt.time(int(hours), int(minutes))
             except ValueError as exc:
-                raise ValueError(f"expected HH:MM, got {value!r}") from exc
+                raise ValueError(f"应为 HH:MM（如 09:00），收到「{value}」") from exc
         return value
+
+    @model_validator(mode="after")
+    def _check_reminder_window(self) -> Settings:
+        # Sweeps run from REMINDER_TIME until REMINDER_LATEST: an empty window would send nothing, ever.
+        if self.reminder_latest <= self.reminder_time:
+            raise ValueError(f"REMINDER_LATEST（{self.reminder_latest:%H:%M}）必须晚于 REMINDER_TIME"
+                             f"（{self.reminder_time:%H:%M}），否则永远不会发送催办")
+        return self
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -167,6 +176,37 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for error in exc.errors():
             variable = str(error["loc"][0]).upper() if error["loc"] else "?"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{variable}: {message}")
-        raise ConfigError("; ".join(problems)) from None
+            said = _in_chinese(error, echo=variable not in _SECRET_VARIABLES)
+            # A check across variables (the reminder window) names them in its message.
+            problems.append(f"{variable}：{said}" if error["loc"] else said)
+        raise ConfigError("；".join(problems)) from None
+
+
+#: pydantic's own checks, said in Chinese (our validators already speak it).
+_PYDANTIC_MESSAGES = {
+    "int_parsing": "应为整数", "int_type": "应为整数", "float_parsing": "应为数字",
+    "bool_parsing": "应为 true 或 false", "bool_type": "应为 true 或 false",
+    "greater_than_equal": "不能小于 {ge}", "greater_than": "应大于 {gt}",
+    "less_than_equal": "不能大于 {le}", "less_than": "应小于 {lt}",
+    "literal_error": "应为 {expected} 之一", "enum": "应为 {expected} 之一",
+    "string_too_short": "不能为空", "missing": "缺少此项",
+}
+
+
+#: Never quoted back in a message: they hold secrets (a database URL may hold a password).
+_SECRET_VARIABLES = frozenset({"TELEGRAM_BOT_TOKEN", "WEBHOOK_SECRET", "DATABASE_URL"})
+
+
+def _in_chinese(error: Any, *, echo: bool) -> str:
+    if error["type"] == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    template = _PYDANTIC_MESSAGES.get(error["type"])
+    if template is None:
+        return str(error["msg"])
+    context = {k: str(v).replace("' or '", "、").replace("', '", "、").replace("'", "")
+               for k, v in (error.get("ctx") or {}).items()}
+    try:
+        said = template.format(**context)
+    except KeyError:
+        said = template
+    return f"{said}，收到「{error.get('input')}」" if echo and error["type"] != "missing" else said

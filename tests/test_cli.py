@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -220,3 +221,28 @@ def test_cadre_invite_needs_a_name_or_unbound_but_not_both(db_url: str) -> None:
                        (("cadre", "invite", "张伟", "--out", "x.csv"), "--out 只能与 --unbound 一起使用")):
         result = zhenggai(*args, database_url=db_url)
         assert result.code == 2 and says in result.err, result.err
+
+
+async def test_a_token_telegram_rejects_is_one_line_that_never_shows_it(tmp_path: Path) -> None:
+    from bot.sandbox import Sandbox
+    from bot.sandbox.limits import RateLimits
+
+    wrong = "654321:WRONG-TOKENxyz"  # too short for the token pattern: masked as the configured secret
+    async with Sandbox(limits=RateLimits.off()) as sandbox:
+        env = {"TELEGRAM_API_BASE_URL": sandbox.base_url.removesuffix("/bot"), "TELEGRAM_BOT_TOKEN": wrong,
+               "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'z.db'}"}
+        for log_format in ("text", "json"):
+            result = await asyncio.to_thread(zhenggai, "remind", "--now", "2026-12-28T09:00+08:00",
+                                             env={**env, "LOG_FORMAT": log_format})
+            assert result.code == 2
+            assert result.err.splitlines()[-1] == \
+                "配置错误：TELEGRAM_BOT_TOKEN 被 Telegram 拒绝（令牌无效或已被吊销），请向 @BotFather 核对令牌"
+            assert "WRONG-TOKEN" not in result.err + result.out
+
+
+def test_an_unreachable_database_is_one_line_without_its_password() -> None:
+    url = "postgresql+asyncpg://zg:s3cretpw@127.0.0.1:9/zhenggai"  # port 9 (discard): nothing listens
+    result = zhenggai("cadre", "list", database_url=url)
+    assert result.code == 1
+    assert result.err.strip() == ("错误：无法连接数据库（DATABASE_URL=postgresql+asyncpg://zg:***@127.0.0.1:9/zhenggai）："
+                                  "连接被拒绝（数据库服务未运行或端口不对）")

@@ -58,3 +58,30 @@ def test_cli_exits_2_with_the_variable_name_on_bad_config() -> None:
     assert result.code == 2
     assert "TIMEZONE" in result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("REMINDER_TIME", "25:00", "REMINDER_TIME：应为 HH:MM（如 09:00），收到「25:00」"),
+    ("ESCALATE_AFTER_DAYS", "三天", "ESCALATE_AFTER_DAYS：应为整数，收到「三天」"),
+    ("SKIP_NON_WORKDAYS", "maybe", "SKIP_NON_WORKDAYS：应为 true 或 false，收到「maybe」"),
+    ("LOG_LEVEL", "TRACE", "LOG_LEVEL：应为 DEBUG、INFO、WARNING、ERROR 之一，收到「TRACE」"),
+    ("REMINDER_LATEST", "08:00", "REMINDER_LATEST（08:00）必须晚于 REMINDER_TIME（09:00），否则永远不会发送催办"),
+])
+def test_a_bad_setting_is_explained_in_chinese(monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
+                                               said: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == f"配置错误：{said}"
+
+
+def test_a_reminder_time_typed_with_a_chinese_colon_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REMINDER_TIME", "08：30")
+    assert load_settings().reminder_time == dt.time(8, 30)
+
+
+def test_a_bad_database_url_is_not_quoted_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://zg:s3cretpw@db/zg")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "DATABASE_URL" in str(caught.value) and "s3cretpw" not in str(caught.value)
