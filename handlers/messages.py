@@ -43,12 +43,19 @@ async def on_text(update: Update, context: BotContext) -> None:
     # 待我处理的 / 我的待办: /todo (or, for a cadre, what they still owe), which depends on who asks.
     todo = isinstance(question, questions.Question) and measures.asks_todo(question.text)
     answer: Reply | str | None = None
+    # 逾期了怎么处理 typed while the bot waits for a return reason is a question, not the reason: it
+    # is answered and the bot goes on waiting (a reply to the bot's question is always its answer).
+    asks = isinstance(question, questions.Question) and not todo and _ASKS.search(text) is not None
     async with transaction(context.services.factory) as session:
-        sender = await pending.sender(session, chat.id, user.id, reply_to=reply_to)
+        sender = await pending.sender(session, chat.id, user.id, reply_to=reply_to, keep_open=asks)
         waiting = sender.waiting
-        if waiting is None and isinstance(question, questions.Question) and not todo:
+        if (waiting is None or waiting.kept) and isinstance(question, questions.Question) and not todo:
             answer = await questions.reply_to(session, update, context, question, heard_from(sender.cadre))
-    if waiting is not None and waiting.kind == misses.PENDING_KIND:
+    if waiting is not None and waiting.kept:
+        if answer is not None:
+            await send(update, answer)
+        await send(update, still_waiting(waiting))
+    elif waiting is not None and waiting.kind == misses.PENDING_KIND:
         await misses.answer_pending(update, context, waiting.target, text)
     elif waiting is not None:
         await measures.answer_pending(update, context, waiting, text)
@@ -64,6 +71,24 @@ async def on_text(update: Update, context: BotContext) -> None:
           and (bare is None or not await measures.offer_choice(update, context, bare))):
         # Nothing to choose from, 申请延期 is a question on the rules for extensions.
         await questions.ask(update, context)
+
+
+#: A message that asks something of its own: a question mark or particle at its end, or a
+#: question word. A return reason, a progress note or an extension reason does not read so.
+_ASKS = re.compile(r"[吗呢么？?]\s*$|怎么|如何|为什么|为啥|哪些|哪个|哪里|哪儿|请问|能不能|可不可以|能否|是不是|"
+                   r"有没有|是否")
+
+#: What the bot still waits for, by the kind of question it asked.
+_WAITING_FOR = {
+    "reject": "{target} 的退回原因", "progress": "{target} 的进展情况", "extend": "{target} 的新完成时限和理由",
+    "extension_refuse": "不同意延期的理由", misses.PENDING_KIND: "这个问题应归入的制度、条款或整改措施",
+}
+
+
+def still_waiting(waiting: pending.Waiting) -> str:
+    what = _WAITING_FOR.get(waiting.kind, "您的回复").format(target=waiting.target)
+    return (f"（以上是对您问题的回答。我仍在等您输入{esc(what)}：直接发送即可，或回复刚才的提问消息；"
+            "发送 /cancel 取消。）")
 
 
 #: ／mine, ／done ZG2025009 — a command typed with a full-width slash.

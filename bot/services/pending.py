@@ -7,7 +7,7 @@ instance and survives a restart.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ class Waiting:
     kind: str
     target: str
     prompt_message_id: int | None
+    kept: bool = False  # still open: this message was not taken as its answer
 
 
 async def expect(session: AsyncSession, chat_id: int, telegram_user_id: int, kind: str, target: str,
@@ -59,15 +60,20 @@ class Sender:
 
 
 async def sender(session: AsyncSession, chat_id: int, telegram_user_id: int, *, reply_to: int | None = None,
-                 now: dt.datetime | None = None) -> Sender:
+                 now: dt.datetime | None = None, keep_open: bool = False) -> Sender:
     """The writer's cadre and `take`'s answer in one query: every text message needs both, and
     a statement saved per message is most of what the database costs a question. The statement
-    is built once (`_SENDER`): building it anew for each message cost as much as running it."""
+    is built once (`_SENDER`): building it anew for each message cost as much as running it.
+
+    `keep_open`: the message reads as a question of its own, so an open question is reported but
+    stays open, unless the message replies to the bot's question itself."""
     row = (await session.execute(_SENDER, {"chat_id": chat_id, "user_id": telegram_user_id})).first()
     if row is None:  # not bound: rare, so the open question (if any) is looked up on its own
         return Sender(None, await take(session, chat_id, telegram_user_id, reply_to=reply_to, now=now))
     cadre, pending = row
-    return Sender(cadre, None if pending is None else await _consume(session, pending, reply_to, now or utcnow()))
+    if pending is None:
+        return Sender(cadre, None)
+    return Sender(cadre, await _consume(session, pending, reply_to, now or utcnow(), keep=keep_open))
 
 
 async def take(session: AsyncSession, chat_id: int, telegram_user_id: int, *, reply_to: int | None = None,
@@ -86,14 +92,18 @@ async def _row(session: AsyncSession, chat_id: int, telegram_user_id: int) -> Pe
     return row
 
 
-async def _consume(session: AsyncSession, row: PendingInput, reply_to: int | None, now: dt.datetime) -> Waiting | None:
+async def _consume(session: AsyncSession, row: PendingInput, reply_to: int | None, now: dt.datetime,
+                   *, keep: bool = False) -> Waiting | None:
     if row.expires_at < now:
         await session.delete(row)
         return None
     if reply_to is not None and row.prompt_message_id is not None and reply_to != row.prompt_message_id:
         return None  # a reply to another message: the question stays open
+    waiting = Waiting(row.kind, row.target, row.prompt_message_id)
+    if keep and (reply_to is None or reply_to != row.prompt_message_id):
+        return replace(waiting, kept=True)
     await session.delete(row)
-    return Waiting(row.kind, row.target, row.prompt_message_id)
+    return waiting
 
 
 async def peek(session: AsyncSession, chat_id: int, telegram_user_id: int,

@@ -985,3 +985,29 @@ async def test_a_long_overdue_list_comes_in_pages_the_buttons_turn(harness: Harn
     mine = await harness.one(owner_chat, "/mine")
     assert "（第 1/2 页）" in mine.body
     assert "（第 2/2 页）" in (await harness.press(owner_chat, mine, "下一页")).body
+
+
+async def test_a_question_typed_while_the_bot_waits_for_a_reason_is_answered_and_the_wait_goes_on(
+    harness: Harness
+) -> None:
+    leader = await harness.bind("陈建华")
+    card = await harness.one(leader, "/status ZG2025013")
+    await harness.tap(leader, card, "退回")
+    [prompt] = await harness.sandbox.wait_for_messages(leader.id)
+    answer, waiting = await harness.say(leader, "请假超过三天要谁批？", count=2)
+    assert "《市教育局工作规程》第3条" in answer.body
+    assert waiting.body.startswith("（以上是对您问题的回答。我仍在等您输入ZG2025013 的退回原因")
+    assert (await harness.measure("ZG2025013")).status is MeasureStatus.DONE
+    assert [p.kind for p in await harness.pending_inputs(leader)] == ["reject"]
+    # A reason that does not read as a question is taken, as before.
+    returned = await harness.one(leader, "佐证材料不全")
+    assert returned.body.startswith("已退回 ZG2025013")
+    assert (await harness.events("ZG2025013"))[-1].note == "佐证材料不全"
+
+    # In reply to the bot's question, even a question-like text is the answer.
+    owner = await harness.bind("张伟")
+    card = await harness.one(owner, "/status ZG2025009")
+    await harness.tap(owner, card, "进展")
+    [prompt] = await harness.sandbox.wait_for_messages(owner.id)
+    recorded = await harness.one(owner, "主体已封顶，验收时间待定？", reply_to=prompt.message_id)
+    assert "主体已封顶" in recorded.body and await harness.pending_inputs(owner) == []
