@@ -17,11 +17,12 @@ from bot.app import BotContext
 from bot.db import transaction
 from bot.errors import NotFound
 from bot.models import Cadre, Regulation
-from bot.services.answers import Answer, Hit, record_miss
+from bot.services.answers import Answer, Hit, SmallTalk, record_miss
 from bot.services.phrasing import AnswerFacts, ArticleFacts, load_answer_facts
 from handlers import render
 from handlers.callbacks import Action, Callback, Ref, encode
 from handlers.common import NOT_BOUND, Pressed, addressed_to_bot, current_cadre, is_private, measure_of_button, send
+from handlers.onboarding import help_text
 from handlers.render import Reply
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,10 @@ async def answer_question(session: AsyncSession, context: BotContext, update: Up
             answer = scoped
     if answer is None:
         answer = services.answers.ask(text, asker=cadre.name, today=today)
+    if answer.small_talk is SmallTalk.HELP:
+        return Reply(help_text(cadre))
+    if answer.small_talk is SmallTalk.CATALOGUE:
+        return render.regulation_index(await _regulations(session), 0)
     if answer.is_miss:
         await record_miss(session, text)
     facts = await load_answer_facts(session, answer, today=today, tz=services.settings.tz)
@@ -173,7 +178,8 @@ async def ask(update: Update, context: BotContext) -> None:
 
 
 async def _regulations(session: AsyncSession) -> list[Regulation]:
-    return list(await session.scalars(select(Regulation).order_by(Regulation.key)))
+    # In the order the bureau's file lists them (its own order), not by the ASCII keys.
+    return list(await session.scalars(select(Regulation).order_by(Regulation.id)))
 
 
 async def regs(update: Update, context: BotContext) -> None:

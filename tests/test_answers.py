@@ -402,6 +402,8 @@ def test_off_topic_questions_are_refused(answers: AnswerEngine, question: str) -
     ("帮我订一张去南宁的高铁票", SmallTalk.ERRAND),
     ("今天天气怎么样", SmallTalk.ELSEWHERE), ("讲个笑话", SmallTalk.ELSEWHERE),
     ("明年春节放几天假", SmallTalk.ELSEWHERE),
+    ("帮助", SmallTalk.HELP), ("help", SmallTalk.HELP), ("怎么用？", SmallTalk.HELP),
+    ("有哪些制度", SmallTalk.CATALOGUE), ("规章制度有哪些", SmallTalk.CATALOGUE), ("制度目录", SmallTalk.CATALOGUE),
 ])
 def test_small_talk_is_told_apart_for_a_fitting_reply_and_is_no_miss(
     answers: AnswerEngine, said: str, kind: SmallTalk
@@ -780,6 +782,8 @@ async def test_what_was_signed_off_this_week_is_a_list_and_stays_one_after_a_res
 
 @pytest.mark.parametrize(("question", "listed"), [
     ("张伟这周干了啥", "张伟负责的整改措施"), ("张伟最近在忙什么", "张伟负责的整改措施"),
+    # How someone's measures are going, with no topic of one measure: all of theirs.
+    ("张伟那边进度怎么样", "张伟负责的整改措施"), ("港南区进展怎么样", "港南区教育局的整改措施"),
     ("纪检监察室忙些什么", "纪检监察室的整改措施"), ("港南区最近在做什么", "港南区教育局的整改措施"),
     # No one's: what a thing is for is a question on the rules.
     ("公车能干什么", None), ("办公室做什么的", None),
@@ -1233,3 +1237,15 @@ def test_suggestions_leave_out_candidates_none_of_the_question_was_found_in(answ
     answer = answers.ask("两个同事一起出差要不要开两间房", today=TODAY)
     assert not answer.answered and answer.hits
     assert all(hit.score > 0 for hit in answer.hits), answer.hits
+
+
+def test_my_measures_from_a_leader_who_owns_none_are_those_he_supervises(answers: AnswerEngine) -> None:
+    led = answers.ask("我的整改", asker="陈建华", today=TODAY)
+    assert led.listing is not None and led.listing.led_by_me and len(led.listed) == 9
+    owned = answers.ask("我的整改", asker="张伟", today=TODAY)
+    assert owned.listing is not None and owned.listing.mine and len(owned.listed) == 4
+
+
+def test_an_article_that_says_help_or_a_rule_on_some_system_is_still_answered(answers: AnswerEngine) -> None:
+    assert answers.ask("帮助联系的困难学校要办几件实事").hits[0].key == "leader-contact-points"
+    assert answers.ask("党员学习有哪些制度要求").small_talk is None

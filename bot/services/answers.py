@@ -434,6 +434,18 @@ class SmallTalk(StrEnum):
     ABOUT_BOT = "about_bot"  # 你是谁, 你能做什么
     ERRAND = "errand"  # 帮我订票, 帮我写总结: a task, not a question
     ELSEWHERE = "elsewhere"  # the weather, lunch, the holiday calendar, a joke: not our documents
+    HELP = "help"  # 帮助, help, 怎么用: how to use the bot (/help)
+    CATALOGUE = "catalogue"  # 有哪些制度, 制度目录: the list of regulations (/regs)
+
+
+# The whole message asks how to use the bot, or for the list of regulations: never an article
+# that happens to say 帮助 (帮助联系的困难学校) or 制度.
+_HELP_ASKED = re.compile(r"(帮助|help|怎么用|咋用|如何使用|怎样使用|怎么使用|使用说明|使用方法|使用帮助|用法|说明书|"
+                         r"操作指南|使用指南|菜单|功能|有什么功能|有哪些功能)(一下)?(呢|啊|呀)?")
+_CATALOGUE_ASKED = re.compile(
+    r"(我们|咱们|本|局里|局机关)?局?(现在|目前)?(都|一共|总共)?有?(哪些|什么|多少|几项|几个|啥)(规章)?制度(呢|啊|呀)?|"
+    r"(规章)?制度(都)?(有哪些|有什么|有啥|目录|清单|列表|一览|汇编|名录)(呢|啊|呀)?|(所有|全部)的?(规章)?制度|"
+    r"(看看|查看|列出|列一下)(所有|全部)?的?(规章)?制度")
 
 
 def _small_talk(said: str) -> SmallTalk | None:
@@ -444,6 +456,10 @@ def _small_talk(said: str) -> SmallTalk | None:
         return SmallTalk.GREETING if _HELLO.search(said) else SmallTalk.OK
     if _ABOUT_BOT.search(said):
         return SmallTalk.ABOUT_BOT
+    if _HELP_ASKED.fullmatch(said):
+        return SmallTalk.HELP
+    if _CATALOGUE_ASKED.fullmatch(said):
+        return SmallTalk.CATALOGUE
     if _ERRAND.match(said):
         return SmallTalk.ERRAND
     if _PASTIME.search(said) or _WEATHER.fullmatch(said) or _SMALL_TALK.fullmatch(said):
@@ -1418,7 +1434,8 @@ class AnswerEngine:
                 residue = residue.replace(mention, " ")
         cue = bool(_LIST_CUES.search(target))
         residue = _MEASURES_NOUN_ENDING.sub(" ", _LIST_CUES.sub(" ", residue).rstrip())
-        leftover = self._content_weight(self._content_words(residue))
+        # 张伟那边进度怎么样: how someone's measures are going, with no topic, is their list.
+        leftover = self._content_weight(self._content_words(_STATUS_CUES.sub(" ", residue)))
 
         owner = leader = None
         if person is not None:
@@ -1529,6 +1546,9 @@ class AnswerEngine:
     def _list_answer(self, query: str, listing: ListQuery, asker: str | None, today: dt.date) -> Answer:
         if listing.personal and asker is None:
             return Answer(query, False, [], listing=listing)
+        if listing.mine and asker not in self.owners and asker in self.leaders:
+            # 我的整改 from a leader who owns none: the measures they supervise, as /mine shows them.
+            listing = replace(listing, mine=False, led_by_me=True)
         codes = self.list_measures(listing, asker, today)
         hits = [self._measure_hit(code, 1.0) for code in codes[:MAX_HITS]]
         return Answer(query, True, hits, listing=listing, listed=tuple(codes))

@@ -31,6 +31,10 @@ SMALL_TALK_REPLIES: dict[SmallTalk, str] = {
     SmallTalk.ERRAND: "抱歉，订票、写材料这类事情我办不了：我只能查询规章制度和整改措施。发送 /regs 可以浏览制度目录。",
     SmallTalk.ELSEWHERE: "抱歉，这个问题不在我能回答的范围内：我只能查询本局的规章制度和整改措施。"
                          "发送 /regs 可以浏览制度目录。",
+    # In chat these two are answered by /help and /regs themselves; these lines are the terminal's.
+    SmallTalk.HELP: "可以直接问规章制度和整改措施方面的问题，例如“请假超过三天要谁批？”“逾期的有哪些”“我的整改”。"
+                    "在机器人中发送 /help 查看全部用法。",
+    SmallTalk.CATALOGUE: "在机器人中发送 /regs 浏览全部规章制度的目录，或用 zhenggai ask 直接问某项制度。",
 }
 
 

@@ -244,3 +244,14 @@ async def test_html_and_script_text_is_escaped(harness: Harness) -> None:
     # Its note is now the card's 最新进展: "</b>" there is text (Telegram links "/b" as a command).
     assert card.entities == [e for e in card.entities if e["type"] in ("bold", "code", "italic", "bot_command")]
     assert "最新进展：<b>全部</b>完成 & 已验收" in card.body
+
+
+async def test_help_and_the_list_of_regulations_asked_in_words_are_help_and_regs(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    helped = await harness.one(user, "帮助")
+    assert helped.body == (await harness.one(user, "/help")).body
+    listed = await harness.one(user, "有哪些制度？")
+    regs = await harness.one(user, "/regs")
+    assert listed.body == regs.body and "共 14 部，第 1/2 页" in listed.body
+    # In the order of the bureau's file (data/regulations.yaml), not by the ASCII keys.
+    assert listed.body.splitlines()[1].startswith("1. 《市教育局党员学习制度》")
