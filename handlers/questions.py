@@ -34,17 +34,50 @@ ASK_SOMETHING = "请直接输入您的问题，例如：请假超过三天要谁
 _MENTION = re.compile(r"@\w+")
 
 
+#: 上一条 / 下一条 in reply to an article.
+_STEP = re.compile(r"(上|前|下|后)一条(呢|是什么|说的?什么|讲的?什么)?[？?]?")
+#: How much less of the question the article replied to may account for than the best of its
+#: siblings and still be the answer: 谁批准 under 第7条 (公车, 经主任批准) is about 第7条, even if
+#: 第3条 (请假, 批准) says 批准 as well.
+REPLIED_ARTICLE_SLACK = 0.15
+
+
+def _prefer_article(answer: Answer, scope: str, article: int | None) -> Answer:
+    """The answer within a regulation, with the article the question replies to first when it
+    answers the question nearly as well as the best one."""
+    if article is None or not answer.hits or answer.hits[0].no == article:
+        return answer
+    top = answer.hits[0].score
+    for position, hit in enumerate(answer.hits):
+        if hit.kind == "article" and hit.no == article and _within(hit, scope) \
+                and hit.score >= top - REPLIED_ARTICLE_SLACK:
+            return replace(answer, hits=[hit, *answer.hits[:position], *answer.hits[position + 1:]])
+    return answer
+
+
 async def answer_question(session: AsyncSession, context: BotContext, update: Update, cadre: Cadre, text: str,
-                          *, scope: str = "") -> Reply:
+                          *, scope: str = "", article: int | None = None) -> Reply:
     """`scope`: the regulation (《title》) or measure code the question replies to. It is asked within
-    it first, and as it stands when that answers nothing within it (不对 under an article)."""
+    it first, and as it stands when that answers nothing within it (不对 under an article).
+    `article`: the article number of the answer it replies to, preferred when it fits as well."""
     services = context.services
     today = services.today()
     answer = None
-    if scope:
+    if scope and not scope.startswith("《"):
+        # Under a measure's card: 那覃塘区的呢 asks for another list, 按制度逾期了怎么处理 for a rule;
+        # 谁负责 or 什么时候到期 (nothing of their own) ask of the measure itself.
+        plain = services.answers.ask(text, asker=cadre.name, today=today)
+        if plain.answered and (plain.listing is not None or plain.report is not None or (
+                plain.hits and plain.hits[0].kind != "measure" and services.answers.asks_about_rules(text))):
+            answer = plain
+    if scope and answer is None:
+        step = _STEP.fullmatch(text.strip()) if article else None
+        if step is not None and article is not None:
+            # 上一条 / 下一条 under an article: its neighbour.
+            text = f"第{article + (-1 if step.group(1) in '上前' else 1)}条"
         scoped = services.answers.ask(f"{scope} {text}", asker=cadre.name, today=today)
         if scoped.answered and scoped.hits and _within(scoped.hits[0], scope):
-            answer = scoped
+            answer = _prefer_article(scoped, scope, article) if step is None else scoped
     if answer is None:
         answer = services.answers.ask(text, asker=cadre.name, today=today)
     if answer.small_talk is SmallTalk.HELP:
@@ -106,6 +139,7 @@ class Question:
     text: str
     note: str = ""
     scope: str = ""  # the regulation (《title》) or measure code of the bot's message it replies to
+    article: int | None = None  # the article that message cites (《title》第7条)
 
 
 def without_mentions(text: str) -> str:
@@ -125,7 +159,8 @@ def question_in(update: Update, context: BotContext) -> Question | str | None:
     note = ""
     if len(text) > MAX_QUESTION:
         text, note = text[:MAX_QUESTION], f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>"
-    return Question(text, note, _scope(context, message, text))
+    scope = _scope(context, message, text)
+    return Question(text, note, scope, _replied_article(message) if scope.startswith("《") else None)
 
 
 #: What the bot's answer or card is about, on its first line: 📘 《title》 / 《title》第3条… / 📋 ZG2025009.
@@ -152,6 +187,15 @@ def _scope(context: BotContext, message: Message, text: str) -> str:
     return carded[0] if carded and not answers.find_codes(text) else ""
 
 
+_ABOUT_ARTICLE = re.compile(r"^(?:📘\s*)?《[^》]{1,80}》第(\d+)条")
+
+
+def _replied_article(message: Message) -> int | None:
+    replied = message.reply_to_message
+    found = _ABOUT_ARTICLE.match(((replied.text or "") if replied else "").split("\n", 1)[0])
+    return int(found.group(1)) if found else None
+
+
 def _within(hit: Hit, scope: str) -> bool:
     return hit.title.startswith(scope) if scope.startswith("《") else (hit.kind == "measure" and hit.key == scope)
 
@@ -161,7 +205,8 @@ async def reply_to(session: AsyncSession, update: Update, context: BotContext, q
     """The reply to `question` from `cadre` (None: not bound)."""
     if cadre is None:
         return NOT_BOUND
-    reply = await answer_question(session, context, update, cadre, question.text, scope=question.scope)
+    reply = await answer_question(session, context, update, cadre, question.text, scope=question.scope,
+                                  article=question.article)
     return replace(reply, html=reply.html + question.note) if question.note else reply
 
 

@@ -1174,6 +1174,11 @@ class AnswerEngine:
         """你好, 谢谢, 收到, the weather …: no question on our documents, whatever it replies to."""
         return _small_talk(matchable(self._english_read(text.strip()))) is not None
 
+    def asks_about_rules(self, text: str) -> bool:
+        """Is the question worded as one on the rules (逾期了怎么处理, 要谁批, 按制度…)?"""
+        said = matchable(self._english_read(text.strip()))
+        return _RULE_CUES.search(said) is not None or "制度" in said
+
     def ask(self, question: str, *, asker: str | None = None, today: dt.date | None = None) -> Answer:
         query = question.strip()
         text = query[:MAX_QUESTION_CHARS]

@@ -255,3 +255,27 @@ async def test_help_and_the_list_of_regulations_asked_in_words_are_help_and_regs
     assert listed.body == regs.body and "共 14 部，第 1/2 页" in listed.body
     # In the order of the bureau's file (data/regulations.yaml), not by the ASCII keys.
     assert listed.body.splitlines()[1].startswith("1. 《市教育局党员学习制度》")
+
+
+async def test_a_follow_up_under_an_article_prefers_that_article_and_steps_to_its_neighbours(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    answer = await harness.one(user, "公车能开回家吗")
+    assert answer.body.startswith("《市教育局工作规程》第7条")
+    who = await harness.one(user, "谁批准", reply_to=answer.message_id)
+    assert who.body.startswith("《市教育局工作规程》第7条")  # not 第3条 (leave), which says 批准 too
+    before = await harness.one(user, "上一条", reply_to=answer.message_id)
+    assert before.body.startswith("《市教育局工作规程》第6条")
+    after = await harness.one(user, "下一条", reply_to=answer.message_id)
+    assert after.body.startswith("《市教育局工作规程》第8条")
+
+
+async def test_a_follow_up_under_a_measure_card_may_ask_for_another_list_or_a_rule(harness: Harness) -> None:
+    user = await harness.bind("陈建华")
+    card = await harness.one(user, "ZG2025030")
+    assert card.body.startswith("📋 ZG2025030")
+    other = await harness.one(user, "那覃塘区的呢", reply_to=card.message_id)
+    assert "ZG2025002" in other.body and "ZG2025030" not in other.body
+    rule = await harness.one(user, "按制度逾期了怎么处理", reply_to=card.message_id)
+    assert rule.body.startswith("《") and "📋" not in rule.body.splitlines()[0]  # a rule, not the card
+    same = await harness.one(user, "谁负责", reply_to=card.message_id)
+    assert same.body.startswith("📋 ZG2025030")
