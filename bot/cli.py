@@ -371,6 +371,8 @@ async def cmd_cadre(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"{result.name} 的邀请码：{result.code}（{settings.invite_ttl_days} 天内有效，仅可使用一次）")
                     print(f"链接：{result.link}")
                     print(f"或在与机器人的私聊中发送：/start {result.code}")
+                if result.bound:
+                    print(cadres.ALREADY_BOUND.format(name=result.name), file=sys.stderr)
             elif args.cadre_command == "unbind":
                 cadre = await cadres.unbind(session, args.name, actor_id=None)
                 print(f"已解除 {cadre.name} 与 Telegram 账号的绑定，未使用的邀请码已作废。")
@@ -415,14 +417,21 @@ def _print_invites(invites: Sequence[InviteResult], args: argparse.Namespace, se
 async def _bot_username(settings: Settings) -> str:
     """The bot's @username for invite links: asked from the Bot API when a token is set."""
     if settings.telegram_bot_token is None:
+        # Codes made before the token is set still work once it is, but the links name the demo bot.
+        print("注意：未设置 TELEGRAM_BOT_TOKEN，链接中的机器人用户名 zhenggai_demo_bot 仅供演示；"
+              "正式发放前请设置令牌，或用 --bot-username 指定本局机器人的用户名。", file=sys.stderr)
         return "zhenggai_demo_bot"
     from telegram import Bot
+    from telegram.error import InvalidToken
 
     bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.bot_api_url,
               base_file_url=settings.bot_file_url)
     try:
         async with bot:
             return bot.username
+    except InvalidToken:
+        raise ConfigError("TELEGRAM_BOT_TOKEN 被 Telegram 拒绝（令牌无效或已被吊销），请向 @BotFather 核对令牌；"
+                          "或用 --bot-username 指定机器人用户名") from None
     except Exception as exc:
         raise ZhenggaiError(f"无法连接 Telegram 获取机器人用户名（{type(exc).__name__}）；"
                             "可用 --bot-username 指定") from None
@@ -673,6 +682,9 @@ def _check_invite_args(args: argparse.Namespace) -> None:
         args.invite_parser.error("需要干部姓名，或 --unbound（二者选一）")
     if args.out and not args.unbound:
         args.invite_parser.error("--out 只能与 --unbound 一起使用")
+    if args.out and not args.out.lower().endswith(".csv"):
+        # The sheet is CSV (Excel opens it); an .xlsx name would make Excel refuse the file.
+        args.invite_parser.error(f"--out 应为 .csv 文件（收到 {args.out}）；Excel 可直接打开 CSV")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -121,9 +121,10 @@ async def invite(update: Update, context: BotContext) -> None:
     if name in EVERYONE:
         await _send_sheet(update, invites, days, services.settings.tz)
         return
+    warning = f"\n\n{esc(cadres.ALREADY_BOUND.format(name=result.name))}" if result.bound else ""
     await send(update, f"已为 <b>{esc(result.name)}</b> 生成邀请码（{days} 天内有效，只能使用一次）：\n"
                f"<code>{esc(result.code)}</code>\n\n请转发给本人，在私聊中打开链接或发送 "
-               f"<code>/start {esc(result.code)}</code>：\n{esc(result.link)}")
+               f"<code>/start {esc(result.code)}</code>：\n{esc(result.link)}{warning}")
 
 
 #: Names listed by /invite alone: a screenful; /invite 全部 makes the whole sheet.

@@ -218,7 +218,8 @@ def test_cadre_invite_unbound_writes_one_sheet_of_working_codes(db_url: str, tmp
 def test_cadre_invite_needs_a_name_or_unbound_but_not_both(db_url: str) -> None:
     for args, says in ((("cadre", "invite"), "需要干部姓名，或 --unbound（二者选一）"),
                        (("cadre", "invite", "张伟", "--unbound"), "需要干部姓名，或 --unbound（二者选一）"),
-                       (("cadre", "invite", "张伟", "--out", "x.csv"), "--out 只能与 --unbound 一起使用")):
+                       (("cadre", "invite", "张伟", "--out", "x.csv"), "--out 只能与 --unbound 一起使用"),
+                       (("cadre", "invite", "--unbound", "--out", "x.xlsx"), "--out 应为 .csv 文件（收到 x.xlsx）")):
         result = zhenggai(*args, database_url=db_url)
         assert result.code == 2 and says in result.err, result.err
 
@@ -246,3 +247,12 @@ def test_an_unreachable_database_is_one_line_without_its_password() -> None:
     assert result.code == 1
     assert result.err.strip() == ("错误：无法连接数据库（DATABASE_URL=postgresql+asyncpg://zg:***@127.0.0.1:9/zhenggai）："
                                   "连接被拒绝（数据库服务未运行或端口不对）")
+
+
+def test_invite_links_made_without_a_token_say_they_name_the_demo_bot(db_url: str) -> None:
+    import_all(db_url)
+    result = zhenggai("cadre", "invite", "张伟", database_url=db_url)
+    assert result.code == 0 and "t.me/zhenggai_demo_bot?start=" in result.out
+    assert "链接中的机器人用户名 zhenggai_demo_bot 仅供演示" in result.err
+    named = zhenggai("cadre", "invite", "张伟", "--bot-username", "gg_bot", database_url=db_url)
+    assert "仅供演示" not in named.err

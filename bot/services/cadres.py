@@ -49,6 +49,7 @@ class InviteResult:
     expires_at: dt.datetime
     unit: str = ""
     position: str = ""
+    bound: bool = False  # the cadre is bound already: the code moves the binding to whoever uses it
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ def normalize_code(typed: str) -> str:
 
 def hash_code(code: str) -> str:
     return hashlib.sha256(normalize_code(code).encode()).hexdigest()
+
+
+#: Said with a code for a cadre who is bound already (a new phone, or a mistake).
+ALREADY_BOUND = ("注意：{name} 已绑定 Telegram 账号。此邀请码被使用后，绑定将转到使用它的账号，原账号不再收到消息；"
+                 "如无需更换，不发出此邀请码即可（它不影响现有绑定）。")
 
 
 # ---- look-ups -----------------------------------------------------------------------------------
@@ -233,7 +239,7 @@ async def _issue(session: AsyncSession, cadre: Cadre, *, actor_id: int | None, t
     await session.flush()
     link = f"https://t.me/{bot_username.strip().lstrip('@')}?start={code}"
     return InviteResult(name=cadre.name, code=code, link=link, expires_at=expires_at, unit=cadre.unit,
-                        position=cadre.position)
+                        position=cadre.position, bound=cadre.telegram_user_id is not None)
 
 
 async def _failed_attempts(session: AsyncSession, telegram_user_id: int, now: dt.datetime) -> int:

@@ -101,7 +101,10 @@ async def test_admin_invites_in_private_and_the_code_binds_that_person(harness: 
     bound = await harness.one(newcomer, f"/start {code}")
     assert "绑定成功" in bound.body and "邓小燕" in bound.body
     assert (await harness.cadre("邓小燕")).telegram_user_id == newcomer.id
-    await harness.one(admin, "/invite 张伟")
+    assert "注意" not in (await harness.one(admin, "/invite 张伟")).body
+    # A bound cadre's new code moves the binding to whoever uses it: said when it is made.
+    again = await harness.one(admin, "/invite 邓小燕")
+    assert "注意：邓小燕 已绑定 Telegram 账号。此邀请码被使用后，绑定将转到使用它的账号" in again.body
     # Mistakes get a clear answer and issue nothing.
     before = await harness.snapshot()
     overview = (await harness.one(admin, "/invite")).body  # who still has to bind, and the usage
