@@ -25,7 +25,8 @@ from handlers.render import Reply, esc
 log = logging.getLogger(__name__)
 
 DATABASE_DOWN = "暂时无法访问数据库，请稍后再试。"
-NOT_BOUND = ("您还没有绑定身份。请向管理员索取邀请码，然后发送 <code>/start 邀请码</code>。\n"
+NOT_BOUND = ("您还没有绑定身份。请向管理员索取邀请码，然后在与机器人的私聊中发送 <code>/start 邀请码</code>"
+             "（邀请码相当于密码，请勿发在群里）。\n"
              "发送 /help 查看说明。")
 
 Handler = Callable[[Update, BotContext], Awaitable[None]]

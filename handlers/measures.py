@@ -168,7 +168,7 @@ async def mine(update: Update, context: BotContext) -> None:
             if (await _led(session, cadre, services.today())).measures:
                 replies.append(await _list_page(session, context, update, cadre, "led"))
             waiting = await service.awaiting_verification(session, cadre.id)
-            if waiting:
+            if waiting and is_private(update):  # /todo is for a private chat; a group need not know
                 replies.append(Reply(f"另有 {len(waiting)} 项已完成、等待您审核销号：发送 /todo 处理。"))
     for reply in replies:
         await send(update, reply)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.models import MeasureStatus
 from bot.sandbox import BotMessage, SandboxChat, SandboxUser
 from tests.bot.conftest import Harness
@@ -67,8 +69,11 @@ async def test_other_chatter_is_ignored_even_when_the_bot_sees_everything(harnes
 
 async def test_personal_commands_in_a_group(harness: Harness) -> None:
     group, (_, leader, stranger) = await group_of(harness, "张伟", "陈建华")
-    mine = await harness.say(leader, "/mine", chat_id=group.id, count=3)
+    # His own list and those he supervises; what awaits his sign-off is none of the group's business.
+    mine = await harness.say(leader, "/mine", chat_id=group.id, count=2)
     assert "您分管的未完成整改措施" in mine[1].body
+    with pytest.raises(TimeoutError):
+        await harness.sandbox.wait_for_messages(group.id, timeout=0.5)
     for message in mine:
         assert_public(message)
     overdue = await harness.one(leader, "/overdue", chat_id=group.id)
@@ -76,7 +81,7 @@ async def test_personal_commands_in_a_group(harness: Harness) -> None:
     todo = await harness.unchanged_by(lambda: harness.one(leader, "/todo", chat_id=group.id))
     assert "私聊" in todo.body and "ZG20" not in todo.body
     unbound = await harness.one(stranger, f"{MENTION} 我的整改", chat_id=group.id)
-    assert "还没有绑定" in unbound.body
+    assert "还没有绑定" in unbound.body and "私聊" in unbound.body and "请勿发在群里" in unbound.body
 
 
 async def test_a_measures_trail_is_never_shown_in_a_group(harness: Harness) -> None:
