@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 _QUESTION_ACTIONS = {Action.REGULATION, Action.ARTICLE, Action.REG_PAGE, Action.SUGGESTION}
 _MISS_ACTIONS = {Action.MISS, Action.TEACH, Action.TEACH_OTHER, Action.MISS_DISMISS}
 # Buttons that change something or ask something anew; the others only show things.
-_ACTING = {Action.DONE_ASK, Action.DONE_YES, Action.DONE_NO, Action.DONE_UNDO, Action.VERIFY, Action.REJECT,
+_ACTING = {Action.DONE_ASK, Action.DONE_YES, Action.DONE_NO, Action.DONE_UNDO, Action.VERIFY, Action.VERIFY_YES,
+           Action.REJECT,
            Action.EXTEND, Action.EXTEND_APPROVE, Action.EXTEND_REFUSE, Action.PROGRESS, Action.TEACH,
            Action.TEACH_OTHER, Action.MISS_DISMISS}
 

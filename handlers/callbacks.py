@@ -80,6 +80,7 @@ __all__ = [
     "suggestion_rows",
     "suggestions_keyboard",
     "teach_rows",
+    "verify_confirm_keyboard",
 ]
 
 VERSION: Final = "v1"
@@ -96,7 +97,8 @@ class Action(StrEnum):
     DONE_YES = "dy"  # done confirmed
     DONE_NO = "dn"  # confirmation cancelled
     DONE_UNDO = "du"  # owner takes back a 已完成 that is not yet signed off
-    VERIFY = "vf"  # leader/admin signs off (销号)
+    VERIFY = "vf"  # leader/admin pressed ✔️ 销号: ask to confirm (a sign-off cannot be undone)
+    VERIFY_YES = "vy"  # sign-off confirmed
     REJECT = "rj"  # leader/admin sends it back; the handler asks for a reason
     EXTEND = "ex"  # owner asks for a later deadline
     EXTEND_APPROVE = "ea"  # + request id
@@ -124,6 +126,7 @@ SCHEMA: Final[Mapping[Action, tuple[str, ...]]] = {
     Action.DONE_NO: ("ref",),
     Action.DONE_UNDO: ("ref",),
     Action.VERIFY: ("ref",),
+    Action.VERIFY_YES: ("ref",),
     Action.REJECT: ("ref",),
     Action.EXTEND: ("ref",),
     Action.EXTEND_APPROVE: ("request_id",),
@@ -373,6 +376,11 @@ def done_confirm_keyboard(measure: Measure) -> InlineKeyboardMarkup:
     ref = Ref.of(measure)
     return confirm_keyboard(encode(Action.DONE_YES, ref), encode(Action.DONE_NO, ref),
                             yes_text="✅ 确认完成")
+
+
+def verify_confirm_keyboard(measure: Measure) -> InlineKeyboardMarkup:
+    ref = Ref.of(measure)
+    return confirm_keyboard(encode(Action.VERIFY_YES, ref), encode(Action.DONE_NO, ref), yes_text="✔️ 确认销号")
 
 
 def extension_keyboard(request_id: int) -> InlineKeyboardMarkup:

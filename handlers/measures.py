@@ -30,7 +30,7 @@ from bot.services.text import (
     to_simplified,
 )
 from handlers import notify, render
-from handlers.callbacks import EXPIRED, Action, Callback, Ref, done_confirm_keyboard, encode
+from handlers.callbacks import EXPIRED, Action, Callback, Ref, done_confirm_keyboard, encode, verify_confirm_keyboard
 from handlers.common import (
     Attachment,
     Pressed,
@@ -927,13 +927,19 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
             base = card(context, update, measure, cadre)
             return Pressed(Reply(f"确认 <b>{esc(code)}</b> 已完成吗？确认后将通知分管领导审核销号。\n\n{base.html}",
                                  done_confirm_keyboard(measure)))
+        if callback.action is Action.VERIFY:
+            # One tap away from a change nobody can take back: confirmed first, as 完成 is.
+            await service.check_verify(session, cadre.id, code)
+            base = card(context, update, measure, cadre)
+            return Pressed(Reply(f"确认为 <b>{esc(code)}</b> 销号吗？销号后不能撤回，将通知责任人。\n\n{base.html}",
+                                 verify_confirm_keyboard(measure)))
         if callback.action is Action.DONE_YES:
             transition = await service.mark_done(session, cadre.id, code, None, None, services.today())
             what, toast = "done", "已报告完成，等待审核销号"
         elif callback.action is Action.DONE_UNDO:
             transition = await service.undo_done(session, cadre.id, code)
             what, toast = "undo", "已撤回完成报告"
-        elif callback.action is Action.VERIFY:
+        elif callback.action is Action.VERIFY_YES:
             transition = await service.verify(session, cadre.id, code, None, services.today())
             what, toast = "verify", "已销号"
         else:

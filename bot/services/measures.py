@@ -550,10 +550,15 @@ async def add_evidence(
     return Transition(measure, event, notify)
 
 
-async def verify(session: AsyncSession, actor_id: int, code: str, note: str | None, today: dt.date) -> Transition:
-    """Sign off (销号): 已完成 → 已销号, by the leader or an admin who neither owns the measure nor
-    reported it done. Tells the owner (and the reporter, if someone else)."""
+async def check_verify(session: AsyncSession, actor_id: int, code: str) -> Measure:
+    """Raise what `verify` would refuse with, changing nothing: asked before a sign-off is confirmed."""
     actor, measure = await _load(session, actor_id, code)
+    await _check_verify(session, actor, measure)
+    return measure
+
+
+async def _check_verify(session: AsyncSession, actor: Cadre, measure: Measure) -> int | None:
+    """The sign-off rules; returns who reported the measure done."""
     if not may_judge(actor, measure):
         raise PermissionDenied(f"只有 {measure.code} 的分管领导或管理员可以销号")
     if measure.status == MeasureStatus.CLOSED:
@@ -566,6 +571,14 @@ async def verify(session: AsyncSession, actor_id: int, code: str, note: str | No
     reporter_id = done.actor_id if done else None
     if reporter_id == actor.id:
         raise PermissionDenied(f"{measure.code} 的完成情况是您报告的，不能由您本人销号，请由其他管理员或分管领导审核")
+    return reporter_id
+
+
+async def verify(session: AsyncSession, actor_id: int, code: str, note: str | None, today: dt.date) -> Transition:
+    """Sign off (销号): 已完成 → 已销号, by the leader or an admin who neither owns the measure nor
+    reported it done. Tells the owner (and the reporter, if someone else)."""
+    actor, measure = await _load(session, actor_id, code)
+    reporter_id = await _check_verify(session, actor, measure)
     text = _text(note, "说明", required=False)
     moot = await _pending_extension(session, measure.id)  # read first: a query flushes pending changes
     measure.status = MeasureStatus.CLOSED

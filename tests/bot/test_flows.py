@@ -44,7 +44,7 @@ async def test_owner_marks_done_by_button_with_confirmation_then_leader_verifies
     await harness.deliver()
     [note] = await harness.sandbox.wait_for_messages(leader.id, timeout=5)
     assert "ZG2025009" in note.body and "报告完成" in note.body
-    verified = await harness.press(leader, note, "销号")
+    verified = await harness.press(leader, await harness.press(leader, note, "销号"), "确认销号")
     assert "已销号" in verified.body
     measure = await harness.measure("ZG2025009")
     assert measure.status is MeasureStatus.CLOSED

@@ -504,7 +504,16 @@ async def test_leader_signs_off_from_the_notification(harness: Harness) -> None:
     [note] = await harness.sandbox.wait_for_messages(leader.id)
     detail = await harness.press(leader, note, "查看详情")
     assert detail.body.startswith("📋 ZG2025009") and detail.button_texts == ["✔️ 销号", "↩️ 退回", "🕘 办理记录"]
-    verified, toast = await harness.tap(leader, detail, "销号")
+    # One tap away from a change nobody can take back: asked first, as 完成 is.
+    asking, toast = await harness.tap(leader, detail, "销号")
+    assert asking.body.startswith("确认为 ZG2025009 销号吗？销号后不能撤回") and toast == ""
+    assert asking.button_texts == ["✔️ 确认销号", "✖️ 取消"]
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
+    kept, toast = await harness.tap(leader, asking, "取消")
+    assert toast == "已取消" and kept.body.startswith("📋 ZG2025009")
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.DONE
+    asking, _ = await harness.tap(leader, kept, "销号")
+    verified, toast = await harness.tap(leader, asking, "确认销号")
     assert toast == "已销号" and "✅ 已销号" in verified.body and verified.button_texts == ["🕘 办理记录"]
     event = (await harness.events("ZG2025009"))[-1]
     assert (event.action, event.actor_id, event.from_status, event.to_status) == (
@@ -650,7 +659,8 @@ async def test_a_command_or_another_action_drops_the_question_the_bot_was_waitin
     # 退回, then a change of mind: ✔️ 销号 on the same card. The reason is no longer expected.
     await harness.tap(leader, card, "退回")
     await harness.sandbox.wait_for_messages(leader.id)
-    await harness.tap(leader, card, "销号")
+    asking = await harness.press(leader, card, "销号")
+    await harness.tap(leader, asking, "确认销号")
     assert (await harness.measure("ZG2025013")).status is MeasureStatus.CLOSED
     assert await harness.pending_inputs(leader) == []
     answer = await harness.one(leader, "请假超过三天要谁批")
@@ -937,7 +947,8 @@ async def test_concurrent_presses_by_owner_and_leader_leave_one_consistent_outco
     mine = await harness.one(owner, "/done ZG2025009")
     theirs = await harness.one(leader, "/status ZG2025009")
     undo = next(d for d in mine.callback_data if d and d.startswith("v1|du|"))
-    verify = next(d for d in theirs.callback_data if d and d.startswith("v1|vf|"))
+    theirs = await harness.press(leader, theirs, "销号")  # asks to confirm: the race is on the confirmation
+    verify = next(d for d in theirs.callback_data if d and d.startswith("v1|vy|"))
     first = await harness.sandbox.press(owner.id, mine.message_id, data=undo)
     second = await harness.sandbox.press(leader.id, theirs.message_id, data=verify)
     answers = harness.sandbox.callback_answers

@@ -326,7 +326,7 @@ async def test_the_database_going_away_and_coming_back(own_server: PostgresServe
             assert bodies and "您负责的整改措施" in bodies[0], bodies
             assert await harness.snapshot() == before
             assert [e.id for e in await harness.events(CODE)] == events_before
-            _, toast = await harness.tap(leader, card, "销号")
+            _, toast = await harness.tap(leader, await harness.press(leader, card, "销号"), "确认销号")
             assert toast == "已销号" and (await harness.measure(CODE)).status is MeasureStatus.CLOSED
             await run_jobs(harness)  # the sweep that the outage prevented, and its delivery
             await harness.deliver()

@@ -37,10 +37,10 @@ ACTIONS = 50
 COMMAND_SUCCESS = {"done": "已报告完成", "verify": "已销号。", "reject": "已退回", "extend": "已提交"}
 #: The toast of a button that succeeded.
 BUTTON_SUCCESS = {Action.DONE_YES: "已报告完成，等待审核销号", Action.DONE_UNDO: "已撤回完成报告",
-                  Action.VERIFY: "已销号"}
+                  Action.VERIFY_YES: "已销号"}
 #: The event each success writes.
 EVENT_OF = {"done": "done", "verify": "verify", "reject": "reject", "extend": "extend_request",
-            Action.DONE_YES: "done", Action.DONE_UNDO: "undo", Action.VERIFY: "verify"}
+            Action.DONE_YES: "done", Action.DONE_UNDO: "undo", Action.VERIFY_YES: "verify"}
 #: The refusals a loser may see (besides its own wording, each names the measure).
 REFUSALS = ("已销号", "已报告完成", "刚刚被他人修改", "尚未报告完成", "没有可撤回的完成报告",
             "已有一条待审批的延期申请", "不能由您本人销号", "只有报告人可以撤回", "无需申请延期",
@@ -70,12 +70,12 @@ def plan(seed: int, *, sign_off: bool = True) -> list[Act]:
     menu = [
         ("owner", "done"), ("owner", "extend"), ("owner", Action.DONE_YES), ("owner", Action.DONE_UNDO),
         ("leader", "done"), ("leader", "verify"), ("leader", "reject"), ("leader", "extend"),
-        ("leader", Action.VERIFY), ("leader", Action.DONE_YES), ("leader", Action.DONE_UNDO),
-        ("admin", "done"), ("admin", "verify"), ("admin", "reject"), ("admin", Action.VERIFY),
+        ("leader", Action.VERIFY_YES), ("leader", Action.DONE_YES), ("leader", Action.DONE_UNDO),
+        ("admin", "done"), ("admin", "verify"), ("admin", "reject"), ("admin", Action.VERIFY_YES),
         ("admin", Action.DONE_YES), ("admin", Action.DONE_UNDO),
     ]
     if not sign_off:
-        menu = [(who, kind) for who, kind in menu if kind not in ("verify", Action.VERIFY)]
+        menu = [(who, kind) for who, kind in menu if kind not in ("verify", Action.VERIFY_YES)]
     acts: list[Act] = []
     count = 0
     while count < ACTIONS:
@@ -244,12 +244,12 @@ async def _requests_elsewhere(harness: Harness) -> int:
         return len(list(rows))
 
 
-@pytest.mark.parametrize("action", [Action.DONE_YES, Action.VERIFY])
+@pytest.mark.parametrize("action", [Action.DONE_YES, Action.VERIFY_YES])
 async def test_a_burst_of_double_taps_changes_the_measure_once(race: Race, action: Action) -> None:
     """Ten taps of one button by one person, as fast as a phone can send them: one change."""
     harness, sandbox = race.harness, race.harness.sandbox
     who = "owner" if action is Action.DONE_YES else "leader"
-    if action is Action.VERIFY:
+    if action is Action.VERIFY_YES:
         await harness.one(race.users["owner"], f"/done {CODE}")
     message = await button(harness, race.users[who], action)
     version = (await harness.measure(CODE)).version
