@@ -15,6 +15,7 @@ from bot.db import SessionFactory, transaction
 from bot.errors import ImportFailed, ImportProblem
 from bot.models import Cadre, Measure, MeasureEvent, MeasureStatus, Role
 from bot.services import ledger, measures
+from bot.services.text import clean_display, clean_multiline, parse_file_deadline
 from tests.conftest import DATA
 
 
@@ -52,6 +53,13 @@ async def refused(factory: SessionFactory, importer: Callable[..., Awaitable[obj
         async with transaction(factory) as session:
             await importer(session, path, **kwargs)
     return failure.value
+
+
+def write_table(path: Path, records: list[list[str]]) -> Path:
+    out = io.StringIO()
+    csv.writer(out).writerows(records)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
 
 
 def row_of(rows: list[dict[str, str]], code: str) -> dict[str, str]:
@@ -168,10 +176,10 @@ async def test_a_measure_whose_leader_is_its_owner_is_refused(seeded: SessionFac
 async def test_header_problems_name_the_columns_as_the_file_does_and_spot_the_other_kind_of_file(
     seeded: SessionFactory, tmp_path: Path
 ) -> None:
-    signed = tmp_path / "台账.csv"
-    signed.write_text("编号,问题,整改措施,责任人（签字）\nZG2025001,甲,乙,张伟\n", encoding="utf-8")
-    failure = await refused(seeded, ledger.import_measures, signed)
-    assert "表头缺少必需的列「责任人」（找到的列：编号、问题、整改措施、责任人（签字））" in str(failure)
+    unsigned = tmp_path / "台账.csv"
+    unsigned.write_text("编号,问题,整改措施,经办人\nZG2025001,甲,乙,张伟\n", encoding="utf-8")
+    failure = await refused(seeded, ledger.import_measures, unsigned)
+    assert "表头缺少必需的列「责任人」（找到的列：编号、问题、整改措施、经办人）" in str(failure)
 
     failure = await refused(seeded, ledger.import_measures, DATA / "cadres.csv")
     assert "这个文件看起来是干部名单，请用 zhenggai import cadres 导入" in str(failure)
@@ -229,3 +237,180 @@ async def test_a_latin_name_keeps_its_space(seeded: SessionFactory, tmp_path: Pa
         await ledger.import_cadres(session, write_rows(tmp_path / "干部.csv", names))
     assert (await cadre(seeded, "Mary Wang")).unit == "国际交流科"
     assert (await cadre(seeded, "阿依古丽·买买提")).unit == "民族教育科"
+
+
+async def test_common_office_headers_are_read_and_every_column_not_read_is_named_in_the_report(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    # Headers as real 台账 write them: another word for the deadline, line breaks and notes in brackets.
+    header = ["序号", "编号", "存在问题", "整改措施", "责任科室", "责任人\n（签字）", "完成期限", "整改\n状态",
+              "整改情况", "联系电话", "备注"]
+    path = write_table(tmp_path / "台账.csv", [header, ["1", "ZG2025301", "问题", "措施", "基础教育科", "张伟",
+                                                       "2027-03-31", "整改中", "已完成摸排", "0775-1234567", ""]])
+    async with transaction(seeded) as session:
+        report = await ledger.import_measures(session, path)
+    got = await measure(seeded, "ZG2025301")
+    assert (got.deadline, got.status, got.progress, got.unit) == (dt.date(2027, 3, 31), MeasureStatus.IN_PROGRESS,
+                                                                  "已完成摸排", "基础教育科")
+    assert report.describe().splitlines()[:2] == ["整改措施：新增 1，更新 0，未变 0",
+                                                  "未识别的列（已忽略）：序号、联系电话、备注"]
+
+    header = ["编号", "问题", "整改措施", "责任人", "责任人（签字）", "完成时限（年月日）", "办结时限", "进展情况"]
+    path = write_table(tmp_path / "台账2.csv", [header, ["ZG2025302", "问题", "措施", "张伟", "张伟", "2027-04-30",
+                                                        "2027-05-31", "已启动"]])
+    async with transaction(seeded) as session:
+        report = await ledger.import_measures(session, path)
+    assert (await measure(seeded, "ZG2025302")).deadline == dt.date(2027, 4, 30)  # the canonical column
+    assert "重复的列（已忽略）：责任人（签字）（已按「责任人」导入）、办结时限（已按「完成时限（年月日）」导入）" \
+        in report.describe().splitlines()
+
+    names = tmp_path / "干部名单.csv"
+    names.write_text("姓名,部门,职务,联系电话\n王小明,基础教育科,科员,13800000000\n", encoding="utf-8")
+    async with transaction(seeded) as session:
+        report = await ledger.import_cadres(session, names)
+    assert (await cadre(seeded, "王小明")).unit == "基础教育科"
+    assert report.describe().splitlines() == ["干部：新增 1，更新 0，未变 0", "未识别的列（已忽略）：联系电话"]
+
+
+async def test_status_words_staff_write_are_read_and_an_ambiguous_one_asks_which_it_is(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    rows = ledger_rows()[:1]
+    words = {"已整改": MeasureStatus.DONE, "已完成整改": MeasureStatus.DONE, "正在整改": MeasureStatus.IN_PROGRESS,
+             "持续推进": MeasureStatus.IN_PROGRESS, "整改中": MeasureStatus.IN_PROGRESS,
+             "未整改": MeasureStatus.NOT_STARTED}
+    for number, word in enumerate(words, start=401):
+        rows.append({**rows[0], "code": f"ZG2025{number}", "status": word})
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    for number, status in enumerate(words.values(), start=401):
+        assert (await measure(seeded, f"ZG2025{number}")).status is status
+
+    rows = [{**rows[0], "code": "ZG2025501", "status": "未完成"}, {**rows[0], "code": "ZG2025502", "status": "差不多"}]
+    failure = await refused(seeded, ledger.import_measures, write_rows(tmp_path / "台账2.csv", rows))
+    assert failure.lines()[1:] == [
+        "  台账2.csv 第2行 [status]：状态「未完成」不明确：还没开始的请写“未开始”，正在整改的请写“进行中”",
+        "  台账2.csv 第3行 [status]：未知的状态「差不多」，应为 未开始（未整改）、进行中（整改中、正在整改）、"
+        "已完成（已整改）、已销号 之一",
+    ]
+
+
+async def test_deadlines_with_a_midnight_time_or_as_excel_serial_numbers_are_read_and_1900_is_refused(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    rows = ledger_rows()[:1]
+    for number, written in enumerate(["2026-12-31 00:00:00", "46387", "2026/12/31 0:00"], start=601):
+        rows.append({**rows[0], "code": f"ZG2025{number}", "deadline": written})
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    for number in (601, 602, 603):
+        assert (await measure(seeded, f"ZG2025{number}")).deadline == dt.date(2026, 12, 31)
+
+    rows = [{**rows[0], "code": f"ZG20257{i:02d}", "deadline": d}
+            for i, d in enumerate(["1900-01-01", "2100-01-01", "12345", "年底", "2026-12-31 17:30"])]
+    failure = await refused(seeded, ledger.import_measures, write_rows(tmp_path / "台账2.csv", rows))
+    forms = "应为 2026-12-31、2026/12/31、2026年12月31日、2026年12月底，或“长期坚持”"
+    assert failure.lines()[1:] == [
+        "  台账2.csv 第2行 [deadline]：日期「1900-01-01」不在 2000 年至 2099 年之间，请检查年份；"
+        "1900 年的日期多是 Excel 把空白或 0 显示成了日期",
+        "  台账2.csv 第3行 [deadline]：日期「2100-01-01」不在 2000 年至 2099 年之间，请检查年份",
+        f"  台账2.csv 第4行 [deadline]：无法识别的日期「12345」，{forms}",
+        f"  台账2.csv 第5行 [deadline]：无法识别的日期「年底」，{forms}（请写明年份，如 2026年12月底）",
+        f"  台账2.csv 第6行 [deadline]：无法识别的日期「2026-12-31 17:30」，{forms}",
+    ]
+
+    # Excel's date 0 in a real date cell, as a formula over an empty cell leaves it.
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(ledger.MEASURE_COLUMNS))
+    sheet.append(["ZG2025801", "问题", "措施", "", "", "张伟", "", dt.datetime(1900, 1, 1), "", ""])
+    book.save(tmp_path / "台账.xlsx")
+    failure = await refused(seeded, ledger.import_measures, tmp_path / "台账.xlsx")
+    assert "台账.xlsx 第2行 [deadline]：日期「1900-01-01」不在 2000 年至 2099 年之间" in str(failure)
+    assert parse_file_deadline(dt.date(2099, 12, 31)) == dt.date(2099, 12, 31)
+    assert parse_file_deadline("36526") == dt.date(2000, 1, 1)
+    assert parse_file_deadline("73050.0") == dt.date(2099, 12, 31)
+
+
+async def test_the_csv_export_guards_formula_cells_with_an_apostrophe_and_reads_them_back_exactly(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    texts = ['=HYPERLINK("http://example.com","点击")', "-已完成一半", "+1", "@SUM(1)", "'=已带引号", "''+两个"]
+    rows = ledger_rows()
+    for index, text in enumerate(texts):
+        rows[index]["problem"] = rows[index]["progress"] = text
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    assert (await measure(seeded, rows[4]["code"])).progress == "=已带引号"  # a typed apostrophe guards too
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    async with transaction(seeded) as session:
+        await ledger.export_measures(session, first)
+    exported = {r["code"]: r for r in csv.DictReader(io.StringIO(first.read_text(encoding="utf-8-sig")))}
+    assert exported[rows[0]["code"]]["progress"] == '\'=HYPERLINK("http://example.com","点击")'
+    assert exported[rows[1]["code"]]["problem"] == "'-已完成一半"
+    assert exported[rows[4]["code"]]["problem"] == "'=已带引号"
+    assert (await measure(seeded, rows[5]["code"])).problem == "'+两个"  # one apostrophe is taken
+    assert exported[rows[5]["code"]]["problem"] == "''+两个"  # and one more is written
+    assert exported[rows[6]["code"]]["problem"] == rows[6]["problem"]
+    async with transaction(seeded) as session:
+        report = await ledger.import_measures(session, first)
+        await ledger.export_measures(session, second)
+    assert (report.updated, report.created) == (0, 0), report.describe()
+    assert first.read_bytes() == second.read_bytes()
+
+    # XLSX stores text as text (Excel never evaluates it): no apostrophe there.
+    from openpyxl import load_workbook
+
+    async with transaction(seeded) as session:
+        await ledger.export_measures(session, tmp_path / "台账.xlsx")
+    sheet = load_workbook(tmp_path / "台账.xlsx").active
+    assert sheet is not None
+    cells = {row[0].value: row[1] for row in sheet.iter_rows(min_row=2)}
+    assert (cells[rows[0]["code"]].value, cells[rows[0]["code"]].data_type) == (texts[0], "s")
+    assert (cells[rows[1]["code"]].value, cells[rows[1]["code"]].data_type) == ("-已完成一半", "s")
+
+
+async def test_line_breaks_in_problem_measure_and_progress_are_kept_through_export_and_import(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    rows = ledger_rows()
+    code = rows[0]["code"]
+    rows[0]["measure"] = " 1. 摸排底数  \r\n2. 制定方案\r\r\n\n\n\n3. 按月调度\u2028"
+    rows[0]["problem"] = "问题一\n问题二"
+    rows[0]["progress"] = "已摸排\r已制定方案"
+    rows[0]["unit"] = "基础\n教育科"
+    rows[0]["category"] = "校舍\r\n安全"
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    got = await measure(seeded, code)
+    assert (got.measure, got.problem, got.progress) == ("1. 摸排底数\n2. 制定方案\n\n3. 按月调度", "问题一\n问题二",
+                                                        "已摸排\n已制定方案")
+    assert (got.unit, got.category) == ("基础 教育科", "校舍 安全")  # single-line fields stay single-line
+
+    for suffix in (".csv", ".xlsx"):
+        first, second = tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"
+        async with transaction(seeded) as session:
+            await ledger.export_measures(session, first)
+        async with transaction(seeded) as session:
+            report = await ledger.import_measures(session, first)
+            await ledger.export_measures(session, second)
+        assert report.updated == 0 and (await measure(seeded, code)).measure == got.measure
+        if suffix == ".csv":
+            assert first.read_bytes() == second.read_bytes()
+            assert '"1. 摸排底数\n2. 制定方案\n\n3. 按月调度"' in first.read_text(encoding="utf-8-sig")
+        else:
+            from openpyxl import load_workbook
+
+            sheet = load_workbook(first).active
+            assert sheet is not None
+            cell = next(r[2] for r in sheet.iter_rows(min_row=2) if r[0].value == code)
+            assert cell.value == got.measure and cell.alignment.wrap_text
+
+
+def test_multiline_text_is_tidied_line_by_line_and_one_line_text_as_before() -> None:
+    for text in ["  甲  乙\u3000丙 ", "\u200b甲\t乙", "甲\x1e乙", ""]:
+        assert clean_multiline(text) == clean_display(text)
+    assert clean_multiline("\n\n 甲 \r\n\r\n\r\n\r\n 乙\u2029丙\n \n") == "甲\n\n乙\n丙"

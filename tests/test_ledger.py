@@ -128,6 +128,19 @@ async def test_a_bad_cell_in_a_chinese_ledger_is_named_by_the_files_own_header(d
     assert result.code == 1 and "台账.csv 第2行 [责任人]" in result.err and "王不存在" in result.err
 
 
+async def test_the_cli_names_the_columns_it_did_not_read(db_url: str, factory: SessionFactory, tmp_path: Path) -> None:
+    import_all(db_url)
+    header = "编号,问题,整改措施,责任单位,责任人,完成期限,整改情况,联系电话,备注"
+    path = write(tmp_path / "台账.csv", f"{header}\nZG2025099,问题甲,措施甲,基础教育科,张伟,2027-01-31,已摸排,123,无\n")
+    result = zhenggai("import", "measures", str(path), database_url=db_url)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[:2] == ["台账.csv 导入成功。整改措施：新增 1，更新 0，未变 0",
+                                           "未识别的列（已忽略）：联系电话、备注"]
+    async with transaction(factory) as session:
+        measure = await session.scalar(select(Measure).where(Measure.code == "ZG2025099"))
+    assert measure is not None and (str(measure.deadline), measure.progress) == ("2027-01-31", "已摸排")
+
+
 BAD_FILES = [
     ("unknown owner", f"{HEADER}\n{GOOD_ROW.replace('张伟', '王不存在')}\n", "utf-8", "第2行 [owner]", "王不存在"),
     ("bad date", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace('099', '098').replace('2027-01-31', '2027-02-30')}\n",

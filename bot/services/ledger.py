@@ -33,11 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import ImportFailed, ImportProblem
 from bot.models import Article, Cadre, Measure, MeasureEvent, MeasureStatus, Regulation, Role, utcnow
 from bot.services.text import (
+    FILE_DATE_FORMS,
     DateFormatError,
     clean_display,
+    clean_multiline,
     code_key,
     parse_article_no,
     parse_deadline,
+    parse_file_deadline,
     person_name,
 )
 
@@ -72,26 +75,40 @@ MEASURE_HEADERS_ZH = {
     "code": "编号", "problem": "问题", "measure": "整改措施", "category": "类别", "unit": "责任单位",
     "owner": "责任人", "leader": "分管领导", "deadline": "完成时限", "status": "状态", "progress": "进展",
 }
-# Headers seen in real 台账 besides the canonical ones; all map onto our column names.
+# Headers seen in real 台账 besides the canonical ones; all map onto our column names. A header
+# matches after its spaces and line breaks are removed, and a note in brackets at its end
+# (完成时限（年月日）, 责任人⏎（签字）). 整改情况 is progress: in a real 台账 it holds prose such as
+# 已完成摸排, and a cell that reads 已完成 then stays progress text rather than signing anything off.
 _MEASURE_ALIASES = {
     "序号编号": "code", "措施编号": "code", "整改编号": "code", "问题编号": "code",
     "存在问题": "problem", "问题描述": "problem", "突出问题": "problem",
     "措施": "measure", "整改内容": "measure",
     "问题类别": "category", "分类": "category",
-    "责任部门": "unit", "牵头单位": "unit",
+    "责任部门": "unit", "牵头单位": "unit", "责任科室": "unit", "责任处室": "unit", "牵头部门": "unit",
+    "牵头科室": "unit",
     "具体责任人": "owner", "责任领导": "leader", "分管局领导": "leader", "牵头领导": "leader",
-    "完成时间": "deadline", "整改时限": "deadline", "时限": "deadline",
-    "整改状态": "status", "完成情况": "status", "整改进展": "progress", "进展情况": "progress",
+    "完成时间": "deadline", "整改时限": "deadline", "时限": "deadline", "完成期限": "deadline",
+    "整改期限": "deadline", "办结时限": "deadline", "完成时间节点": "deadline", "时限要求": "deadline",
+    "截止时间": "deadline", "截止日期": "deadline", "完成日期": "deadline",
+    "整改状态": "status", "完成情况": "status",
+    "整改进展": "progress", "进展情况": "progress", "整改进展情况": "progress", "整改情况": "progress",
+    "工作进展": "progress", "推进情况": "progress",
 }
 CADRE_COLUMNS = ("name", "unit", "position", "role")
 _CADRE_HEADERS_ZH = {"姓名": "name", "单位": "unit", "所在单位": "unit", "职务": "position",
                      "岗位": "position", "角色": "role"}
+# Only resembling a cadre header: beside an exact one (单位 and 部门), the exact one is imported.
+_CADRE_ALIASES = {"部门": "unit", "科室": "unit", "处室": "unit", "所在部门": "unit", "所在科室": "unit",
+                  "职位": "position"}
 
 _STATUS_WORDS: dict[str, MeasureStatus] = {
     "未开始": MeasureStatus.NOT_STARTED, "not_started": MeasureStatus.NOT_STARTED,
+    "未整改": MeasureStatus.NOT_STARTED,
     "进行中": MeasureStatus.IN_PROGRESS, "in_progress": MeasureStatus.IN_PROGRESS,
-    "整改中": MeasureStatus.IN_PROGRESS, "推进中": MeasureStatus.IN_PROGRESS,
+    "整改中": MeasureStatus.IN_PROGRESS, "推进中": MeasureStatus.IN_PROGRESS, "正在整改": MeasureStatus.IN_PROGRESS,
+    "持续推进": MeasureStatus.IN_PROGRESS,
     "已完成": MeasureStatus.DONE, "done": MeasureStatus.DONE, "完成": MeasureStatus.DONE,
+    "已整改": MeasureStatus.DONE, "已完成整改": MeasureStatus.DONE,
     "待销号": MeasureStatus.DONE, "已完成待销号": MeasureStatus.DONE, "已完成(待销号)": MeasureStatus.DONE,
     "已销号": MeasureStatus.CLOSED, "closed": MeasureStatus.CLOSED, "销号": MeasureStatus.CLOSED,
 }
@@ -101,6 +118,11 @@ _ROLE_WORDS: dict[str, Role] = {
     "cadre": Role.CADRE, "干部": Role.CADRE, "责任人": Role.CADRE,
 }
 
+# A cell starting with one of these is a formula to Excel when it opens a CSV: =HYPERLINK(…) is
+# run, and -已完成一半 shows as #NAME?. The CSV export writes such cells after an apostrophe
+# (OWASP's advice), which the importer removes again.
+_NEEDS_APOSTROPHE = re.compile("'*[=+\\-@\t\r]")
+_GUARDED_FORMULA = re.compile("'+[=+\\-@\t\r]")
 # What Excel shows (and writes into a CSV) for a formula that failed.
 _EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
                            "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#UNKNOWN!"})
@@ -124,6 +146,10 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     details: list[str] = field(default_factory=list)
+    #: Header cells the importer does not know, as the file writes them: their columns were not read.
+    ignored: list[str] = field(default_factory=list)
+    #: A second column for the same field (牵头单位 beside 责任单位), with the one that was read.
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -133,8 +159,15 @@ class ImportReport:
         return f"{self.kind}：新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}"
 
     def describe(self) -> str:
-        """The summary, then what changed (which measures, which columns), for the importer to check."""
-        return "\n".join([self.summary(), *self.details])
+        """The summary, the columns that were not read, then what changed (which measures, which
+        columns), for the importer to check."""
+        lines = [self.summary()]
+        if self.ignored:
+            lines.append(f"未识别的列（已忽略）：{'、'.join(self.ignored)}")
+        if self.duplicates:
+            lines.append("重复的列（已忽略）：" + "、".join(f"{name}（已按「{kept}」导入）"
+                                                       for name, kept in self.duplicates))
+        return "\n".join([*lines, *self.details])
 
 
 def _quote(value: object, limit: int = 40) -> str:
@@ -306,6 +339,8 @@ def _cell(value: object) -> Cell:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     text = str(value).strip()
+    if text.startswith("'") and _GUARDED_FORMULA.match(text):
+        text = text[1:]  # the apostrophe our CSV export puts before =, +, - and @ (see _csv_cell)
     if not text or (not text.isascii() and _BLANK.fullmatch(text)):
         return None
     return text
@@ -661,6 +696,8 @@ class _Header:
     columns: dict[str, int]  # our column name → index in the row
     width: int  # non-empty header cells
     mapping: Callable[[str], str | None]
+    ignored: list[str] = field(default_factory=list)  # header cells naming no column of ours
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (a column set aside, the one read)
 
     def repeats(self, cells: list[Cell]) -> bool:
         """A copy of the header further down (two files pasted together, a printed 台账)."""
@@ -684,19 +721,25 @@ def _find_header(
         if first_text is None:
             first_text = " ".join(str(c) for c in cells if c is not None)
         columns: dict[str, int] = {}
-        exact: dict[str, bool] = {}
+        ranks: dict[str, int] = {}
+        set_aside: list[int] = []
         for index, cell in enumerate(cells):
             name = mapping(str(cell)) if cell is not None and not isinstance(cell, _Uncomputed) else None
             if name is None:
                 continue
             # A column named exactly (责任单位) wins over one only resembling it (牵头单位), which a
-            # real 台账 may have beside it; two columns of the same standing are ambiguous.
-            is_exact = _is_exact_header(str(cell))
-            if name in columns and is_exact == exact[name]:
+            # real 台账 may have beside it, and one without a note over one with (责任人（签字）);
+            # two columns of the same standing are ambiguous.
+            rank = _header_rank(str(cell))
+            if name in columns and rank == ranks[name]:
                 raise problems.fail(row_no, name, f"表头中有两列都是「{name}」（第{columns[name] + 1}列和"
                                                   f"第{index + 1}列），请删除或改名其中一列")
-            if name not in columns or is_exact:
-                columns[name], exact[name] = index, is_exact
+            if name not in columns or rank > ranks[name]:
+                if name in columns:
+                    set_aside.append(columns[name])
+                columns[name], ranks[name] = index, rank
+            else:
+                set_aside.append(index)
         # One recognised word may be a title ("整改措施"); a header names several columns.
         if len(columns) >= min(2, len(required)):
             missing = [c for c in required if c not in columns]
@@ -711,7 +754,13 @@ def _find_header(
                                                              f"（找到的列：{found}）{other}", no_header=bool(other))
             width = sum(1 for c in cells if c is not None)
             problems.labels = {name: _quote(cells[index], 20) for name, index in columns.items()}
-            return _Header(row_no, columns, width, mapping), table.rows[position + 1:]
+            used = set(columns.values())
+            ignored = list(dict.fromkeys(_quote(c, 20) for i, c in enumerate(cells)
+                                         if c is not None and i not in used and i not in set_aside))
+            duplicates = [(_quote(cells[i], 20), problems.labels[str(mapping(str(cells[i])))])
+                          for i in sorted(set_aside)]
+            return (_Header(row_no, columns, width, mapping, [c for c in ignored if c], duplicates),
+                    table.rows[position + 1:])
     hint = ""
     if first_text is not None and "," not in first_text and (";" in first_text or "\t" in first_text):
         hint = "；分隔符应为英文逗号“,”"
@@ -735,15 +784,28 @@ _CJK_TEXT = re.compile(r"[\u4e00-\u9fff]")
 #: Our column names as a Chinese header says them, for messages about a Chinese file.
 _ZH_NAMES = {**MEASURE_HEADERS_ZH, "name": "姓名", "unit": "单位", "position": "职务", "role": "角色"}
 _EXACT_HEADERS = frozenset([*MEASURE_COLUMNS, *MEASURE_HEADERS_ZH.values(), *CADRE_COLUMNS, *_CADRE_HEADERS_ZH])
+# A note in brackets closing a header: 完成时限（年月日）, 责任人（签字）, deadline (YYYY-MM-DD).
+_HEADER_NOTE = re.compile(r"(.+?)[（(][^（）()]*[）)]")
 
 
-def _is_exact_header(header: str) -> bool:
+def _header_key(header: str) -> tuple[str, bool]:
+    """A header as matched against the names we know, without its spaces and line breaks (整改⏎状态)
+    or a closing note in brackets; and whether it had such a note."""
     key = clean_display(header).replace(" ", "")
-    return key in _EXACT_HEADERS or key.lower() in _EXACT_HEADERS
+    note = _HEADER_NOTE.fullmatch(key)
+    return (note.group(1), True) if note else (key, False)
+
+
+def _header_rank(header: str) -> int:
+    """How surely a header names its column: exact (责任单位) before resembling (牵头单位), and
+    without a note before with one."""
+    key, noted = _header_key(header)
+    exact = key in _EXACT_HEADERS or key.lower() in _EXACT_HEADERS
+    return 2 * exact + (not noted)
 
 
 def _measure_column(header: str) -> str | None:
-    key = clean_display(header).replace(" ", "")
+    key, _ = _header_key(header)
     lowered = key.lower()
     if lowered in MEASURE_COLUMNS:
         return lowered
@@ -754,8 +816,10 @@ def _measure_column(header: str) -> str | None:
 
 
 def _cadre_column(header: str) -> str | None:
-    key = clean_display(header).replace(" ", "")
-    return key.lower() if key.lower() in CADRE_COLUMNS else _CADRE_HEADERS_ZH.get(key)
+    key, _ = _header_key(header)
+    if key.lower() in CADRE_COLUMNS:
+        return key.lower()
+    return _CADRE_HEADERS_ZH.get(key) or _CADRE_ALIASES.get(key)
 
 
 def _column_limit(column: Any) -> int | None:
@@ -808,6 +872,11 @@ def _str(value: Cell) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat(" ", "minutes" if value.second == 0 and not value.microsecond else "seconds")
     return value.isoformat() if isinstance(value, dt.date) else clean_display(value)
+
+
+def _long_text(value: Cell) -> str:
+    """问题, 整改措施 and 进展 keep their line breaks (a numbered list typed with Alt+Enter)."""
+    return clean_multiline(value) if isinstance(value, str) else _str(value)
 
 
 def _report(progress: Progress | None, done: int, total: int) -> None:
@@ -871,7 +940,7 @@ async def import_cadres(
         parsed[name] = (row_no, values)
     problems.raise_if_any()
 
-    report = ImportReport("干部")
+    report = ImportReport("干部", ignored=header.ignored, duplicates=header.duplicates)
     # Keyed as names are now stored, so a 张 伟 imported before matches 张伟 (and is renamed so).
     existing = {person_name(c.name): c for c in await session.scalars(select(Cadre))}
     _check_admins_remain(existing, parsed, actor, problems)
@@ -911,12 +980,27 @@ def _check_admins_remain(existing: dict[str, Cadre], parsed: dict[str, tuple[int
 
 # ---- measures -----------------------------------------------------------------------------------
 
+def _status_key(text: str) -> str:
+    return clean_display(text).replace(" ", "").replace("（", "(").replace("）", ")").lower()
+
+
 def parse_status(text: str) -> MeasureStatus | None:
     """A status as written in a 台账 or typed: Chinese label or English code; '' → 未开始."""
-    key = clean_display(text).replace(" ", "").replace("（", "(").replace("）", ")").lower()
+    key = _status_key(text)
     if not key:
         return MeasureStatus.NOT_STARTED
     return _STATUS_WORDS.get(key)
+
+
+#: Said by staff, but meaning either 未开始 or 进行中: the file must say which.
+_AMBIGUOUS_STATUS = frozenset({"未完成", "没完成", "未办结"})
+
+
+def _status_problem(text: str) -> str:
+    if _status_key(text) in _AMBIGUOUS_STATUS:
+        return f"状态「{_quote(text)}」不明确：还没开始的请写“未开始”，正在整改的请写“进行中”"
+    return (f"未知的状态「{_quote(text)}」，应为 未开始（未整改）、进行中（整改中、正在整改）、"
+            "已完成（已整改）、已销号 之一")
 
 
 #: Statuses in the order a measure moves through them (as `MeasureStatus` declares them); an
@@ -973,11 +1057,12 @@ async def import_measures(
             continue
         values["code"] = code
         for column in ("problem", "measure"):
-            values[column] = _str(_value(cells, columns, column))
+            values[column] = _long_text(_value(cells, columns, column))
             if not values[column] and column not in bad:
                 problems.add(row_no, column, "不能为空")
-        for column in ("category", "unit", "progress"):
+        for column in ("category", "unit"):
             values[column] = _str(_value(cells, columns, column))
+        values["progress"] = _long_text(_value(cells, columns, "progress"))
         for column, limit in limits.items():
             if limit and len(values[column]) > limit and column not in bad:
                 problems.add(row_no, column, f"内容过长（最多 {limit} 个字符）")
@@ -1008,8 +1093,7 @@ async def import_measures(
         status_text = _str(_value(cells, columns, "status"))
         status = parse_status(status_text) if status_text else None
         if status_text and status is None and "status" not in bad:
-            problems.add(row_no, "status",
-                         f"未知的状态「{_quote(status_text)}」，应为 未开始、进行中、已完成、已销号 之一")
+            problems.add(row_no, "status", _status_problem(status_text))
         values["status"] = status  # None: not stated (a new measure has not started)
 
         key = code_key(code)
@@ -1021,7 +1105,7 @@ async def import_measures(
     if not parsed:
         raise problems.fail(None, None, "文件中没有任何整改措施")
 
-    report = ImportReport("整改措施")
+    report = ImportReport("整改措施", ignored=header.ignored, duplicates=header.duplicates)
     start = read_share + check_share
     await _write_measures(session, parsed, cadres.values(), report, problems,
                           lambda fraction: meter(start + (1 - start) * fraction), actor)
@@ -1031,11 +1115,10 @@ async def import_measures(
 
 def _deadline(row_no: int, value: Cell, problems: _Problems) -> dt.date | None:
     if isinstance(value, str) and len(value) > 40:
-        problems.add(row_no, "deadline",
-                     f"无法识别的日期「{_quote(value, 20)}」，应为 YYYY-MM-DD（如 2026-12-31）或“长期坚持”")
+        problems.add(row_no, "deadline", f"无法识别的日期「{_quote(value, 20)}」，应为 {FILE_DATE_FORMS}")
         return None
     try:
-        return parse_deadline(clean_display(value) if isinstance(value, str) else value)
+        return parse_file_deadline(clean_display(value) if isinstance(value, str) else value)
     except DateFormatError as exc:
         problems.add(row_no, "deadline", clean_display(str(exc)))
         return None
@@ -1222,9 +1305,17 @@ def measures_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([_csv_cell(v) for v in row] for row in rows)
     # utf-8-sig: Excel on Chinese Windows only recognises UTF-8 CSV with a BOM.
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _csv_cell(value: str) -> str:
+    """A cell Excel would take for a formula (=, +, -, @, tab, CR first) after an apostrophe, which
+    Excel shows and never runs. The importer drops one of the apostrophes before those characters,
+    so a value that already starts with apostrophes and one of them gets one more, and every value
+    comes back as it was."""
+    return "'" + value if _NEEDS_APOSTROPHE.match(value) else value
 
 
 def export_row(measure: Measure) -> list[str]:
@@ -1238,7 +1329,7 @@ def export_row(measure: Measure) -> list[str]:
 
 def measures_xlsx(header: list[str], rows: Iterable[list[str]]) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("整改台账")
@@ -1251,10 +1342,15 @@ def measures_xlsx(header: list[str], rows: Iterable[list[str]]) -> bytes:
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
+    wrapped = Alignment(wrap_text=True, vertical="top")
     for row in rows:
         # A leading '=' would make Excel evaluate the text as a formula: store such text verbatim.
-        sheet.append([WriteOnlyCell(sheet, value=v) if not v.startswith("=") else _literal(sheet, v)
-                      for v in row])
+        # (Other text, + - @ first included, is stored as a string, which Excel never evaluates.)
+        cells = [WriteOnlyCell(sheet, value=v) if not v.startswith("=") else _literal(sheet, v) for v in row]
+        for cell in cells:
+            if "\n" in str(cell.value):
+                cell.alignment = wrapped  # lines of a 整改措施 shown as lines
+        sheet.append(cells)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

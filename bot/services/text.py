@@ -90,6 +90,21 @@ def clean_display(text: str, limit: int | None = None) -> str:
     return text
 
 
+# A line break in a cell: Alt+Enter in Excel (\n), \r\n or \r from a CSV, and the line and
+# paragraph separators Word and WeChat paste.
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x85\u2028\u2029]")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def clean_multiline(text: str) -> str:
+    """`clean_display` for long text that keeps its lines (a numbered list of 整改措施): every
+    line tidied as `clean_display` tidies a whole text, line breaks made \n, at most one blank
+    line in a row and none at the start or end. Text without a line break comes out exactly as
+    `clean_display` gives it."""
+    lines = [clean_display(line) for line in _LINE_BREAK.split(text)]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n")
+
+
 _GAP_IN_HAN_NAME = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 
 
@@ -253,6 +268,56 @@ def parse_deadline(value: object) -> dt.date | None:
     # Quoted shortened: a pasted essay must not come back whole.
     raise DateFormatError(f"无法识别的日期「{clean_display(text, _SHOWN)}」，"
                           "应为 YYYY-MM-DD（如 2026-12-31）或“长期坚持”")
+
+
+#: The deadlines a 台账 file may hold, as its error messages list them.
+FILE_DATE_FORMS = "2026-12-31、2026/12/31、2026年12月31日、2026年12月底，或“长期坚持”"
+#: Deadlines in a file must fall in these years: 1900-01-01 is Excel's date 0 (an empty cell
+#: or a formula's 0 shown as a date), not a deadline anyone set.
+FILE_DEADLINE_FIRST = dt.date(2000, 1, 1)
+FILE_DEADLINE_LAST = dt.date(2099, 12, 31)
+# Excel counts days from 1899-12-30 (in its 1900 date system, for every date after February 1900).
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+_EXCEL_SERIAL = re.compile(r"(\d{5})(?:\.0+)?")
+# A date with the time of midnight, as databases and pandas write a date column.
+_AT_MIDNIGHT = re.compile(r"(.+?)(?:\s+|T)0?0:00(?::00(?:\.0+)?)?")
+
+
+def parse_file_deadline(value: object) -> dt.date | None:
+    """A deadline from a 台账 file: any `parse_deadline` form; also with the time 00:00:00
+    (2026-12-31 00:00:00) and an Excel date serial number typed or pasted as a plain number
+    (46387 is 2026-12-31). The date must fall in 2000–2099. Raises DateFormatError, listing
+    the accepted forms when the text is no date at all."""
+    if isinstance(value, dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        return _deadline_in_range(day, day.isoformat())
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    serial = _EXCEL_SERIAL.fullmatch(text)
+    if serial and (FILE_DEADLINE_FIRST - _EXCEL_EPOCH).days <= int(serial.group(1)) \
+            <= (FILE_DEADLINE_LAST - _EXCEL_EPOCH).days:
+        return _EXCEL_EPOCH + dt.timedelta(days=int(serial.group(1)))
+    midnight = _AT_MIDNIGHT.fullmatch(text)
+    day_text = midnight.group(1) if midnight else text
+    try:
+        date = parse_deadline(day_text)
+    except DateFormatError:
+        month = _MONTH_END.fullmatch(day_text)
+        if _ISO_DATE.fullmatch(day_text) or (month and re.search("[月底末]", day_text)):
+            raise  # a date in a known form that does not exist (2027-02-30): said so already
+        hint = "（请写明年份，如 2026年12月底）" if re.search("[底末]", text) and not re.search(r"\d{4}", text) else ""
+        shown = clean_display(text, _SHOWN)
+        raise DateFormatError(f"无法识别的日期「{shown}」，应为 {FILE_DATE_FORMS}{hint}") from None
+    return None if date is None else _deadline_in_range(date, clean_display(text, _SHOWN))
+
+
+def _deadline_in_range(date: dt.date, shown: str) -> dt.date:
+    if FILE_DEADLINE_FIRST <= date <= FILE_DEADLINE_LAST:
+        return date
+    zero = "；1900 年的日期多是 Excel 把空白或 0 显示成了日期" if date.year < 1901 else ""
+    raise DateFormatError(f"日期「{shown}」不在 {FILE_DEADLINE_FIRST.year} 年至 {FILE_DEADLINE_LAST.year} 年之间"
+                          f"，请检查年份{zero}")
 
 
 # How staff write a new deadline in chat, beyond the 台账 forms: 明年6月底, 3月31日, 年底, 下个月底,

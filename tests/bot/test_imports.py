@@ -46,6 +46,16 @@ async def test_an_admins_ledger_file_is_imported_and_answered_at_once(harness: H
     assert answer.body.startswith("📋 ZG2025777")
 
 
+async def test_the_chat_reply_names_the_columns_the_import_did_not_read(harness: Harness) -> None:
+    admin = await harness.bind("刘洋")
+    data = "编号,问题,整改措施,责任人,完成期限,联系电话\nZG2025778,问题,措施,张伟,2027-01-31,123\n".encode()
+    await harness.sandbox.send_document(admin.id, data, filename="台账.csv", mime_type="text/csv")
+    _, done = await harness.sandbox.wait_for_messages(admin.id, count=2)
+    assert done.body.splitlines()[:2] == ["台账.csv 导入成功。整改措施：新增 1，更新 0，未变 0",
+                                          "未识别的列（已忽略）：联系电话"]
+    assert (await harness.measure("ZG2025778")).deadline == dt.date(2027, 1, 31)
+
+
 async def test_a_bad_ledger_file_names_each_problem_and_changes_nothing(harness: Harness) -> None:
     admin = await harness.bind("刘洋")
     data = ledger_csv({"ZG2025001": {"owner": "张三"}, "ZG2025002": {"deadline": "2027-13-01"}})
