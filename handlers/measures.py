@@ -25,6 +25,7 @@ from bot.services.text import (
     EXTENSION_VERB,
     DateFormatError,
     clean_display,
+    cn_date,
     parse_chat_date,
     split_chat_date,
     to_simplified,
@@ -682,9 +683,15 @@ async def act_typed(update: Update, context: BotContext, typed: Typed) -> None:
             raise InvalidInput(f"请写明延期到哪一天，例如：{typed.code} 申请延期到2027-03-31"
                                "（或“明年3月底”“延期一个月”），原因：资金尚未到位")
         if not typed.text:
-            raise InvalidInput(f"请同时写明延期理由，例如：{typed.code} 申请延期到{typed.date}，原因：资金尚未到位")
+            # 延期两周 → 申请延期两周; 2027年3月31日 → 申请延期到2027年3月31日.
+            to = "" if re.match(r"\s*(?:延期|推迟|延长)", typed.date) or _SPAN_WORDS.search(typed.date) else "到"
+            raise InvalidInput(f"请同时写明延期理由，例如：{typed.code} 申请延期{to}{typed.date.strip()}，"
+                               "原因：资金尚未到位")
         await request_extension(update, context, typed.code, typed.date, typed.text)
 
+
+#: By how much rather than until when (两周, 一个月, 3天): 申请延期两周, not 申请延期到两周.
+_SPAN_WORDS = re.compile(r"^\s*[0-9一二两三四五六七八九十半几]+\s*(?:个\s*)?(?:月|周|星期|礼拜|天|年)\s*$")
 
 #: How a code is typed (ZG2025009, zg-2025-9, 2025009), after NFKC: see text.code_candidates.
 _CODE_RUN = re.compile(r"[a-z]{0,8}[\s\-_/#.]*[0-9]+(?:[\s\-_/#.]+[0-9]+)*", re.IGNORECASE)
@@ -951,11 +958,21 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
         _sync_index(context, transition.measure)
         deliver_soon(context)
         return Pressed(reply, toast)
-    await _ask(update, context, callback.action, code)
+    await _ask(update, context, callback.action, code, measure.deadline)
     return Pressed()
 
 
-async def _ask(update: Update, context: BotContext, action: Action, code: str) -> None:
+def _example_deadline(deadline: dt.date | None, today: dt.date) -> str:
+    """A date the extension prompt can show as an example: a month past the deadline (or today),
+    so that the example would itself be accepted."""
+    start = max(deadline or today, today)
+    month = start.month % 12 + 1
+    year = start.year + (start.month == 12)
+    return dt.date(year, month, min(start.day, 28)).isoformat()
+
+
+async def _ask(update: Update, context: BotContext, action: Action, code: str,
+               deadline: dt.date | None = None) -> None:
     """What 退回, 📝 进展 and ⏰ 申请延期 need to be typed: asked for, the answer is the next message."""
     if action is Action.REJECT:
         await ask_for(update, context, "reject", code, f"请输入退回 <b>{esc(code)}</b> 的原因：")
@@ -963,7 +980,8 @@ async def _ask(update: Update, context: BotContext, action: Action, code: str) -
         await ask_for(update, context, "progress", code, f"请输入 <b>{esc(code)}</b> 的最新进展：")
     elif action is Action.EXTEND:
         await ask_for(update, context, "extend", code,
-                      f"请输入 <b>{esc(code)}</b> 的新完成时限和理由，例如：\n<code>2027-03-31 资金尚未到位</code>\n"
+                      f"请输入 <b>{esc(code)}</b> 的新完成时限和理由，例如：\n"
+                      f"<code>{_example_deadline(deadline, context.services.today())} 资金尚未到位</code>\n"
                       "也可以写“明年3月底，……”或“延期一个月，……”")
 
 
@@ -974,7 +992,7 @@ async def ask_rest(update: Update, context: BotContext, action: Action, code: st
         view = await service.view_measure(session, cadre.id, code)
         if _NEEDS[action] not in view.actions:
             raise _refusal(_NEEDS[action], view, cadre)
-    await _ask(update, context, action, code)
+    await _ask(update, context, action, code, view.measure.deadline)
 
 
 def _refusal(needed: service.Action, view: service.MeasureView, cadre: Cadre) -> PermissionDenied | InvalidTransition:
@@ -982,7 +1000,8 @@ def _refusal(needed: service.Action, view: service.MeasureView, cadre: Cadre) ->
     measure, code, status = view.measure, view.measure.code, view.measure.status
     if needed is service.Action.REJECT:
         if not service.may_judge(cadre, measure):
-            return PermissionDenied(f"只有 {code} 的分管领导或管理员可以退回")
+            leader = f"（{measure.leader.name}）" if measure.leader is not None else ""
+            return PermissionDenied(f"只有 {code} 的分管领导{leader}或管理员可以退回")
         if status is MeasureStatus.CLOSED:
             return InvalidTransition(f"{code} 已销号，不能退回")
         return InvalidTransition(f"{code} 尚未报告完成（当前状态：{status.label}），无需退回")
@@ -994,7 +1013,7 @@ def _refusal(needed: service.Action, view: service.MeasureView, cadre: Cadre) ->
         if status is MeasureStatus.DONE:
             return InvalidTransition(f"{code} 已报告完成，无需申请延期")
         request = view.pending_extension
-        until = f"（申请延至 {request.new_deadline.isoformat()}）" if request is not None else ""
+        until = f"（申请延至 {cn_date(request.new_deadline)}）" if request is not None else ""
         return InvalidTransition(f"{code} 已有一条待审批的延期申请{until}，请等待管理员处理")
     progress = needed is service.Action.PROGRESS
     if not service.may_work_on(cadre, measure):

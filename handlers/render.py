@@ -33,6 +33,7 @@ from bot.services.phrasing import (
     report_answer_text,
     trail_entry,
 )
+from bot.services.text import cn_date
 from handlers.callbacks import (
     Action,
     Ref,
@@ -335,10 +336,6 @@ class Reply:
 def _keyboard(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:
     rows = [list(row) for row in rows if row]
     return InlineKeyboardMarkup(rows) if rows else None
-
-
-def cn_date(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _effective(regulation: Regulation) -> str:

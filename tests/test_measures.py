@@ -315,7 +315,7 @@ async def test_only_the_measures_leader_or_an_admin_may_verify(seeded: SessionFa
     zhang, deng, other_leader = await ids(seeded, "张伟", "邓小燕", "李明德")
     before = await state(seeded, "ZG2025013")
     for actor in (zhang, deng, other_leader):
-        with pytest.raises(PermissionDenied, match="只有 ZG2025013 的分管领导或管理员可以销号"):
+        with pytest.raises(PermissionDenied, match="只有 ZG2025013 的分管领导（陈建华）或管理员可以销号"):
             async with transaction(seeded) as session:
                 await measures.verify(session, actor, "ZG2025013", None, TODAY)
     assert await state(seeded, "ZG2025013") == before
@@ -380,7 +380,7 @@ async def test_reject_returns_the_measure_in_progress_and_tells_the_owner_why(se
 
 async def test_a_cadre_cannot_reject(seeded: SessionFactory) -> None:
     (zhang,) = await ids(seeded, "张伟")
-    with pytest.raises(PermissionDenied, match="只有 ZG2025013 的分管领导或管理员可以退回"):
+    with pytest.raises(PermissionDenied, match="只有 ZG2025013 的分管领导（陈建华）或管理员可以退回"):
         async with transaction(seeded) as session:
             await measures.reject(session, zhang, "ZG2025013", "我自己退回")
 
@@ -526,9 +526,13 @@ async def test_only_one_pending_extension_per_measure(seeded: SessionFactory) ->
     zhang, leader = await ids(seeded, "张伟", "陈建华")
     async with transaction(seeded) as session:
         await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 1, 31), "延误", TODAY)
-    with pytest.raises(InvalidTransition, match=r"已有一条待审批的延期申请（张伟 申请延至 2027-01-31）"):
+    with pytest.raises(InvalidTransition, match=r"已有一条待审批的延期申请（张伟 申请延至 2027年1月31日）"):
         async with transaction(seeded) as session:
             await measures.request_extension(session, leader, "ZG2025009", dt.date(2027, 2, 28), "再延", TODAY)
+    # To the one who asked, the request is theirs, not 张伟's in the third person.
+    with pytest.raises(InvalidTransition, match=r"已有一条待审批的延期申请（您已申请延至 2027年1月31日）"):
+        async with transaction(seeded) as session:
+            await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 2, 28), "再延", TODAY)
     async with seeded() as session:
         count = await session.scalar(select(func.count()).select_from(ExtensionRequest))
     assert count == 1
@@ -538,7 +542,7 @@ async def test_extension_needs_a_later_date_and_a_reason(seeded: SessionFactory)
     (zhang,) = await ids(seeded, "张伟")
     before = await state(seeded, "ZG2025009")
     cases = [
-        (dt.date(2026, 12, 5), "延误", "必须晚于当前时限 2026-12-05"),
+        (dt.date(2026, 12, 5), "延误", "必须晚于当前时限（2026年12月5日）"),
         (TODAY, "延误", "必须晚于今天"),
         (dt.date(2027, 1, 31), "   ", "请填写延期理由"),
     ]

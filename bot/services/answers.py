@@ -607,6 +607,9 @@ class ListQuery:
         return self.mine or self.led_by_me
 
     def describe(self) -> str:
+        if self.led_by_me and self.statuses == frozenset({MeasureStatus.DONE}) and not (
+                self.mine or self.owner or self.leader or self.unit or self.overdue or self.due or self.closed):
+            return "待您审核销号的整改措施"  # 待我审核的: what the asker signs off, as /todo says it
         parts = []
         if self.mine:
             parts.append("您负责的")

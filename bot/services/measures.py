@@ -51,7 +51,7 @@ from bot.models import (
     utcnow,
 )
 from bot.services.cadres import admin_ids, get_cadre
-from bot.services.text import clean_display, code_key
+from bot.services.text import clean_display, cn_date, code_key
 
 log = logging.getLogger(__name__)
 
@@ -550,6 +550,11 @@ async def add_evidence(
     return Transition(measure, event, notify)
 
 
+def _named(cadre: Cadre | None) -> str:
+    """（李明德） after 分管领导 in a refusal: who to turn to."""
+    return f"（{cadre.name}）" if cadre is not None else ""
+
+
 async def check_verify(session: AsyncSession, actor_id: int, code: str) -> Measure:
     """Raise what `verify` would refuse with, changing nothing: asked before a sign-off is confirmed."""
     actor, measure = await _load(session, actor_id, code)
@@ -560,7 +565,7 @@ async def check_verify(session: AsyncSession, actor_id: int, code: str) -> Measu
 async def _check_verify(session: AsyncSession, actor: Cadre, measure: Measure) -> int | None:
     """The sign-off rules; returns who reported the measure done."""
     if not may_judge(actor, measure):
-        raise PermissionDenied(f"只有 {measure.code} 的分管领导或管理员可以销号")
+        raise PermissionDenied(f"只有 {measure.code} 的分管领导{_named(measure.leader)}或管理员可以销号")
     if measure.status == MeasureStatus.CLOSED:
         raise InvalidTransition(f"{measure.code} 已销号，无需重复操作")
     if measure.status != MeasureStatus.DONE:
@@ -600,7 +605,7 @@ async def reject(session: AsyncSession, actor_id: int, code: str, reason: str) -
     """Return (退回) a done report: 已完成 → 进行中, with a reason the owner is told."""
     actor, measure = await _load(session, actor_id, code)
     if not may_judge(actor, measure):
-        raise PermissionDenied(f"只有 {measure.code} 的分管领导或管理员可以退回")
+        raise PermissionDenied(f"只有 {measure.code} 的分管领导{_named(measure.leader)}或管理员可以退回")
     if measure.status == MeasureStatus.CLOSED:
         raise InvalidTransition(f"{measure.code} 已销号，不能退回")
     if measure.status != MeasureStatus.DONE:
@@ -666,16 +671,18 @@ async def request_extension(
         raise InvalidTransition(f"{measure.code} 已销号，无需申请延期")
     text = _text(reason, "延期理由", required=True)
     if new_deadline <= today:
-        raise InvalidInput(f"新的完成时限 {new_deadline.isoformat()} 必须晚于今天")
+        raise InvalidInput(f"新的完成时限（{cn_date(new_deadline)}）必须晚于今天，请写一个更晚的日期")
     if measure.deadline is not None and new_deadline <= measure.deadline:
         raise InvalidInput(
-            f"新的完成时限 {new_deadline.isoformat()} 必须晚于当前时限 {measure.deadline.isoformat()}"
+            f"新的完成时限（{cn_date(new_deadline)}）必须晚于当前时限（{cn_date(measure.deadline)}），"
+            "请写一个更晚的日期"
         )
     pending = await _pending_extension(session, measure.id)
     if pending is not None:
+        who = "您已" if pending.requested_by_id == actor.id else f"{pending.requested_by.name} "
         raise InvalidTransition(
-            f"{measure.code} 已有一条待审批的延期申请（{pending.requested_by.name} 申请延至 "
-            f"{pending.new_deadline.isoformat()}），请等待管理员处理"
+            f"{measure.code} 已有一条待审批的延期申请（{who}申请延至 {cn_date(pending.new_deadline)}），"
+            "请等待管理员处理"
         )
     request = ExtensionRequest(measure=measure, requested_by=actor, old_deadline=measure.deadline,
                                new_deadline=new_deadline, reason=text, status=ExtensionStatus.PENDING,

@@ -142,7 +142,7 @@ class AnswerFacts:
 
 #: Measures scoring within this of the best answer's score fit the question alike.
 ALIKE = 0.01
-ALIKE_TITLE = "与问题同样相关的整改措施"
+ALIKE_TITLE = "与您的问题同样相关的整改措施"
 
 
 # Built once (see pending.sender on why): what an answer quotes, fetched for every question.

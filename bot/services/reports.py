@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from bot.config import PROJECT_ROOT
 from bot.models import STATUS_LABELS, Cadre, Measure, MeasureEvent, MeasureStatus, utcnow
 from bot.services.measures import sign_offs
+from bot.services.text import cn_date
 
 log = logging.getLogger(__name__)
 
@@ -283,10 +284,6 @@ async def build_report(
 
 # ---------------------------------------------------------------------------------------------
 # Text
-
-
-def cn_date(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _percent(rate: float) -> str:

@@ -114,6 +114,11 @@ def person_name(text: str) -> str:
     return _GAP_IN_HAN_NAME.sub("", clean_display(text))
 
 
+def cn_date(day: dt.date) -> str:
+    """2027年3月31日: how cards, answers and messages write a date for staff."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def chinese_to_int(numeral: str) -> int | None:
     """'十二' → 12, '一百零五' → 105, '两' → 2, '12' → 12; None when it is not a number.
 

@@ -527,7 +527,7 @@ async def test_a_leader_signs_off_or_returns_in_words(harness: Harness) -> None:
     owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
     # The owner cannot sign off his own (ZG2025013, reported done): the refusal /verify gives.
     refused = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025013 销号"))
-    assert refused.body == "只有 ZG2025013 的分管领导或管理员可以销号"
+    assert refused.body == "只有 ZG2025013 的分管领导（陈建华）或管理员可以销号"
     await harness.one(owner, "/done ZG2025009 已完工")
     await harness.deliver()
     [note] = await harness.sandbox.wait_for_messages(leader.id)
@@ -576,8 +576,8 @@ async def test_verify_command_and_who_may_not(harness: Harness) -> None:
                 (await harness.one(leader, "/verify")).body]
 
     by_other_leader, by_owner, not_done, usage = await harness.unchanged_by(refused)
-    assert "只有 ZG2025013 的分管领导或管理员可以销号" in by_other_leader
-    assert "只有 ZG2025013 的分管领导或管理员可以销号" in by_owner
+    assert "只有 ZG2025013 的分管领导（陈建华）或管理员可以销号" in by_other_leader
+    assert "只有 ZG2025013 的分管领导（陈建华）或管理员可以销号" in by_owner
     assert "尚未报告完成" in not_done and "用法：/verify" in usage
     reply = await harness.one(leader, "/verify ZG2025013 材料齐全")
     assert reply.body.startswith("已销号") and "✅ 已销号" in reply.body
@@ -1022,3 +1022,18 @@ async def test_a_question_typed_while_the_bot_waits_for_a_reason_is_answered_and
     [prompt] = await harness.sandbox.wait_for_messages(owner.id)
     recorded = await harness.one(owner, "主体已封顶，验收时间待定？", reply_to=prompt.message_id)
     assert "主体已封顶" in recorded.body and await harness.pending_inputs(owner) == []
+
+
+async def test_extension_messages_speak_in_dates_staff_use_and_examples_that_would_work(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    # ZG2025008 is due 2027-05-31: the prompt's example date must come after it.
+    card = await harness.one(owner, "/status ZG2025008")
+    await harness.tap(owner, card, "申请延期")
+    [prompt] = await harness.sandbox.wait_for_messages(owner.id)
+    example = re.search(r"(\d{4}-\d{2}-\d{2}) 资金尚未到位", prompt.body)
+    assert example is not None and example[1] > "2027-05-31", prompt.body
+    await harness.one(owner, "/cancel")
+    earlier = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025008 申请延期到2027年3月31日，原因：审批慢"))
+    assert "新的完成时限（2027年3月31日）必须晚于当前时限（2027年5月31日），请写一个更晚的日期" in earlier.body
+    by_how_much = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025009 延期两周"))
+    assert "例如：ZG2025009 申请延期两周，原因：资金尚未到位" in by_how_much.body, by_how_much.body

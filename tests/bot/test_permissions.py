@@ -164,8 +164,8 @@ def without_measure(act: str, unbound: str, cadre: str = ALLOWED, leader: str = 
 Y = ALLOWED
 CLOSED_DONE = "已销号，无需重复操作"
 NOT_OWNER_DONE = "您不能报告完成"
-ONLY_VERIFY = "分管领导或管理员可以销号"
-ONLY_REJECT = "分管领导或管理员可以退回"
+ONLY_VERIFY = "或管理员可以销号"  # 只有 … 的分管领导（name）或管理员可以销号
+ONLY_REJECT = "或管理员可以退回"
 ONLY_EXTEND = "责任人或分管领导可以申请延期"
 NOT_REPORTER = "只有报告人可以撤回"
 DECIDERS = "只有管理员可以审批延期申请"

@@ -100,7 +100,7 @@ async def test_list_questions(harness: Harness) -> None:
 async def test_a_leader_asks_for_what_they_supervise_and_what_awaits_their_sign_off(harness: Harness) -> None:
     leader = await harness.bind("陈建华")
     awaiting = await harness.one(leader, "待我审核的有哪些")
-    assert awaiting.body.startswith("您分管的已完成的整改措施共 1 项") and "ZG2025013" in awaiting.body
+    assert awaiting.body.startswith("待您审核销号的整改措施共 1 项") and "ZG2025013" in awaiting.body
     led = await harness.one(leader, "我分管的有哪些逾期了")
     assert led.body.startswith("您分管的已逾期的整改措施共 1 项") and "ZG2025030" in led.body
     assert "ZG2025001" not in led.body  # overdue, but 梁秀珍 supervises it
@@ -220,7 +220,7 @@ async def test_measures_that_fit_a_question_alike_are_listed_not_one_chosen_by_c
     user = await harness.bind("张伟")
     for asked in ("/status 补贴", "补贴"):
         listing = await harness.one(user, asked)
-        assert listing.body.startswith("与问题同样相关的整改措施共 2 项："), asked
+        assert listing.body.startswith("与您的问题同样相关的整改措施共 2 项："), asked
         assert "ZG2025001" in listing.body and "ZG2025002" in listing.body
         assert listing.button_texts[:2] == ["ZG2025002", "ZG2025001"]  # each opens its card
     # One that fits best is still answered with its card.
