@@ -778,7 +778,8 @@ async def on_media(update: Update, context: BotContext) -> None:
     else:
         return
     async with transaction(context.services.factory) as session:
-        await require_cadre(session, update)
+        sender = await require_cadre(session, update)
+        own = [m.code for m in await service.open_measures_of_owner(session, sender.id)]
     caption = re.sub(rf"@{re.escape(context.services.bot_username)}\b", " ", caption).strip() \
         if context.services.bot_username else caption
     codes = context.services.answers.find_codes(caption) or codes_in_reply(context, message)
@@ -797,8 +798,11 @@ async def on_media(update: Update, context: BotContext) -> None:
                 still_asked = not caption
     if not codes:
         if is_private(update):
-            await send(update, "收到文件。要作为佐证材料，请回复对应的措施卡片发送，或在说明中写明编号，"
-                               "例如 <code>/done ZG2025004 已完成</code>。")
+            # The example is one of the sender's own measures, so that it works as shown.
+            what = {"photo": "照片", "video": "视频"}.get(evidence.kind, "文件")
+            example = f"{esc(own[0])} 已完成" if own else "编号 已完成"
+            await send(update, f"收到{what}。要作为佐证材料，请回复对应的措施卡片重新发送，或在说明中写明编号，"
+                               f"例如 <code>/done {example}</code>。")
         return
     code = codes[0]
     command = re.match(r"/done(@\w+)?(\s|$)", caption)

@@ -117,3 +117,16 @@ async def test_a_table_from_someone_not_an_admin_is_no_import(harness: Harness) 
 
     said = await harness.unchanged_by(send)
     assert said.startswith("收到文件。要作为佐证材料")
+    assert "例如 /done ZG2025009 已完成" in said  # his own measure, so the example works as shown
+
+
+async def test_a_photo_with_no_measure_named_says_how_to_attach_it_with_the_senders_own_code(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+
+    async def send() -> str:
+        await harness.sandbox.send_photo(owner.id, b"\x89PNG site")
+        [reply] = await harness.sandbox.wait_for_messages(owner.id)
+        return reply.body
+
+    said = await harness.unchanged_by(send)
+    assert said.startswith("收到照片。要作为佐证材料") and "例如 /done ZG2025009 已完成" in said
