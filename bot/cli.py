@@ -221,7 +221,7 @@ async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         for question in questions:
             answer = answers.ask(question, asker=args.asker)
             async with transaction(factory) as session:
-                if answer.is_miss:
+                if answer.is_miss and args.record:
                     await record_miss(session, answer.query)
                 if args.json:
                     print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
@@ -601,6 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="?", help="问题文本；省略则每行一个问题从标准输入读取")
     ask.add_argument("--json", action="store_true", help="每个问题输出一行 JSON")
     ask.add_argument("--as", dest="asker", metavar="姓名", help="以某位干部的身份提问（用于“我的整改”）")
+    ask.add_argument("--record", action="store_true",
+                     help="把答不上的问题记入 zhenggai misses（默认不记：终端里的试问不混入员工的提问）")
     ask.set_defaults(func=cmd_ask)
 
     imp = sub.add_parser("import", help="导入规章制度（YAML）、干部（CSV）或整改措施（CSV/XLSX）",
