@@ -49,6 +49,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         pressed = Pressed(await questions.button(update, context, callback, cadre))
     elif callback.action is Action.WRONG:
         pressed = await questions.wrong_answer(update, context)
+    elif callback.action is Action.LIST_PAGE and callback.kind == misses.PAGE_KIND:
+        pressed = await misses.page(update, context, callback, cadre)
     elif callback.action is Action.LIST_PAGE:
         pressed = await measures.list_page(update, context, callback, cadre)
     elif callback.action in _MISS_ACTIONS:

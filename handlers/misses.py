@@ -56,9 +56,27 @@ async def misses_command(update: Update, context: BotContext) -> None:
             await send(update, NOT_BOUND)
             return
         _require_admin(cadre)
-        misses = await list_misses(session, limit=SHOWN)
-        total = await count_misses(session)
-    await send(update, render.misses_list(misses, total, context.services.settings.tz))
+        reply = await _page(session, context, 0)
+    await send(update, reply)
+
+
+#: The list kind of /misses' « 上一页 · 下一页 » buttons (`Action.LIST_PAGE`).
+PAGE_KIND = "miss"
+
+
+async def _page(session: AsyncSession, context: BotContext, page: int) -> Reply:
+    total = await count_misses(session)
+    pages = max(1, -(-total // SHOWN))
+    page = min(max(page, 0), pages - 1)  # the list may have shrunk since the button was made
+    misses = await list_misses(session, limit=SHOWN, offset=page * SHOWN)
+    return render.misses_list(misses, total, context.services.settings.tz, page=page, pages=pages, per_page=SHOWN)
+
+
+async def page(update: Update, context: BotContext, callback: Callback, cadre: Cadre) -> Pressed:
+    """« 上一页 · 下一页 » under /misses: that page of the list as it is now."""
+    _require_admin(cadre)
+    async with transaction(context.services.factory) as session:
+        return Pressed(await _page(session, context, callback.page or 0))
 
 
 async def _ids(session: AsyncSession, hits: Sequence[Hit]) -> dict[tuple[str, str], int]:

@@ -637,19 +637,25 @@ def render_facts(facts: AnswerFacts, today: dt.date, *, public: bool = False, vi
 MISS_HEAD = "❓ 待处理的问题 #"
 
 
-def misses_list(misses: Sequence[MissView], total: int, tz: dt.tzinfo) -> Reply:
-    """The most asked questions the bot could not answer, each with a numbered button to its card."""
+def misses_list(misses: Sequence[MissView], total: int, tz: dt.tzinfo, *, page: int = 0, pages: int = 1,
+                per_page: int = 10) -> Reply:
+    """The most asked questions the bot could not answer, each with a numbered button to its card;
+    one page of them, numbered through the whole list, with « 上一页 · 下一页 » when there are more."""
     if not misses:
         return Reply("目前没有未能回答或答错的问题。")
-    shown = f"，列出前 {len(misses)} 条" if total > len(misses) else ""
+    shown = f"，第 {page + 1}/{pages} 页" if pages > 1 else ""
     lines = [f"<b>未能回答或答错的问题</b>（共 {total} 条，按被问次数排列{shown}）："]
-    for number, miss in enumerate(misses, start=1):
+    first = page * per_page
+    for number, miss in enumerate(misses, start=first + 1):
         lines.append(f"{number}. {esc(truncate_text(miss.query, 60, one_line=True))}　×{miss.count}，"
                      f"最近 {miss.last_at.astimezone(tz):%m-%d %H:%M}")
     lines.append("\n点编号处理：把问题归入应回答它的制度、条款或整改措施，此后这样问就会直接回答。")
     buttons = [InlineKeyboardButton(str(n), callback_data=encode(Action.MISS, miss.id))
-               for n, miss in enumerate(misses, start=1)]
-    return Reply("\n".join(lines), _keyboard([buttons[i:i + 5] for i in range(0, len(buttons), 5)]))
+               for n, miss in enumerate(misses, start=first + 1)]
+    rows = [buttons[i:i + 5] for i in range(0, len(buttons), 5)]
+    if pages > 1:
+        rows.append(pagination_row(page, pages, Action.LIST_PAGE, "miss"))
+    return Reply("\n".join(lines), _keyboard(rows))
 
 
 def miss_card(miss: MissView, answer: Answer, ids: Mapping[tuple[str, str], int], tz: dt.tzinfo) -> Reply:

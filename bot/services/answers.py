@@ -2289,9 +2289,11 @@ def _miss_upsert(dialect: str) -> Any:
     )
 
 
-async def list_misses(session: AsyncSession, *, include_resolved: bool = False, limit: int = 50
+async def list_misses(session: AsyncSession, *, include_resolved: bool = False, limit: int = 50, offset: int = 0
                       ) -> list[MissView]:
-    statement = select(Miss).order_by(Miss.count.desc(), Miss.last_at.desc()).limit(limit)
+    # Ties broken by id as well, so that pages of the list neither repeat nor skip a question.
+    statement = (select(Miss).order_by(Miss.count.desc(), Miss.last_at.desc(), Miss.id.desc())
+                 .limit(limit).offset(offset))
     if not include_resolved:
         statement = statement.where(Miss.resolved.is_(False))
     return [MissView.of(m) for m in await session.scalars(statement)]

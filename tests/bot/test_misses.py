@@ -161,3 +161,24 @@ async def test_lists_codes_small_talk_and_group_answers_have_no_wrong_button(har
     group = harness.sandbox.add_group("整改工作群", [cadre.id, admin.id])
     in_group = await harness.one(cadre, "@zhenggai_test_bot 请假超过三天要谁批？", chat_id=group.id)
     assert in_group.body.startswith("《市教育局工作规程》第3条") and "👎 没答对" not in in_group.button_texts
+
+
+async def test_more_than_ten_unanswered_questions_come_in_pages_numbered_through(harness: Harness) -> None:
+    from bot.services.answers import record_miss
+
+    admin = await harness.bind("刘洋")
+    async with transaction(harness.factory) as session:
+        for n in range(23):
+            for _ in range(30 - n):  # asked 30, 29, … times: the order is known
+                await record_miss(session, f"第{n + 1}个没答上的问题关于火星基地")
+    first = await harness.one(admin, "/misses")
+    assert "（共 23 条，按被问次数排列，第 1/3 页）" in first.body
+    assert first.button_texts[:10] == [str(n) for n in range(1, 11)] and first.button_texts[-1] == "下一页 »"
+    second = await harness.press(admin, first, "下一页")
+    assert "第 2/3 页" in second.body and "11. 第11个没答上的问题" in second.body
+    assert second.button_texts[:10] == [str(n) for n in range(11, 21)]
+    third = await harness.press(admin, second, "下一页")
+    assert "21. 第21个" in third.body and "23. 第23个" in third.body
+    await harness.tap(admin, third, "22")
+    [card] = await harness.sandbox.wait_for_messages(admin.id)
+    assert "「第22个没答上的问题关于火星基地」" in card.body
