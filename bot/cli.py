@@ -119,6 +119,8 @@ async def _open_database(settings: Settings) -> Any:
 # ---- commands -----------------------------------------------------------------------------------
 
 async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
     from bot import db
 
     engine = db.create_engine(settings.database_url)
@@ -127,6 +129,15 @@ async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
             await db.upgrade(engine, args.revision)
             print(f"数据库已升级到 {await db.current_revision(engine)}")
         elif args.db_command == "downgrade":
+            if not args.yes:
+                # Downgrading drops tables and their rows: the audit trail, bindings, evidence records.
+                where = make_url(settings.database_url).render_as_string(hide_password=True)
+                raise ZhenggaiError(
+                    f"降级会删除新版本的表及其中的数据（降级到 base 会清空整个数据库：{where}）。请先备份"
+                    "（SQLite：复制数据库文件；PostgreSQL：pg_dump），确认后加 --yes 重新运行")
+            known = db.revisions()
+            if args.revision != "base" and args.revision not in known:
+                raise ZhenggaiError(f"没有数据库版本「{args.revision}」（可用：base、{'、'.join(known)}）")
             await db.downgrade(engine, args.revision)
             print(f"数据库已降级到 {await db.current_revision(engine) or 'base（空）'}")
         elif args.db_command == "current":
@@ -623,6 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head", help="目标版本，默认 head")
     down = dbsub.add_parser("downgrade", help="降级到指定版本（base 为清空）")
     down.add_argument("revision", help="目标版本，如 base")
+    down.add_argument("--yes", action="store_true", help="确认降级（会删除数据，请先备份）")
     dbsub.add_parser("current", help="显示当前结构版本")
     seed = dbsub.add_parser("seed", help="导入 data/ 下的示例数据（数据库为空时）")
     seed.add_argument("--force", action="store_true", help="即使已有数据也导入（按编号更新）")

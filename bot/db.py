@@ -197,6 +197,11 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def revisions() -> list[str]:
+    """Every migration's revision id, oldest first."""
+    return [r.revision for r in reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions()))]
+
+
 async def ensure_schema(engine: AsyncEngine) -> None:
     """Bring the database to the latest schema (cheap when it already is)."""
     if await current_revision(engine) != head_revision():

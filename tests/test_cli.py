@@ -258,3 +258,13 @@ def test_invite_links_made_without_a_token_say_they_name_the_demo_bot(db_url: st
     assert "链接中的机器人用户名 zhenggai_demo_bot 仅供演示" in result.err
     named = zhenggai("cadre", "invite", "张伟", "--bot-username", "gg_bot", database_url=db_url)
     assert "仅供演示" not in named.err
+
+
+def test_a_downgrade_asks_for_yes_and_names_the_revisions_there_are(db_url: str) -> None:
+    import_all(db_url)
+    refused = zhenggai("db", "downgrade", "base", database_url=db_url)
+    assert refused.code == 1 and "确认后加 --yes 重新运行" in refused.err and "清空整个数据库" in refused.err
+    assert "张伟" in zhenggai("cadre", "list", database_url=db_url).out  # nothing was dropped
+    unknown = zhenggai("db", "downgrade", "xyz", "--yes", database_url=db_url)
+    assert unknown.code == 1 and "没有数据库版本「xyz」（可用：base、0001" in unknown.err
+    assert "Traceback" not in refused.err + unknown.err
