@@ -67,10 +67,15 @@ class ProgressPrinter:
             self._open = False
 
 
-def _setup_logging(settings: Settings) -> None:
+def _setup_logging(settings: Settings, *, one_shot: bool = False) -> None:
     from bot.logging_setup import add_secret, configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
+    level = settings.log_level
+    if one_shot and "log_level" not in settings.model_fields_set:
+        # A command that runs and ends (import, ask, cadre …) says what it did in Chinese on its
+        # own; the services' English INFO lines are for the running bot's log, or LOG_LEVEL=INFO.
+        level = "WARNING"
+    configure_logging(level, settings.log_format)
     for secret in (settings.telegram_bot_token, settings.webhook_secret):
         if secret is not None:
             add_secret(secret.get_secret_value())
@@ -350,6 +355,13 @@ def run_polling(settings: Settings) -> None:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    # Telegram delivers webhooks over HTTPS only; a self-hosted Bot API server (or the sandbox)
+    # may also post to http://.
+    schemes = ("https://",) if "api.telegram.org" in settings.telegram_api_base_url else ("https://", "http://")
+    if args.webhook_url and not args.webhook_url.startswith(schemes):
+        raise ZhenggaiError(f"--webhook-url 应为 {' 或 '.join(schemes)} 开头的公网地址（收到 {args.webhook_url}）")
+    if not 1 <= args.port <= 65535:
+        raise ZhenggaiError(f"--port 应在 1 到 65535 之间（收到 {args.port}）")
     if args.webhook_url:
         from bot.webhook import run_webhook
 
@@ -360,6 +372,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_cadre(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
     from bot.db import transaction
     from bot.services import cadres
 
@@ -393,6 +407,10 @@ async def cmd_cadre(settings: Settings, args: argparse.Namespace) -> int:
                     print(json.dumps([{"name": c.name, "unit": c.unit, "position": c.position,
                                        "role": c.role.value, "bound": c.is_bound} for c in rows],
                                      ensure_ascii=False, indent=1))
+                elif not rows:
+                    where = make_url(settings.database_url).render_as_string(hide_password=True)
+                    print(f"干部名单为空（数据库：{where}）。请先导入：zhenggai import cadres 文件，"
+                          "或 zhenggai db seed 导入示例数据。", file=sys.stderr)
                 else:
                     for c in rows:
                         state = "已绑定" if c.is_bound else "未绑定"
@@ -586,7 +604,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--as", dest="as_name", metavar="姓名", help="以哪位干部的身份聊天（默认交互选择）")
     demo.set_defaults(func=cmd_demo)
 
-    run = sub.add_parser("run", help="运行机器人（长轮询；或 --webhook-url 使用 Webhook）")
+    run = sub.add_parser("run", help="运行机器人（长轮询；或 --webhook-url 使用 Webhook）",
+                         description="运行机器人，直到 Ctrl-C 或 SIGTERM。默认长轮询 TELEGRAM_API_BASE_URL"
+                                     "（只能运行一个进程）；给出 --webhook-url 则监听 Webhook"
+                                     "（可多实例共用一个数据库）。需要 TELEGRAM_BOT_TOKEN；"
+                                     "没有令牌时请用 zhenggai demo 在本地沙盒中试用。")
     run.add_argument("--webhook-url", help="Telegram 推送更新的公网地址，如 https://bot.example.cn/telegram")
     run.add_argument("--listen", default="0.0.0.0", help="Webhook 监听地址（默认 0.0.0.0）")
     run.add_argument("--port", type=int, default=8080, help="Webhook 监听端口（默认 8080）")
@@ -603,8 +625,8 @@ def build_parser() -> argparse.ArgumentParser:
     inv.set_defaults(invite_parser=inv)
     unb = csub.add_parser("unbind", help="解除 Telegram 绑定")
     unb.add_argument("name", help="干部姓名")
-    lst = csub.add_parser("list", help="列出干部及绑定状态")
-    lst.add_argument("--json", action="store_true")
+    lst = csub.add_parser("list", help="列出干部及绑定状态", description="每行：姓名、角色、是否绑定、单位、职务。")
+    lst.add_argument("--json", action="store_true", help="输出 JSON 列表")
     cadre.set_defaults(func=cmd_cadre)
 
     ask = sub.add_parser("ask", help="提问（规章制度、条款、整改措施）",
@@ -617,12 +639,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(func=cmd_ask)
 
     imp = sub.add_parser("import", help="导入规章制度（YAML）、干部（CSV）或整改措施（CSV/XLSX）",
-                         description="全部校验通过才写入；任何一行有错则整个文件不导入。")
+                         description="全部校验通过才写入；任何一行有错则整个文件不导入。表头可用中文："
+                                     "干部名单 姓名,单位,职务,角色；整改台账 编号,问题,整改措施,类别,责任单位,责任人,"
+                                     "分管领导,完成时限,状态,进展（完成时限如 2026-12-31、2026年12月底 或“长期坚持”）。"
+                                     "详见 README 的 Import formats 一节。")
     imp.add_argument("kind", choices=["regulations", "cadres", "measures"], help="导入的内容")
     imp.add_argument("file", help="文件路径")
     imp.set_defaults(func=cmd_import)
 
-    exp = sub.add_parser("export", help="导出整改措施台账（CSV/XLSX）")
+    exp = sub.add_parser("export", help="导出整改措施台账（CSV/XLSX）",
+                         description="把全部整改措施写入文件（已存在的同名文件会被覆盖）；导出的文件可直接再导入。")
     exp.add_argument("kind", choices=["measures"], help="导出的内容")
     exp.add_argument("file", help="目标文件，扩展名 .csv 或 .xlsx")
     exp.add_argument("--chinese-headers", action="store_true", help="使用中文表头（编号,问题,整改措施…）")
@@ -652,7 +678,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="输出 JSON（时间为 UTC）")
     history.set_defaults(func=cmd_history)
 
-    misses = sub.add_parser("misses", help="列出机器人未能回答、或被点了“👎 没答对”的问题")
+    misses = sub.add_parser("misses", help="列出机器人未能回答、或被点了“👎 没答对”的问题",
+                            description="按被问次数排列；用 zhenggai alias add 把问题归入应回答它的制度、条款或措施。")
     misses.add_argument("--all", action="store_true", help="包括已处理的")
     misses.add_argument("--limit", type=int, default=50, help="最多列出多少条（默认 50）")
     misses.add_argument("--json", action="store_true", help="输出 JSON")
@@ -666,7 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("rest", nargs="+", metavar="[条号] 说法",
                      help="article 需先给条号（3、第3条 或 第三条），再给说法；一次添加一个说法（空格照原样保留）")
     rem = asub.add_parser("remove", help="删除说法")
-    rem.add_argument("id", type=int)
+    rem.add_argument("id", type=int, help="说法的编号（zhenggai alias list 中的 #N）")
     asub.add_parser("list", help="列出所有说法")
     alias.set_defaults(func=cmd_alias)
     return parser
@@ -711,7 +738,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    _setup_logging(settings)
+    _setup_logging(settings, one_shot=args.command not in ("run", "demo"))
     try:
         if getattr(args, "sync", False):
             return int(args.func(settings, args))

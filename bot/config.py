@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -89,6 +90,16 @@ class Settings(BaseSettings):
             # Never echo the value: it is a secret even when malformed.
             raise ValueError("不像机器人令牌（应为 @BotFather 给的 123456789:ABC… 形式）")
         return SecretStr(token)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        # What Telegram accepts as secret_token: 1–256 characters of A-Z a-z 0-9 _ -.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value().strip()):
+            raise ValueError("只能包含字母、数字、下划线和连字符（A-Z a-z 0-9 _ -），最长 256 个字符")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("telegram_api_base_url")
     @classmethod

@@ -268,3 +268,20 @@ def test_a_downgrade_asks_for_yes_and_names_the_revisions_there_are(db_url: str)
     unknown = zhenggai("db", "downgrade", "xyz", "--yes", database_url=db_url)
     assert unknown.code == 1 and "没有数据库版本「xyz」（可用：base、0001" in unknown.err
     assert "Traceback" not in refused.err + unknown.err
+
+
+def test_run_checks_its_webhook_address_port_and_secret_before_starting() -> None:
+    token = {"TELEGRAM_BOT_TOKEN": "123456789:" + "A" * 35}
+    no_scheme = zhenggai("run", "--webhook-url", "bot.example.cn/telegram", env=token)
+    assert no_scheme.code == 1 and "--webhook-url 应为 https:// 开头的公网地址" in no_scheme.err
+    port = zhenggai("run", "--webhook-url", "https://bot.example.cn/t", "--port", "99999", env=token)
+    assert port.code == 1 and "--port 应在 1 到 65535 之间（收到 99999）" in port.err
+    secret = zhenggai("run", env={**token, "WEBHOOK_SECRET": "my secret!"})
+    assert secret.code == 2 and "WEBHOOK_SECRET：只能包含字母、数字、下划线和连字符" in secret.err
+    assert "my secret" not in secret.err
+
+
+def test_an_empty_cadre_list_says_where_it_looked_and_what_to_do(db_url: str) -> None:
+    result = zhenggai("cadre", "list", database_url=db_url)
+    assert result.code == 0 and result.out == ""
+    assert "干部名单为空（数据库：" in result.err and "zhenggai import cadres" in result.err
