@@ -170,10 +170,14 @@ def test_an_alias_names_its_regulation_by_key_or_by_the_title_the_bot_cites(db_u
 
 def test_an_alias_for_a_regulation_we_do_not_have_names_the_closest_and_adds_nothing(db_url: str) -> None:
     import_all(db_url)
-    result = zhenggai("alias", "add", "regulation", "工作规程", "局里规矩", database_url=db_url)
+    result = zhenggai("alias", "add", "regulation", "局机关工作规则", "局里规矩", database_url=db_url)
     assert result.code == 1
-    assert result.err.startswith("错误：没有 key 或标题为 工作规程 的规章制度；最接近的："
-                                 "bureau-work-rules（《市教育局工作规程》）、")
+    assert result.err.startswith("错误：没有 key 或标题为 局机关工作规则 的规章制度；最接近的："
+                                 "bureau-work-rules（《市教育局工作规程》）、"), result.err
+    # Part of the title, as staff say it, names the one regulation whose title contains it; a
+    # part several titles share names none.
+    shared = zhenggai("alias", "add", "regulation", "市教育局", "局里规矩", database_url=db_url)
+    assert shared.code == 1 and "最接近的" in shared.err
     bad_number = zhenggai("alias", "add", "article", "bureau-work-rules", "某条", "说法", database_url=db_url)
     assert bad_number.code == 2 and "条号如 3、第3条 或 第三条" in bad_number.err
     assert zhenggai("alias", "list", database_url=db_url).out.strip() == ""
@@ -285,3 +289,9 @@ def test_an_empty_cadre_list_says_where_it_looked_and_what_to_do(db_url: str) ->
     result = zhenggai("cadre", "list", database_url=db_url)
     assert result.code == 0 and result.out == ""
     assert "干部名单为空（数据库：" in result.err and "zhenggai import cadres" in result.err
+
+
+def test_an_alias_may_name_its_regulation_by_the_part_of_the_title_staff_use(db_url: str) -> None:
+    import_all(db_url)
+    result = zhenggai("alias", "add", "article", "教师工作纪律", "第3条", "上课能玩手机吗", database_url=db_url)
+    assert result.code == 0 and "teacher-work-discipline 第3条" in result.out, result.err

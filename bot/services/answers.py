@@ -2370,8 +2370,9 @@ async def add_alias(session: AsyncSession, kind: str, key: str, phrase: str, *, 
 
 
 async def _regulation_by_key_or_title(session: AsyncSession, named: str) -> Regulation:
-    """The regulation with this key, or this exact title (《》 optional). An admin copying a title
-    from the bot's answer should not have to look the key up; a near miss names the closest."""
+    """The regulation with this key, this exact title (《》 optional), or the one title that contains
+    it. An admin copying a title from the bot's answer should not have to look the key up; a near
+    miss names the closest."""
     regulation = await session.scalar(select(Regulation).where(Regulation.key == named))
     if regulation is not None:
         return regulation
@@ -2380,6 +2381,10 @@ async def _regulation_by_key_or_title(session: AsyncSession, named: str) -> Regu
     for candidate in regulations:
         if candidate.title == title:
             return candidate
+    # 教师工作纪律 for 《贵港市教师工作纪律》: staff drop the city; one title containing it is the one.
+    containing = [r for r in regulations if len(title) >= 4 and title in r.title]
+    if len(containing) == 1:
+        return containing[0]
     from rapidfuzz import fuzz, process
 
     closest = process.extract(named, {r.key: f"{r.key} {r.title}" for r in regulations}, scorer=fuzz.WRatio, limit=3)
