@@ -414,3 +414,17 @@ def test_multiline_text_is_tidied_line_by_line_and_one_line_text_as_before() -> 
     for text in ["  甲  乙\u3000丙 ", "\u200b甲\t乙", "甲\x1e乙", ""]:
         assert clean_multiline(text) == clean_display(text)
     assert clean_multiline("\n\n 甲 \r\n\r\n\r\n\r\n 乙\u2029丙\n \n") == "甲\n\n乙\n丙"
+
+
+async def test_a_numeric_code_excel_stripped_of_its_leading_zeros_is_refused_not_added(
+    seeded: SessionFactory, tmp_path: Path
+) -> None:
+    rows = ledger_rows()[:1]
+    rows[0]["code"] = "001"
+    async with transaction(seeded) as session:
+        await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", rows))
+    rows[0]["code"] = "1"  # the same file after a round through Excel
+    failure = await refused(seeded, ledger.import_measures, write_rows(tmp_path / "台账2.csv", rows))
+    assert "编号「1」与已有的「001」只差前导零" in "\n".join(failure.lines())
+    async with transaction(seeded) as session:
+        assert await session.scalar(select(Measure).where(Measure.code == "1")) is None

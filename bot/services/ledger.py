@@ -1144,9 +1144,17 @@ async def _write_measures(
     creates: list[dict[str, Any]] = []
     updates: list[tuple[Any, _MeasureRow, dict[str, list[Any]]]] = []
     actor_id = actor.id if actor is not None else None
+    # Excel turns a code typed as 001 into the number 1: such a "new" code is an existing one.
+    numeric = {int(k): row.code for k, row in existing.items() if k.isdigit()}
     for key, item in parsed.items():
         values = item.values
         old = existing.get(key)
+        if old is None and key.isdigit() and int(key) in numeric:
+            known = _quote(numeric[int(key)])
+            problems.add(item.row, "code", f"编号「{_quote(values['code'])}」与已有的「{known}」只差前导零"
+                                           "（Excel 会去掉纯数字编号前面的 0）：请把编号列设为文本并改回原编号，"
+                                           "或改用 XLSX 文件")
+            continue
         if (actor is not None and values["owner"].id == actor.id and values["status"] is MeasureStatus.CLOSED
                 and (old is None or old.status is not MeasureStatus.CLOSED)):
             problems.add(item.row, "status", f"「{_quote(values['code'])}」由您本人负责，不能由您本人销号"

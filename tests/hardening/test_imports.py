@@ -195,8 +195,13 @@ def expected_measures(text: str) -> dict[str, dict[str, Any]]:
         text = record[index].strip()
         if re.match("'+[-=+@\t\r]", text):
             text = text[1:]  # the apostrophe the CSV export writes before a formula-like cell
-        # Long texts keep their line breaks; everything else is one line.
-        return clean_multiline(text) if name in ("problem", "measure", "progress") else clean_display(text)
+        # Long texts keep their line breaks; everything else is one line; a name loses the gaps
+        # between its Chinese characters (钟 春兰 padded, or broken by a line break, is 钟春兰).
+        if name in ("problem", "measure", "progress"):
+            return clean_multiline(text)
+        if name in ("owner", "leader"):
+            return re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "", clean_display(text))
+        return clean_display(text)
 
     expected: dict[str, dict[str, Any]] = {}
     for record in records[start:]:
