@@ -1249,3 +1249,16 @@ def test_my_measures_from_a_leader_who_owns_none_are_those_he_supervises(answers
 def test_an_article_that_says_help_or_a_rule_on_some_system_is_still_answered(answers: AnswerEngine) -> None:
     assert answers.ask("帮助联系的困难学校要办几件实事").hits[0].key == "leader-contact-points"
     assert answers.ask("党员学习有哪些制度要求").small_talk is None
+
+
+@pytest.mark.parametrize("question", ["请事假要谁批", "请病假要谁批", "请个假找谁批"])
+def test_a_verb_and_object_said_apart_or_with_a_kind_inside_are_the_word_of_the_rules(
+    answers: AnswerEngine, question: str
+) -> None:
+    # 请个假, 请事假: the rules say 请假 (and nothing of 事假 in particular).
+    answer = answers.ask(question, today=TODAY)
+    assert answer.answered and (answer.hits[0].key, answer.hits[0].no) == ("bureau-work-rules", 3)
+
+
+def test_a_word_that_only_looks_split_is_left_alone(answers: AnswerEngine) -> None:
+    assert answers.ask("已经销号的整改有哪些", today=TODAY).listing is not None

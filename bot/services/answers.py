@@ -200,7 +200,10 @@ _STATUS_WORDS: list[tuple[re.Pattern[str], frozenset[MeasureStatus]]] = [
 ]
 _TITLES = ("副局长", "局长", "副科长", "科长", "副主任", "主任", "书记", "组长", "处长", "老师", "同志", "局", "科",
            "主席")
-_SPLIT_WORD = re.compile(r"([\u4e00-\u9fff])(了|过|不了|不上|得了|得上)([\u4e00-\u9fff])")
+# 个 only between a verb and its object (请个假, 开个会), not in a count (下个月, 每个人).
+_SPLIT_WORD = re.compile(r"([\u4e00-\u9fff])(了|过|不了|不上|得了|得上|个(?![月人星礼]))([\u4e00-\u9fff])")
+# 请事假: a verb-object word of our documents (请假) with a kind of its object (事假) inside.
+_HAN_TRIPLE = re.compile(r"(?=([\u4e00-\u9fff])([\u4e00-\u9fff])([\u4e00-\u9fff]))")
 _SPLIT_BY_COUNT = re.compile(
     r"([\u4e00-\u9fff])((?:[0-9]+|[一两几半])个?(?:天|日|周|个月|月|次|小时|晚|夜|礼拜|星期))([\u4e00-\u9fff])")
 _COUNT_CHARS = frozenset("0123456789一两几半")
@@ -1664,9 +1667,18 @@ class AnswerEngine:
     def _rejoined(self, target: str) -> str:
         """销了号 → 销号, 打不了卡 → 打卡, 请4天假 → 请假4天: a verb and its object said apart, as a word
         of our documents."""
-        if "了" in target or "过" in target or "上" in target:
+        if "了" in target or "过" in target or "上" in target or "个" in target:
             target = _SPLIT_WORD.sub(
                 lambda m: m.group(1) + m.group(3) if self._rejoins(m.group(1) + m.group(3)) else m.group(0), target)
+        for match in _HAN_TRIPLE.finditer(target):
+            verb, kind, noun = match.groups()
+            whole, specific = verb + noun, kind + noun
+            if (self._rejoins(whole) and self.analyzer.is_word(specific) and not self._df(specific)
+                    and not self._df(verb + kind) and not self.analyzer.is_word(verb + kind)
+                    and not self._df(verb + kind + noun)):
+                # 请事假 → 请假事假: the documents say 请假 and nothing of 事假 in particular.
+                target = target.replace(verb + specific, whole + specific, 1)
+                break
         if any(c in _COUNT_CHARS for c in target):
             target = _SPLIT_BY_COUNT.sub(
                 lambda m: m.group(1) + m.group(3) + m.group(2) if self._rejoins(m.group(1) + m.group(3))
