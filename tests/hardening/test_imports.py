@@ -47,6 +47,7 @@ from bot.services.text import (
     parse_article_no,
     parse_deadline,
     parse_file_deadline,
+    person_name,
 )
 from tests.cli_runner import PROJECT, zhenggai
 from tests.conftest import DATA
@@ -200,7 +201,7 @@ def expected_measures(text: str) -> dict[str, dict[str, Any]]:
         if name in ("problem", "measure", "progress"):
             return clean_multiline(text)
         if name in ("owner", "leader"):
-            return re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "", clean_display(text))
+            return person_name(text)
         return clean_display(text)
 
     expected: dict[str, dict[str, Any]] = {}
