@@ -89,11 +89,12 @@ def resolve_code(context: BotContext, typed: str) -> str:
     return codes[0] if codes else typed.strip()
 
 
-def card(context: BotContext, update: Update, measure: Measure, viewer: Cadre) -> Reply:
+def card(context: BotContext, update: Update, measure: Measure, viewer: Cadre,
+         pending: service.Pending | None = None) -> Reply:
     public = not is_private(update)
     owner, verifier = render.viewer_rights(measure, viewer)
     return render.measure_card(measure, context.services.today(), public=public,
-                               owner=owner and not public, verifier=verifier and not public)
+                               owner=owner and not public, verifier=verifier and not public, pending=pending)
 
 
 def _sync_index(context: BotContext, measure: Measure) -> None:
@@ -274,7 +275,8 @@ async def status(update: Update, context: BotContext) -> None:
             raise InvalidInput("用法：/status 编号或关键词，例如 /status ZG2025004 或 /status 港南区补贴")
         codes = context.services.answers.find_codes(typed)
         if codes:
-            reply = card(context, update, await service.get_measure(session, codes[0]), cadre)
+            measure = await service.get_measure(session, codes[0])
+            reply = card(context, update, measure, cadre, pending=await service.pending_matters(session, measure))
         else:
             reply = await answer_question(session, context, update, cadre, typed)
     await send(update, reply)

@@ -25,6 +25,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.models import Article, Cadre, Measure, MeasureEvent, MeasureStatus, Regulation, Role
 from bot.services.answers import Answer, Hit, MissView, SmallTalk
+from bot.services.measures import Pending
 from bot.services.phrasing import (
     ALIKE_TITLE,
     SMALL_TALK_REPLIES,
@@ -462,8 +463,9 @@ def viewer_rights(measure: Measure, viewer: Cadre | None) -> tuple[bool, bool]:
 
 
 def measure_card(measure: Measure, today: dt.date, *, public: bool = False, owner: bool = False,
-                 verifier: bool = False) -> Reply:
-    """Code, status and badge, problem, measure, unit, people, deadline, latest progress.
+                 verifier: bool = False, pending: Pending | None = None) -> Reply:
+    """Code, status and badge, problem, measure, unit, people, deadline, latest progress, and
+    (`pending`, when looked up) an extension request under way or the return that reopened it.
 
     `public` (group chats): only 公示-level details — no owner/leader names, no progress, no
     buttons. Otherwise buttons for the viewer's rights (`viewer_rights`).
@@ -483,6 +485,14 @@ def measure_card(measure: Measure, today: dt.date, *, public: bool = False, owne
     lines.append(f"<b>完成时限：</b>{cn_date(measure.deadline) if measure.deadline else '长期坚持'}")
     if not public and measure.progress.strip():
         lines.append(f"<b>最新进展：</b>{esc(measure.progress.strip())}")
+    if not public and pending is not None:
+        if pending.returned is not None:
+            by = pending.returned.actor.name if pending.returned.actor is not None else "系统"
+            lines.append(f"↩️ <b>已被退回：</b>{esc(by)}，原因：{esc(pending.returned.note)}")
+        if pending.extension is not None:
+            request = pending.extension
+            lines.append(f"⏳ <b>延期申请待审批：</b>{esc(request.requested_by.name)} 申请延至 "
+                         f"{cn_date(request.new_deadline)}，理由：{esc(request.reason)}")
     keyboard = None if public else measure_keyboard(measure, owner=owner, verifier=verifier)
     return Reply("\n".join(lines), keyboard)
 
@@ -620,7 +630,8 @@ def render_facts(facts: AnswerFacts, today: dt.date, *, public: bool = False, vi
         return measure_list(facts.alike, today, title=ALIKE_TITLE, public=public, show_owner=True)
     if facts.measure is not None:
         owner, verifier = (False, False) if public else viewer_rights(facts.measure, viewer)
-        return measure_card(facts.measure, today, public=public, owner=owner, verifier=verifier)
+        return measure_card(facts.measure, today, public=public, owner=owner, verifier=verifier,
+                            pending=facts.pending)
     if facts.article is not None:
         if facts.article.article is None:
             return regulation_card(facts.article.regulation, missing_article=answer.requested_article,

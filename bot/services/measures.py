@@ -623,6 +623,25 @@ async def reject(session: AsyncSession, actor_id: int, code: str, reason: str) -
 
 # ---- deadline extensions ------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Pending:
+    """What a measure's card should say is under way: an extension request not yet decided, and
+    the return (退回) that reopened it, while it is still open."""
+
+    extension: ExtensionRequest | None = None
+    returned: MeasureEvent | None = None
+
+
+async def pending_matters(session: AsyncSession, measure: Measure) -> Pending:
+    returned = None
+    if measure.status.is_open:
+        last = await session.scalar(select(MeasureEvent).where(MeasureEvent.measure_id == measure.id)
+                                    .order_by(MeasureEvent.id.desc()).limit(1)
+                                    .options(selectinload(MeasureEvent.actor)))
+        returned = last if last is not None and last.action == "reject" else None
+    return Pending(await _pending_extension(session, measure.id), returned)
+
+
 async def _pending_extension(session: AsyncSession, measure_id: int) -> ExtensionRequest | None:
     requests = await session.scalars(
         select(ExtensionRequest)

@@ -18,7 +18,7 @@ from bot.models import STATUS_LABELS, Article, Measure, MeasureEvent, MeasureSta
 from bot.services import reports
 from bot.services.answers import Answer, AnswerEngine, Hit, Ranking, SmallTalk
 from bot.services.ledger import MEASURE_HEADERS_ZH
-from bot.services.measures import EVIDENCE_NAMES
+from bot.services.measures import EVIDENCE_NAMES, Pending, pending_matters
 
 #: Replies to small talk, in the chat and in the terminal alike: a courteous word, and how to ask.
 SMALL_TALK_REPLIES: dict[SmallTalk, str] = {
@@ -138,6 +138,7 @@ class AnswerFacts:
     #: Measures the question fits exactly as well as the best (补贴: the two districts' subsidies):
     #: listed for the asker to choose, rather than one card chosen by chance.
     alike: tuple[Measure, ...] = ()
+    pending: Pending | None = None  # the measure's extension request under way, or the return
 
 
 #: Measures scoring within this of the best answer's score fit the question alike.
@@ -176,7 +177,8 @@ async def load_answer_facts(session: AsyncSession, answer: Answer, *, today: dt.
             listed = tuple(rows[c] for c in alike if c in rows)
             return AnswerFacts(answer, measure=rows.get(best.key), alike=listed)
         measure = await session.scalar(_MEASURE, {"key": best.key})
-        return AnswerFacts(answer, measure=measure)
+        pending = await pending_matters(session, measure) if measure is not None else None
+        return AnswerFacts(answer, measure=measure, pending=pending)
     if best.kind == "article":
         article = await session.scalar(_ARTICLE, {"key": best.key, "no": best.no})
         if article is not None:

@@ -1037,3 +1037,20 @@ async def test_extension_messages_speak_in_dates_staff_use_and_examples_that_wou
     assert "新的完成时限（2027年3月31日）必须晚于当前时限（2027年5月31日），请写一个更晚的日期" in earlier.body
     by_how_much = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025009 延期两周"))
     assert "例如：ZG2025009 申请延期两周，原因：资金尚未到位" in by_how_much.body, by_how_much.body
+
+
+async def test_a_card_says_what_is_under_way_an_extension_request_or_the_return_that_reopened_it(
+    harness: Harness
+) -> None:
+    owner, leader = await harness.bind("张伟"), await harness.bind("陈建华")
+    returned = await harness.one(leader, "ZG2025013 退回，佐证材料不全")
+    assert returned.body.startswith("已退回 ZG2025013")
+    await harness.notified(owner)  # told of the return
+    await harness.one(owner, "ZG2025008 申请延期到2027年6月30日，原因：规划未批复")
+    card = await harness.one(owner, "/status ZG2025008")
+    assert "⏳ 延期申请待审批：张伟 申请延至 2027年6月30日，理由：规划未批复" in card.body
+    asked = await harness.one(owner, "ZG2025013")
+    assert asked.body.startswith("📋 ZG2025013") and "↩️ 已被退回：陈建华，原因：佐证材料不全" in asked.body
+    # Reported done again, the return is history (办理记录), no longer the card's news.
+    await harness.one(owner, "/done ZG2025013 已补充")
+    assert "已被退回" not in (await harness.one(owner, "/status ZG2025013")).body
