@@ -817,7 +817,8 @@ def test_late_in_a_past_window_lists_the_open_measures_whose_deadline_fell_in_it
 @pytest.mark.parametrize(("question", "unit", "ranking"), [
     ("整改完成率是多少", None, None), ("哪个单位逾期最多", None, "most_overdue"), ("全局整改情况怎么样", None, None),
     ("整改公示", None, None), ("港南区完成了几项", "港南区教育局", None), ("基础教育科的完成率", "基础教育科", None),
-    ("哪个科室完成率最低", None, "slowest"), ("哪个县区整改进度最慢", None, "slowest"),
+    ("哪个科室完成率最低", None, "slowest"), ("哪个科进度最慢", None, "slowest"),
+    ("哪个县区整改进度最慢", None, "slowest"),
     ("哪个单位完成得最好", None, "fastest"),
     # The unit asked for after the ranking, and 各单位 … 排名.
     ("完成率最低的单位", None, "slowest"), ("逾期最多的科室", None, "most_overdue"),
