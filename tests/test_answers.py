@@ -1263,3 +1263,9 @@ def test_a_verb_and_object_said_apart_or_with_a_kind_inside_are_the_word_of_the_
 
 def test_a_word_that_only_looks_split_is_left_alone(answers: AnswerEngine) -> None:
     assert answers.ask("已经销号的整改有哪些", today=TODAY).listing is not None
+
+
+@pytest.mark.parametrize("said", ["1", "30号", "12", " 7 天"])
+def test_a_number_alone_is_no_question_any_article_answers(answers: AnswerEngine, said: str) -> None:
+    answer = answers.ask(said, today=TODAY)
+    assert (answer.answered, answer.hits) == (False, [])

@@ -151,6 +151,8 @@ _RULE_CUES = re.compile(
     r"怎么处理|处分|算不算|行不行|可不可|该怎么|要怎么|怎么办|咋办|咋整|什么材料|哪些材料|哪几样|要交什么|交哪"
 )
 
+# A message that is a number and nothing else (a unit word at most): 1, 30号, 12个.
+_BARE_NUMBER = re.compile(r"\s*[0-9]+\s*(号|日|天|个|项|条|次|元|块)?\s*")
 # Words that turn a question into a request for a list of measures.
 _LIST_CUES = re.compile(
     r"哪些|有哪些|哪几|几项|几个|几条|多少项|多少个|多少条|清单|列表|列一下|列出|都有|所有|全部|还有|还剩|剩下|"
@@ -1211,6 +1213,10 @@ class AnswerEngine:
         taught = self._taught(said)
         if taught is not None:
             return Answer(query, True, [taught])
+        if _BARE_NUMBER.fullmatch(said):
+            # 1, 30号: a number alone says nothing to look for (what it counts is not said); many
+            # articles hold it. Not a code (those were looked up above), so no answer.
+            return Answer(query, False, [])
 
         article_no = find_article_no(text)
         body = _ARTICLE_IN_TARGET.sub(" ", target) if article_no else target
