@@ -34,8 +34,16 @@ SHOWN = 10
 #: The kind of the bot's open question "which item answers it?" (see `bot.services.pending`).
 PENDING_KIND = "teach"
 ADMINS_ONLY = "只有管理员可以查看和处理未能回答的问题。"
-ASK_TARGET = ("请发送这个问题应归入的规章制度、条款或整改措施，例如："
-              "“市教育局工作规程第五条”“公车管理办法”或“ZG2025009”。")
+ASK_TARGET = "请发送这个问题应归入的规章制度、条款或整改措施，例如：{examples}。"
+
+
+async def _ask_target(session: AsyncSession) -> str:
+    """How to name the item, with examples from this bureau's own regulations and measures."""
+    title = await session.scalar(select(Regulation.title).order_by(Regulation.id).limit(1))
+    code = await session.scalar(select(Measure.code).order_by(Measure.id).limit(1))
+    examples = [f"“{title}第五条”", f"“{title}”"] if title else []
+    examples += [f"“{code}”"] if code else []
+    return ASK_TARGET.format(examples="、".join(examples) or "“某某制度第五条”")
 
 
 def _require_admin(cadre: Cadre | None) -> Cadre:
@@ -144,7 +152,8 @@ async def button(update: Update, context: BotContext, callback: Callback, cadre:
     if callback.action is Action.TEACH_OTHER:
         async with transaction(context.services.factory) as session:
             await get_miss(session, miss_id)  # still there?
-        await ask_for(update, context, PENDING_KIND, str(miss_id), ASK_TARGET)
+            prompt = await _ask_target(session)
+        await ask_for(update, context, PENDING_KIND, str(miss_id), prompt)
         return Pressed()
     async with transaction(context.services.factory) as session:
         if callback.action is Action.MISS_DISMISS:
@@ -166,10 +175,11 @@ async def answer_pending(update: Update, context: BotContext, target: str, text:
         answer = context.services.answers.ask(text[:MAX_QUESTION], asker=cadre.name, today=context.services.today())
         hits = [h for h in answer.hits if h.kind in ("regulation", "article", "measure")][:3]
         ids = await _ids(session, hits)
+        prompt = await _ask_target(session)
     if not hits:
         await ask_for(update, context, PENDING_KIND, target,
                       f"没有找到“{esc(render.truncate_text(text, 40, one_line=True))}”对应的制度、条款或整改措施。"
-                      + ASK_TARGET)
+                      + prompt)
         return
     rows = teach_rows(miss_id, hits, ids)
     if not rows:

@@ -51,7 +51,8 @@ async def test_an_admin_ties_an_unanswered_question_to_an_article_named_in_words
     assert card.button_texts == ["✏️ 指定其他", "🗑 忽略"]
     await harness.tap(admin, card, "指定其他")
     [prompt] = await harness.sandbox.wait_for_messages(admin.id)
-    assert prompt.body.startswith("请发送这个问题应归入的规章制度、条款或整改措施")
+    assert prompt.body.startswith("请发送这个问题应归入的规章制度、条款或整改措施，例如：“市教育局党员学习制度第五条”")
+    assert "“ZG2025001”" in prompt.body  # examples from this bureau's own regulations and measures
     choices = await harness.one(admin, "工作规程第三条")
     assert choices.body == f"「{LEAVE}」归入哪一项？点选确认："
     assert choices.button_texts[0] == "归入 《市教育局工作规程》第3条"
