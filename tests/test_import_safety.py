@@ -428,3 +428,18 @@ async def test_a_numeric_code_excel_stripped_of_its_leading_zeros_is_refused_not
     assert "编号「1」与已有的「001」只差前导零" in "\n".join(failure.lines())
     async with transaction(seeded) as session:
         assert await session.scalar(select(Measure).where(Measure.code == "1")) is None
+
+
+async def test_section_headings_and_a_total_row_are_skipped_and_named(seeded: SessionFactory, tmp_path: Path) -> None:
+    rows = ledger_rows()[:3]
+    blank = {key: "" for key in rows[0]}
+    sheet = [{**blank, "code": "一、教师待遇方面"}, rows[0], rows[1],
+             {**blank, "code": "（二）校舍安全"}, rows[2], {**blank, "code": "合 计", "problem": "3项"}]
+    async with transaction(seeded) as session:
+        report = await ledger.import_measures(session, write_rows(tmp_path / "台账.csv", sheet))
+    assert report.total == 3
+    assert "跳过的标题或合计行：「一、教师待遇方面」、「（二）校舍安全」、「合 计」" in report.describe()
+    # A lone code is no heading: still a measure missing its problem, and the file is refused.
+    failure = await refused(seeded, ledger.import_measures,
+                            write_rows(tmp_path / "台账2.csv", [*rows[:1], {**blank, "code": "ZG2099001"}]))
+    assert "[problem]" in "\n".join(failure.lines())

@@ -150,6 +150,8 @@ class ImportReport:
     ignored: list[str] = field(default_factory=list)
     #: A second column for the same field (牵头单位 beside 责任单位), with the one that was read.
     duplicates: list[tuple[str, str]] = field(default_factory=list)
+    #: Rows that are no measure: a section heading (一、教师待遇方面) or a total (合计).
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -167,6 +169,10 @@ class ImportReport:
         if self.duplicates:
             lines.append("重复的列（已忽略）：" + "、".join(f"{name}（已按「{kept}」导入）"
                                                        for name, kept in self.duplicates))
+        if self.skipped:
+            shown = "、".join(f"「{_quote(text, 20)}」" for text in self.skipped[:3])
+            more = f"等 {len(self.skipped)} 行" if len(self.skipped) > 3 else ""
+            lines.append(f"跳过的标题或合计行：{shown}{more}")
         return "\n".join([*lines, *self.details])
 
 
@@ -1041,10 +1047,15 @@ async def import_measures(
     limits = {c: _column_limit(Measure.__table__.c[c]) for c in ("code", "category", "unit")}
 
     parsed: dict[str, _MeasureRow] = {}
+    skipped: list[str] = []
     for index, (row_no, cells) in enumerate(rows, start=1):
         if index % _CHUNK == 0:
             meter(read_share + check_share * index / len(rows))
         if all(c is None for c in cells) or header.repeats(cells):
+            continue
+        heading = _heading(cells, columns)
+        if heading is not None:
+            skipped.append(heading)
             continue
         bad = _check_cells(row_no, cells, header, table.kind, problems)
         if "code" in bad:
@@ -1105,12 +1116,30 @@ async def import_measures(
     if not parsed:
         raise problems.fail(None, None, "文件中没有任何整改措施")
 
-    report = ImportReport("整改措施", ignored=header.ignored, duplicates=header.duplicates)
+    report = ImportReport("整改措施", ignored=header.ignored, duplicates=header.duplicates, skipped=skipped)
     start = read_share + check_share
     await _write_measures(session, parsed, cadres.values(), report, problems,
                           lambda fraction: meter(start + (1 - start) * fraction), actor)
     meter(1.0)
     return report
+
+
+#: A section heading of a 台账 (一、教师待遇方面, （二）校舍安全): merged across the row, no measure.
+_CN_ORDINAL = "[一二三四五六七八九十]+"
+_SECTION = re.compile(rf"{_CN_ORDINAL}[、.．]|[（(]{_CN_ORDINAL}[)）]|第{_CN_ORDINAL}[部类项]分?")
+_TOTALS = frozenset({"合计", "小计", "总计", "共计"})
+
+
+def _heading(cells: list[Cell], columns: dict[str, int]) -> str | None:
+    """The text of a row that is no measure: a section heading standing alone in its row, or a
+    total (合计 in the code column); None for any other row (checked as a measure)."""
+    filled = [c for c in cells if c is not None]
+    code = cells[columns["code"]] if columns["code"] < len(cells) else None
+    if isinstance(code, str) and code.replace(" ", "").replace("\u3000", "") in _TOTALS:
+        return code
+    if len(filled) == 1 and isinstance(filled[0], str) and _SECTION.match(filled[0].strip()):
+        return filled[0]
+    return None
 
 
 def _deadline(row_no: int, value: Cell, problems: _Problems) -> dt.date | None:
