@@ -421,6 +421,7 @@ async def test_mutated_cadres_csv_imports_exactly_or_is_rejected_whole(
     header = [clean_display(c).lower() for c in file_rows[0]]
     roles = {"admin": Role.ADMIN, "leader": Role.LEADER, "cadre": Role.CADRE}
     old_roles = {r[1]: Role(r[4]) for r in before["cadres"]}
+    old_units = {r[1]: (r[2], r[3]) for r in before["cadres"]}
     expected = {}
     for record in file_rows[1:]:
         cells = dict(zip(header, [clean_display(c) for c in record], strict=False))
@@ -428,8 +429,12 @@ async def test_mutated_cadres_csv_imports_exactly_or_is_rejected_whole(
             continue
         # An empty role cell leaves an existing cadre's role; a new cadre is a 责任人.
         role_text = cells.get("role", "").lower().replace(" ", "")
-        role = roles[role_text] if role_text else old_roles.get(cells["name"], Role.CADRE)
-        expected[cells["name"]] = (cells.get("unit", ""), cells.get("position", ""), role)
+        role = roles[role_text] if role_text else old_roles.get(person_name(cells["name"]), Role.CADRE)
+        # A column the file lacks (its header damaged, say) leaves an existing cadre's value.
+        unit, position = old_units.get(person_name(cells["name"]), ("", ""))
+        expected[person_name(cells["name"])] = (cells.get("unit", "") if "unit" in header else unit,
+                                                cells.get("position", "") if "position" in header else position,
+                                                role)
     async with transaction(seeded) as session:
         cadres = {c.name: (c.unit, c.position, c.role) for c in await session.scalars(select(Cadre))}
     for name, want in expected.items():
