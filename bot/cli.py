@@ -81,10 +81,16 @@ def _setup_logging(settings: Settings, *, one_shot: bool = False) -> None:
             add_secret(secret.get_secret_value())
 
 
+def _database_shown(settings: Settings) -> str:
+    """DATABASE_URL as messages show it: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
 def _explain(exc: Exception, settings: Settings) -> tuple[int, str] | None:
     """A failure to reach Telegram or the database, or a token Telegram refuses, in one line that
     names the variable to check (and never its secret); None for anything else."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
     from telegram.error import InvalidToken, NetworkError
 
@@ -95,7 +101,7 @@ def _explain(exc: Exception, settings: Settings) -> tuple[int, str] | None:
                    "请检查网络、代理或该地址的服务是否在运行")
     if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror | OperationalError | InterfaceError
                   | DBAPIError) or type(exc).__module__.startswith("asyncpg"):
-        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        url = _database_shown(settings)
         reasons: dict[type[Exception], str] = {ConnectionRefusedError: "连接被拒绝（数据库服务未运行或端口不对）",
                                                socket.gaierror: "找不到该主机"}
         reason = reasons.get(type(exc), type(exc).__name__)
@@ -124,8 +130,6 @@ async def _open_database(settings: Settings) -> Any:
 # ---- commands -----------------------------------------------------------------------------------
 
 async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
-    from sqlalchemy.engine import make_url
-
     from bot import db
 
     engine = db.create_engine(settings.database_url)
@@ -136,10 +140,9 @@ async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
         elif args.db_command == "downgrade":
             if not args.yes:
                 # Downgrading drops tables and their rows: the audit trail, bindings, evidence records.
-                where = make_url(settings.database_url).render_as_string(hide_password=True)
                 raise ZhenggaiError(
-                    f"降级会删除新版本的表及其中的数据（降级到 base 会清空整个数据库：{where}）。请先备份"
-                    "（SQLite：复制数据库文件；PostgreSQL：pg_dump），确认后加 --yes 重新运行")
+                    f"降级会删除新版本的表及其中的数据（降级到 base 会清空整个数据库：{_database_shown(settings)}）。"
+                    "请先备份（SQLite：复制数据库文件；PostgreSQL：pg_dump），确认后加 --yes 重新运行")
             known = db.revisions()
             if args.revision != "base" and args.revision not in known:
                 raise ZhenggaiError(f"没有数据库版本「{args.revision}」（可用：base、{'、'.join(known)}）")
@@ -372,8 +375,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_cadre(settings: Settings, args: argparse.Namespace) -> int:
-    from sqlalchemy.engine import make_url
-
     from bot.db import transaction
     from bot.services import cadres
 
@@ -408,9 +409,8 @@ async def cmd_cadre(settings: Settings, args: argparse.Namespace) -> int:
                                        "role": c.role.value, "bound": c.is_bound} for c in rows],
                                      ensure_ascii=False, indent=1))
                 elif not rows:
-                    where = make_url(settings.database_url).render_as_string(hide_password=True)
-                    print(f"干部名单为空（数据库：{where}）。请先导入：zhenggai import cadres 文件，"
-                          "或 zhenggai db seed 导入示例数据。", file=sys.stderr)
+                    print(f"干部名单为空（数据库：{_database_shown(settings)}）。"
+                          "请先导入：zhenggai import cadres 文件，或 zhenggai db seed 导入示例数据。", file=sys.stderr)
                 else:
                     for c in rows:
                         state = "已绑定" if c.is_bound else "未绑定"
@@ -763,15 +763,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as exc:
-        if exc.filename is None:
-            explained = _explain(exc, settings)
-            if explained is None:
-                raise
-            print(explained[1], file=sys.stderr)
-            return explained[0]
-        # --out nodir/x.csv, export to a read-only place: name the file and why, no traceback.
-        print(f"错误：无法写入 {exc.filename}：{_file_reason(exc)}", file=sys.stderr)
-        return 1
+        if exc.filename is not None:
+            # --out nodir/x.csv, export to a read-only place: name the file and why, no traceback.
+            print(f"错误：无法写入 {exc.filename}：{_file_reason(exc)}", file=sys.stderr)
+            return 1
+        explained = _explain(exc, settings)  # a connection refused, a host not found
+        if explained is None:
+            raise
+        print(explained[1], file=sys.stderr)
+        return explained[0]
     except Exception as exc:
         explained = _explain(exc, settings)
         if explained is None:

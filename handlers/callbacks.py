@@ -74,6 +74,7 @@ __all__ = [
     "hit_label",
     "measure_keyboard",
     "measures_keyboard",
+    "page_of",
     "pagination_keyboard",
     "pagination_row",
     "suggestion_data",
@@ -426,6 +427,13 @@ def suggestions_keyboard(hits: Sequence[Hit], *,
     """
     rows = suggestion_rows(hits, ids=ids)
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def page_of(total: int, per_page: int, page: int) -> tuple[int, int]:
+    """(page, pages): `page` clamped to the pages `total` items fill, at least one. A button made
+    when the list was longer may ask for a page that is gone: it gets the last one."""
+    pages = max(1, -(-total // per_page))
+    return min(max(page, 0), pages - 1), pages
 
 
 def pagination_row(page: int, pages: int, action: Action | str, *args: str | int) -> list[InlineKeyboardButton]:

@@ -24,6 +24,7 @@ from bot.services.text import (
     DATE_AND_REASON,
     EXTENSION_VERB,
     DateFormatError,
+    add_months,
     clean_display,
     cn_date,
     parse_chat_date,
@@ -148,6 +149,10 @@ _LISTS: dict[str, Callable[[AsyncSession, Cadre, dt.date], Awaitable[_Listed]]] 
 async def _list_page(session: AsyncSession, context: BotContext, update: Update, cadre: Cadre, kind: str,
                      page: int = 0) -> Reply:
     listed = await _LISTS[kind](session, cadre, context.services.today())
+    return _shown(context, update, kind, listed, page)
+
+
+def _shown(context: BotContext, update: Update, kind: str, listed: _Listed, page: int = 0) -> Reply:
     return render.measure_list(listed.measures, context.services.today(), title=listed.title,
                                show_owner=listed.show_owner, public=not is_private(update), paged=kind, page=page)
 
@@ -167,8 +172,9 @@ async def mine(update: Update, context: BotContext) -> None:
         cadre = await require_cadre(session, update)
         replies.append(await _list_page(session, context, update, cadre, "mine"))
         if cadre.role in (Role.LEADER, Role.ADMIN):
-            if (await _led(session, cadre, services.today())).measures:
-                replies.append(await _list_page(session, context, update, cadre, "led"))
+            led = await _led(session, cadre, services.today())
+            if led.measures:
+                replies.append(_shown(context, update, "led", led))
             waiting = await service.awaiting_verification(session, cadre.id)
             if waiting and is_private(update):  # /todo is for a private chat; a group need not know
                 replies.append(Reply(f"另有 {len(waiting)} 项已完成、等待您审核销号：发送 /todo 处理。"))
@@ -781,7 +787,6 @@ async def on_media(update: Update, context: BotContext) -> None:
         return
     async with transaction(context.services.factory) as session:
         sender = await require_cadre(session, update)
-        own = [m.code for m in await service.open_measures_of_owner(session, sender.id)]
     caption = re.sub(rf"@{re.escape(context.services.bot_username)}\b", " ", caption).strip() \
         if context.services.bot_username else caption
     codes = context.services.answers.find_codes(caption) or codes_in_reply(context, message)
@@ -801,8 +806,10 @@ async def on_media(update: Update, context: BotContext) -> None:
     if not codes:
         if is_private(update):
             # The example is one of the sender's own measures, so that it works as shown.
+            async with transaction(context.services.factory) as session:
+                own = await service.open_measures_of_owner(session, sender.id)
             what = {"photo": "照片", "video": "视频"}.get(evidence.kind, "文件")
-            example = f"{esc(own[0])} 已完成" if own else "编号 已完成"
+            example = f"{esc(own[0].code)} 已完成" if own else "编号 已完成"
             await send(update, f"收到{what}。要作为佐证材料，请回复对应的措施卡片重新发送，或在说明中写明编号，"
                                f"例如 <code>/done {example}</code>。")
         return
@@ -971,10 +978,7 @@ async def _button(update: Update, context: BotContext, callback: Callback, cadre
 def _example_deadline(deadline: dt.date | None, today: dt.date) -> str:
     """A date the extension prompt can show as an example: a month past the deadline (or today),
     so that the example would itself be accepted."""
-    start = max(deadline or today, today)
-    month = start.month % 12 + 1
-    year = start.year + (start.month == 12)
-    return dt.date(year, month, min(start.day, 28)).isoformat()
+    return add_months(max(deadline or today, today), 1).isoformat()
 
 
 async def _ask(update: Update, context: BotContext, action: Action, code: str,
@@ -1006,8 +1010,7 @@ def _refusal(needed: service.Action, view: service.MeasureView, cadre: Cadre) ->
     measure, code, status = view.measure, view.measure.code, view.measure.status
     if needed is service.Action.REJECT:
         if not service.may_judge(cadre, measure):
-            leader = f"（{measure.leader.name}）" if measure.leader is not None else ""
-            return PermissionDenied(f"只有 {code} 的分管领导{leader}或管理员可以退回")
+            return PermissionDenied(f"只有 {code} 的分管领导{service.named(measure.leader)}或管理员可以退回")
         if status is MeasureStatus.CLOSED:
             return InvalidTransition(f"{code} 已销号，不能退回")
         return InvalidTransition(f"{code} 尚未报告完成（当前状态：{status.label}），无需退回")

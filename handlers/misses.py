@@ -21,7 +21,7 @@ from bot.errors import InvalidInput, NotFound, PermissionDenied
 from bot.models import Cadre, Measure, Regulation
 from bot.services.answers import Hit, count_misses, dismiss_miss, get_miss, list_misses, teach
 from handlers import render
-from handlers.callbacks import Action, Callback, hit_label, teach_rows
+from handlers.callbacks import Action, Callback, hit_label, page_of, teach_rows
 from handlers.common import NOT_BOUND, Pressed, current_cadre, is_admin, is_private, send
 from handlers.measures import ask_for
 from handlers.questions import MAX_QUESTION
@@ -69,13 +69,12 @@ async def misses_command(update: Update, context: BotContext) -> None:
 
 
 #: The list kind of /misses' « 上一页 · 下一页 » buttons (`Action.LIST_PAGE`).
-PAGE_KIND = "miss"
+PAGE_KIND = render.MISSES_PAGE_KIND
 
 
 async def _page(session: AsyncSession, context: BotContext, page: int) -> Reply:
     total = await count_misses(session)
-    pages = max(1, -(-total // SHOWN))
-    page = min(max(page, 0), pages - 1)  # the list may have shrunk since the button was made
+    page, pages = page_of(total, SHOWN, page)
     misses = await list_misses(session, limit=SHOWN, offset=page * SHOWN)
     return render.misses_list(misses, total, context.services.settings.tz, page=page, pages=pages, per_page=SHOWN)
 

@@ -159,41 +159,32 @@ def question_in(update: Update, context: BotContext) -> Question | str | None:
     note = ""
     if len(text) > MAX_QUESTION:
         text, note = text[:MAX_QUESTION], f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>"
-    scope = _scope(context, message, text)
-    return Question(text, note, scope, _replied_article(message) if scope.startswith("《") else None)
+    return Question(text, note, *_scope(context, message, text))
 
 
 #: What the bot's answer or card is about, on its first line: 📘 《title》 / 《title》第3条… / 📋 ZG2025009.
-_ABOUT_TITLE = re.compile(r"^(?:📘\s*)?(《[^》]{1,80}》)")
+_ABOUT_TITLE = re.compile(r"^(?:📘\s*)?(《[^》]{1,80}》)(?:第(\d+)条)?")
 _ABOUT_CODE = re.compile(r"^📋\s*(\S{2,32})")
 
 
-def _scope(context: BotContext, message: Message, text: str) -> str:
+def _scope(context: BotContext, message: Message, text: str) -> tuple[str, int | None]:
     """What a question in reply to the bot's answer on a regulation or a measure is about: “第五条”
     or “那科长请假呢” under 《市教育局工作规程》 asks within it, “什么时候到期” under a measure's card
-    asks of that measure — unless the question names its own ("" then)."""
+    asks of that measure — unless the question names its own ("" then); and the article number
+    when the answer replied to is an article (《title》第7条)."""
     replied = message.reply_to_message
     if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
-        return ""
+        return "", None
     if context.services.answers.is_small_talk(text):
-        return ""  # 谢谢 under an answer thanks for it; it asks nothing within it
+        return "", None  # 谢谢 under an answer thanks for it; it asks nothing within it
     first_line = (replied.text or "").split("\n", 1)[0]
     title = _ABOUT_TITLE.match(first_line)
     if title and "《" not in text:
-        return title.group(1)
+        return title.group(1), int(title.group(2)) if title.group(2) else None
     code = _ABOUT_CODE.match(first_line)
     answers = context.services.answers
     carded = answers.find_codes(code.group(1)) if code else []
-    return carded[0] if carded and not answers.find_codes(text) else ""
-
-
-_ABOUT_ARTICLE = re.compile(r"^(?:📘\s*)?《[^》]{1,80}》第(\d+)条")
-
-
-def _replied_article(message: Message) -> int | None:
-    replied = message.reply_to_message
-    found = _ABOUT_ARTICLE.match(((replied.text or "") if replied else "").split("\n", 1)[0])
-    return int(found.group(1)) if found else None
+    return (carded[0] if carded and not answers.find_codes(text) else ""), None
 
 
 def _within(hit: Hit, scope: str) -> bool:

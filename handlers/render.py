@@ -42,6 +42,7 @@ from handlers.callbacks import (
     hit_label,
     measure_keyboard,
     measures_keyboard,
+    page_of,
     pagination_row,
     suggestion_rows,
     teach_rows,
@@ -410,8 +411,7 @@ def regulation_card(regulation: Regulation, *, missing_article: int | None = Non
 
 def regulation_index(regulations: Sequence[Regulation], page: int, *, per_page: int = 8) -> Reply:
     """/regs: one page of the regulation list, a button per regulation and « · » to page on."""
-    pages = max(1, -(-len(regulations) // per_page))
-    page = min(max(page, 0), pages - 1)
+    page, pages = page_of(len(regulations), per_page, page)
     shown = regulations[page * per_page:(page + 1) * per_page]
     if not shown:
         return Reply("暂无规章制度。")
@@ -509,6 +509,8 @@ def measure_trail(code: str, events: Sequence[MeasureEvent], tz: dt.tzinfo) -> R
 
 #: Measures per message in a list; more come as pages (« 上一页 · 下一页 »).
 LIST_PAGE_SIZE = 30
+#: The list kind /misses' page buttons name (`Action.LIST_PAGE`); the measure lists name theirs.
+MISSES_PAGE_KIND = "miss"
 
 
 def measure_list(measures: Sequence[Measure], today: dt.date, *, title: str, total: int | None = None,
@@ -529,8 +531,7 @@ def measure_list(measures: Sequence[Measure], today: dt.date, *, title: str, tot
     heading = "："
     if paged is not None:
         total = len(measures)
-        pages = 1 if public else max(1, -(-total // LIST_PAGE_SIZE))
-        page = min(max(page, 0), pages - 1)
+        page, pages = (0, 1) if public else page_of(total, LIST_PAGE_SIZE, page)
         measures = measures[page * LIST_PAGE_SIZE : (page + 1) * LIST_PAGE_SIZE]
         if pages > 1:
             # The "…另有" line gives way to the page buttons.
@@ -665,7 +666,7 @@ def misses_list(misses: Sequence[MissView], total: int, tz: dt.tzinfo, *, page: 
                for n, miss in enumerate(misses, start=first + 1)]
     rows = [buttons[i:i + 5] for i in range(0, len(buttons), 5)]
     if pages > 1:
-        rows.append(pagination_row(page, pages, Action.LIST_PAGE, "miss"))
+        rows.append(pagination_row(page, pages, Action.LIST_PAGE, MISSES_PAGE_KIND))
     return Reply("\n".join(lines), _keyboard(rows))
 
 

@@ -550,7 +550,7 @@ async def add_evidence(
     return Transition(measure, event, notify)
 
 
-def _named(cadre: Cadre | None) -> str:
+def named(cadre: Cadre | None) -> str:
     """（李明德） after 分管领导 in a refusal: who to turn to."""
     return f"（{cadre.name}）" if cadre is not None else ""
 
@@ -565,7 +565,7 @@ async def check_verify(session: AsyncSession, actor_id: int, code: str) -> Measu
 async def _check_verify(session: AsyncSession, actor: Cadre, measure: Measure) -> int | None:
     """The sign-off rules; returns who reported the measure done."""
     if not may_judge(actor, measure):
-        raise PermissionDenied(f"只有 {measure.code} 的分管领导{_named(measure.leader)}或管理员可以销号")
+        raise PermissionDenied(f"只有 {measure.code} 的分管领导{named(measure.leader)}或管理员可以销号")
     if measure.status == MeasureStatus.CLOSED:
         raise InvalidTransition(f"{measure.code} 已销号，无需重复操作")
     if measure.status != MeasureStatus.DONE:
@@ -605,7 +605,7 @@ async def reject(session: AsyncSession, actor_id: int, code: str, reason: str) -
     """Return (退回) a done report: 已完成 → 进行中, with a reason the owner is told."""
     actor, measure = await _load(session, actor_id, code)
     if not may_judge(actor, measure):
-        raise PermissionDenied(f"只有 {measure.code} 的分管领导{_named(measure.leader)}或管理员可以退回")
+        raise PermissionDenied(f"只有 {measure.code} 的分管领导{named(measure.leader)}或管理员可以退回")
     if measure.status == MeasureStatus.CLOSED:
         raise InvalidTransition(f"{measure.code} 已销号，不能退回")
     if measure.status != MeasureStatus.DONE:

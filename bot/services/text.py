@@ -366,7 +366,7 @@ def month_end(year: int, month: int) -> dt.date:
     return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
+def add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -394,19 +394,19 @@ def _chat_date(plain: str, today: dt.date, current: dt.date | None) -> dt.date:
     offset = {"今年": 0, "明年": 1, "后年": 2}
     base = max(current, today) if current else today  # what a span (延期一个月) counts from
     if plain.startswith("半"):
-        return _add_months(base, 6) if plain == "半年" else base + dt.timedelta(days=15)
+        return add_months(base, 6) if plain == "半年" else base + dt.timedelta(days=15)
     span = _SPAN.fullmatch(plain)
     if span:
         n = chinese_to_int(span.group("n")) or 0
         if span.group("months"):
-            return _add_months(base, n)
+            return add_months(base, n)
         return base + dt.timedelta(days=n if span.group("days") else 7 * n)
     if plain.endswith(("年底", "年末")) or plain in ("底", "末"):
         return dt.date(today.year + offset.get(plain[:2], 0), 12, 31)
     if "月" in plain and not _MONTH_DAY.match(plain):
         # 本月底 / 这个月底 / 下个月底 / 下下个月 / 月底
         ahead = plain.count("下")
-        start = _add_months(today.replace(day=1), ahead)
+        start = add_months(today.replace(day=1), ahead)
         return month_end(start.year, start.month)
     found = _MONTH_DAY.match(plain)
     assert found is not None  # _CHAT_DATE matched one of the forms above
