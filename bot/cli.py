@@ -211,6 +211,10 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services import ledger
 
     path = Path(args.file)
+    if path.exists() and not args.force:
+        # The file may be the hand-kept 台账 this one was imported from, with columns (联系电话,
+        # 备注) an export does not write: overwriting it would lose them.
+        raise ZhenggaiError(f"目标文件已存在：{path}。如确要覆盖，请加 --force；或换一个文件名")
     engine, factory = await _open_database(settings)
     try:
         async with transaction(factory) as session:
@@ -648,10 +652,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_import)
 
     exp = sub.add_parser("export", help="导出整改措施台账（CSV/XLSX）",
-                         description="把全部整改措施写入文件（已存在的同名文件会被覆盖）；导出的文件可直接再导入。")
+                         description="把全部整改措施写入文件；导出的文件可直接再导入。"
+                                     "目标文件已存在时不会覆盖，除非加 --force。")
     exp.add_argument("kind", choices=["measures"], help="导出的内容")
     exp.add_argument("file", help="目标文件，扩展名 .csv 或 .xlsx")
     exp.add_argument("--chinese-headers", action="store_true", help="使用中文表头（编号,问题,整改措施…）")
+    exp.add_argument("--force", action="store_true", help="覆盖已存在的目标文件")
     exp.set_defaults(func=cmd_export)
 
     dbp = sub.add_parser("db", help="数据库：升级、降级、查看版本、导入示例数据")

@@ -81,6 +81,18 @@ async def test_changed_row_is_updated_with_an_audit_event(db_url: str, factory: 
     assert event.details is not None and "progress" in event.details["changes"]
 
 
+def test_export_does_not_overwrite_a_file_without_force(db_url: str, tmp_path: Path) -> None:
+    import_all(db_url)
+    kept = write(tmp_path / "台账.csv", "编号,问题,联系电话\nZG2025001,问题甲,0775-1234567\n")
+    result = zhenggai("export", "measures", str(kept), database_url=db_url)
+    assert result.code == 1 and result.err.strip() == f"错误：目标文件已存在：{kept}。如确要覆盖，请加 --force；或换一个文件名"
+    assert "0775-1234567" in kept.read_text(encoding="utf-8")
+    result = zhenggai("export", "measures", str(kept), "--force", database_url=db_url)
+    assert result.code == 0, result.err
+    assert kept.read_text(encoding="utf-8-sig").splitlines()[0] == HEADER
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob(".*"))  # no temporary file left
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 async def test_export_then_import_round_trips_equal(db_url: str, tmp_path: Path, suffix: str) -> None:
     import_all(db_url)
@@ -141,6 +153,22 @@ async def test_the_cli_names_the_columns_it_did_not_read(db_url: str, factory: S
     assert measure is not None and (str(measure.deadline), measure.progress) == ("2027-01-31", "已摸排")
 
 
+async def test_a_csv_saved_by_chinese_excel_in_gbk_imports_and_says_so(
+    db_url: str, factory: SessionFactory, tmp_path: Path
+) -> None:
+    import_all(db_url)
+    header = "编号,问题,整改措施,责任单位,责任人,完成期限"
+    row = "ZG2025099,教师补贴未落实,补发到位,基础教育科,张伟,2027-01-31"
+    path = write(tmp_path / "台账.csv", f"{header}\n{row}\n", "gbk")
+    result = zhenggai("import", "measures", str(path), database_url=db_url)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[:2] == ["台账.csv 导入成功。整改措施：新增 1，更新 0，未变 0",
+                                           "文件按 GBK 编码读取（如有乱码，请另存为 UTF-8 后重新导入）"]
+    async with transaction(factory) as session:
+        measure = await session.scalar(select(Measure).where(Measure.code == "ZG2025099"))
+    assert measure is not None and (measure.problem, measure.unit) == ("教师补贴未落实", "基础教育科")
+
+
 BAD_FILES = [
     ("unknown owner", f"{HEADER}\n{GOOD_ROW.replace('张伟', '王不存在')}\n", "utf-8", "第2行 [owner]", "王不存在"),
     ("bad date", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace('099', '098').replace('2027-01-31', '2027-02-30')}\n",
@@ -148,7 +176,8 @@ BAD_FILES = [
     ("unknown status", f"{HEADER}\n{GOOD_ROW.replace('进行中', '差不多了')}\n", "utf-8", "第2行 [status]", "差不多了"),
     ("missing column", HEADER.replace(",owner", "") + "\n", "utf-8", "[owner]", "缺少"),
     ("duplicate code", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW}\n", "utf-8", "第3行 [code]", "第2行重复"),
-    ("GBK encoding", f"{HEADER}\n{GOOD_ROW}\n", "gbk", "第2行", "UTF-8"),
+    ("Big5 encoding", f"{HEADER}\nZG2025099,問題甲,措施甲,類別,基礎教育科,張偉,陳建華,2027-01-31,進行中,進展甲\n",
+     "big5", "第2行", "Big5"),
 ]
 
 

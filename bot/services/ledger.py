@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import os
 import re
 import unicodedata
 import zipfile
@@ -152,6 +153,8 @@ class ImportReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     #: Rows that are no measure: a section heading (一、教师待遇方面) or a total (合计).
     skipped: list[str] = field(default_factory=list)
+    #: The text encoding the file was read in, so a wrong guess that garbled the text is explained.
+    encoding: str = "UTF-8"
 
     @property
     def total(self) -> int:
@@ -164,6 +167,8 @@ class ImportReport:
         """The summary, the columns that were not read, then what changed (which measures, which
         columns), for the importer to check."""
         lines = [self.summary()]
+        if self.encoding != "UTF-8":
+            lines.append(f"文件按 {self.encoding} 编码读取（如有乱码，请另存为 UTF-8 后重新导入）")
         if self.ignored:
             lines.append(f"未识别的列（已忽略）：{'、'.join(self.ignored)}")
         if self.duplicates:
@@ -249,6 +254,7 @@ class _Uncomputed(str):
 class _Table:
     rows: list[Row]
     kind: str  # "csv" or "xlsx"
+    encoding: str = "UTF-8"  # of a CSV: "UTF-8" or "GBK"
 
 
 def _read_bytes(path: Path, problems: _Problems, limit: int) -> bytes:
@@ -291,33 +297,64 @@ def _first_record_with(text: str, needle: re.Pattern[str]) -> int | None:
     return None if position is None else len(re.findall(r"\r\n|\r|\n", text[: position.start()])) + 1
 
 
-def _decode(data: bytes, problems: _Problems) -> str:
-    """UTF-8 (a BOM is fine); anything else is refused with a hint how to re-save the file."""
+def _decode(data: bytes, problems: _Problems) -> tuple[str, str]:
+    """The text and the encoding it was read in: UTF-8 (a BOM is fine), or GBK, which is what
+    Excel and WPS on Chinese Windows write as plain “CSV” and Notepad used to save. Anything else
+    is refused with a hint how to re-save the file."""
     resave = "请用“CSV UTF-8”或 UTF-8 编码另存后再导入"
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         raise problems.fail(None, None, f"文件是 UTF-32 编码，{resave}")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise problems.fail(None, None, f"文件是 UTF-16（Unicode）编码，{resave}")
+    encoding = "UTF-8"
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        loose = data.decode("utf-8-sig", "surrogateescape")
-        row = _first_record_with(loose, re.compile("[\udc80-\udcff]"))
-        if data.count(b"\x00") * 4 > len(data):
-            hint = "看起来是没有 BOM 的 UTF-16 编码"
-        elif _decodes(data, "gb18030"):
-            hint = "看起来是 GBK/GB18030 编码"
-        elif _decodes(data, "big5"):
-            hint = "看起来是 Big5 编码"
+        legacy = _as_gbk(data)
+        if legacy is not None:
+            text, encoding = legacy, "GBK"
         else:
-            hint = "可能是 GBK、Big5 或 Latin-1 等编码"
-        raise problems.fail(row, None, f"文件不是 UTF-8 编码（{hint}），{resave}") from None
+            loose = data.decode("utf-8-sig", "surrogateescape")
+            row = _first_record_with(loose, re.compile("[\udc80-\udcff]"))
+            if data.count(b"\x00") * 4 > len(data):
+                hint = "看起来是没有 BOM 的 UTF-16 编码"
+            elif _decodes(data, "big5"):
+                hint = "看起来是 Big5 编码"
+            else:
+                hint = "可能是 Big5 或 Latin-1 等编码"
+            raise problems.fail(row, None, f"文件不是 UTF-8 或 GBK 编码（{hint}），{resave}") from None
     if "\x00" in text:
         row = _first_record_with(text, re.compile("\x00"))
         if text.count("\x00") * 4 > len(text):
             raise problems.fail(None, None, f"文件看起来是没有 BOM 的 UTF-16 编码，{resave}")
         raise problems.fail(row, None, "文件含有空字符（NUL），不是文本文件")
-    return text
+    return text, encoding
+
+
+#: Below this share of GB2312 characters a GBK reading is taken for mojibake. Real GBK text is
+#: nearly all GB2312 (a rare character in a name aside); Big5 or Latin-1 bytes read as GBK land
+#: in the GBK extension rows about half the time.
+_GB2312_SHARE = 0.9
+
+
+def _as_gbk(data: bytes) -> str | None:
+    """`data` read as GBK (GB18030, its superset), when that yields Chinese text and not mojibake."""
+    try:
+        # A BOM (U+FEFF) is four bytes in GB18030: an editor may have written one.
+        text = data.decode("gb18030").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return None
+    wide = [c for c in text if ord(c) > 0x7F]
+    common = sum(1 for c in wide if _decodes_as_gb2312(c))
+    return text if wide and common >= _GB2312_SHARE * len(wide) else None
+
+
+def _decodes_as_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
@@ -365,7 +402,7 @@ def _read_csv(path: Path, problems: _Problems) -> _Table:
         raise problems.fail(None, None, "这是 Excel（.xlsx）文件而不是 CSV：请把扩展名改为 .xlsx")
     if data.startswith(_CFB_MAGIC):
         raise problems.fail(None, None, "这是旧版 Excel（.xls）或加密的文件而不是 CSV：请另存为“CSV UTF-8”")
-    text = _decode(data, problems)
+    text, encoding = _decode(data, problems)
     del data
     rows: list[Row] = []
     # strict: a quote left open runs to the end of the file instead of silently swallowing rows.
@@ -378,7 +415,7 @@ def _read_csv(path: Path, problems: _Problems) -> _Table:
         reason = str(exc)
         message = next((zh for en, zh in _CSV_ERRORS if en in reason), "CSV 格式错误（请检查引号和逗号）")
         raise problems.fail(number + 1, None, message) from None
-    return _Table(rows, "csv")
+    return _Table(rows, "csv", encoding)
 
 
 def _read_xlsx(path: Path, problems: _Problems, meter: Callable[[int, int], None]) -> _Table:
@@ -946,7 +983,8 @@ async def import_cadres(
         parsed[name] = (row_no, values)
     problems.raise_if_any()
 
-    report = ImportReport("干部", ignored=header.ignored, duplicates=header.duplicates)
+    report = ImportReport("干部", ignored=header.ignored, duplicates=header.duplicates,
+                          encoding=table.encoding)
     # Keyed as names are now stored, so a 张 伟 imported before matches 张伟 (and is renamed so).
     existing = {person_name(c.name): c for c in await session.scalars(select(Cadre))}
     _check_admins_remain(existing, parsed, actor, problems)
@@ -1116,7 +1154,8 @@ async def import_measures(
     if not parsed:
         raise problems.fail(None, None, "文件中没有任何整改措施")
 
-    report = ImportReport("整改措施", ignored=header.ignored, duplicates=header.duplicates, skipped=skipped)
+    report = ImportReport("整改措施", ignored=header.ignored, duplicates=header.duplicates, skipped=skipped,
+                          encoding=table.encoding)
     start = read_share + check_share
     await _write_measures(session, parsed, cadres.values(), report, problems,
                           lambda fraction: meter(start + (1 - start) * fraction), actor)
@@ -1334,8 +1373,23 @@ async def export_measures(session: AsyncSession, path: Path, *, chinese_headers:
     else:
         raise ImportFailed([ImportProblem(path.name, None, None,
                                           f"不支持的导出类型「{suffix or '无扩展名'}」，应为 .csv 或 .xlsx")])
-    await asyncio.to_thread(path.write_bytes, data)
+    await asyncio.to_thread(_write_whole, path, data)
     return len(rows)
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that it is either the old file or the whole new one: an export
+    stopped half-way (Ctrl-C, a full disk) must not leave half a 台账 under the old name."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            # Name the file the user asked for, not the temporary one.
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
 
 
 def measures_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
@@ -1558,7 +1612,7 @@ async def import_regulations(
     data_bytes = await asyncio.to_thread(_read_bytes, path, problems, MAX_YAML_BYTES)
     if data_bytes.startswith((_ZIP_MAGIC, _CFB_MAGIC)):
         raise problems.fail(None, None, "这是 Office 文件而不是 YAML 文本文件")
-    text = _decode(data_bytes, problems)
+    text, encoding = _decode(data_bytes, problems)
     data, root = await asyncio.to_thread(_load_yaml, text, problems)
     if isinstance(data, dict) and isinstance(data.get("regulations"), list):
         data = data["regulations"]
@@ -1582,7 +1636,7 @@ async def import_regulations(
             parsed[key] = (row or 0, values, articles)
     problems.raise_if_any()
 
-    report = ImportReport("规章制度")
+    report = ImportReport("规章制度", encoding=encoding)
     existing = {r.key: r for r in await session.scalars(select(Regulation))}
     for done, (key, (_, values, articles)) in enumerate(parsed.items(), start=1):
         regulation = existing.get(key)

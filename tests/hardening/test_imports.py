@@ -170,6 +170,12 @@ STATUS_ORDER = [MeasureStatus.NOT_STARTED, MeasureStatus.IN_PROGRESS, MeasureSta
 HEADER_NAMES = {**{c: c for c in HEADER}, **{zh: c for c, zh in ledger.MEASURE_HEADERS_ZH.items()}}
 
 
+def unguarded(cell: str) -> str:
+    """A cell without the apostrophe the CSV export writes before a formula-like value."""
+    text = cell.strip()
+    return text[1:] if re.match("'+[-=+@\t\r]", text) else text
+
+
 def header_name(cell: str) -> str | None:
     key = clean_display(cell).replace(" ", "")
     return HEADER_NAMES.get(key.lower()) or HEADER_NAMES.get(key)
@@ -193,9 +199,7 @@ def expected_measures(text: str) -> dict[str, dict[str, Any]]:
         index = columns.get(name)
         if index is None or index >= len(record):
             return ""
-        text = record[index].strip()
-        if re.match("'+[-=+@\t\r]", text):
-            text = text[1:]  # the apostrophe the CSV export writes before a formula-like cell
+        text = unguarded(record[index])
         # Long texts keep their line breaks; everything else is one line; a name loses the gaps
         # between its Chinese characters (钟 春兰 padded, or broken by a line break, is 钟春兰).
         if name in ("problem", "measure", "progress"):
@@ -367,6 +371,14 @@ def mutate_bytes(data: st.DataObject, text: str) -> bytes:
     return raw
 
 
+def file_text(raw: bytes) -> str:
+    """What an imported file says: UTF-8, or else (the importer took it) GBK."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030").removeprefix("\ufeff")
+
+
 def serialise(records: list[list[str]]) -> str:
     buffer = io.StringIO(newline="")
     csv.writer(buffer, lineterminator="\n").writerows(records)
@@ -393,7 +405,7 @@ async def test_mutated_measures_csv_imports_exactly_or_is_rejected_whole(
         lines = raw.count(b"\n") + raw.count(b"\r") + 1
         assert all(p.row is None or p.row <= lines for p in result.problems)
     else:
-        await check_measures_match(seeded, raw.decode("utf-8-sig"), before, result)
+        await check_measures_match(seeded, file_text(raw), before, result)
 
 
 @FUZZ
@@ -417,14 +429,14 @@ async def test_mutated_cadres_csv_imports_exactly_or_is_rejected_whole(
     if isinstance(result, ImportFailed):
         return
     # What the file says: name → (unit, position, role), read with the csv module.
-    file_rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    file_rows = list(csv.reader(io.StringIO(file_text(raw), newline="")))
     header = [clean_display(c).lower() for c in file_rows[0]]
     roles = {"admin": Role.ADMIN, "leader": Role.LEADER, "cadre": Role.CADRE}
     old_roles = {r[1]: Role(r[4]) for r in before["cadres"]}
     old_units = {r[1]: (r[2], r[3]) for r in before["cadres"]}
     expected = {}
     for record in file_rows[1:]:
-        cells = dict(zip(header, [clean_display(c) for c in record], strict=False))
+        cells = dict(zip(header, [clean_display(unguarded(c)) for c in record], strict=False))
         if not any(cells.values()) or cells.get("name") == "name":
             continue
         # An empty role cell leaves an existing cadre's role; a new cadre is a 责任人.
@@ -501,7 +513,7 @@ async def test_mutated_regulations_yaml_imports_exactly_or_is_rejected_whole(
     event("rejected" if isinstance(result, ImportFailed) else "imported")
     if isinstance(result, ImportFailed):
         return
-    expected = expected_regulations(raw.decode("utf-8-sig"))
+    expected = expected_regulations(file_text(raw))
     async with transaction(seeded) as session:
         stored = {r.key: r for r in await session.scalars(select(Regulation))}
         for key, want in expected.items():
@@ -515,22 +527,45 @@ async def test_mutated_regulations_yaml_imports_exactly_or_is_rejected_whole(
 # ---- CSV specifics ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("encoding", "hint"), [
-    ("gbk", "GBK"), ("gb18030", "GBK"), ("big5", "UTF-8"), ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"),
-    ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32"), ("cp1252", "UTF-8"),
+    ("big5", "Big5"), ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32"),
+    ("cp1252", "Latin-1"),
 ])
 async def test_wrong_encodings_are_refused_with_a_hint(seeded: SessionFactory, tmp_path: Path, encoding: str,
                                                        hint: str) -> None:
-    rows = [HEADER, row(owner="张伟", problem="教师补贴未落实" if encoding != "cp1252" else "Café")]
+    rows = [HEADER, row(owner="张伟", problem="教師補貼未落實" if encoding != "cp1252" else "Café crème")]
     path = write_csv(tmp_path / "measures.csv", rows, encoding=encoding, errors="replace")
     message = await expect_rejected(seeded, "measures", path, contains=hint)
     assert "UTF-8" in message
 
 
-async def test_gbk_file_names_the_first_row_that_is_not_utf8(seeded: SessionFactory, tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030"])
+@pytest.mark.parametrize("bom", [False, True])
+async def test_gbk_files_from_excel_on_chinese_windows_import_as_utf8_does(
+    seeded: SessionFactory, tmp_path: Path, encoding: str, bom: bool
+) -> None:
+    rows = [ZH_HEADER, row(), row(code="ZG2025902", problem="教师补贴未落实，“两免一补”未到位", owner="覃国强")]
+    path = write_csv(tmp_path / "measures.csv", rows, encoding=encoding)
+    if bom:
+        path.write_bytes("\ufeff".encode("gb18030") + path.read_bytes())  # GBK has no BOM of its own
+    report = await expect_imported(seeded, "measures", path)
+    assert report.created == 2
+    assert "按 GBK 编码读取" in report.describe()
+    stored = await measure(seeded, "ZG2025902")
+    assert (stored.problem, stored.owner.name) == ("教师补贴未落实，“两免一补”未到位", "覃国强")
+
+
+async def test_a_file_mixing_utf8_and_gbk_is_refused(seeded: SessionFactory, tmp_path: Path) -> None:
+    path = tmp_path / "measures.csv"
+    path.write_bytes(serialise([HEADER, row()]).encode() + serialise([row(code="ZG2025902")]).encode("gbk"))
+    await expect_rejected(seeded, "measures", path, row=3, contains="UTF-8")
+
+
+async def test_big5_file_names_the_first_row_that_is_not_utf8(seeded: SessionFactory, tmp_path: Path) -> None:
     ascii_rows = [row(code=f"ZG20259{i:02d}", problem="p", measure="m", owner="x") for i in range(3)]
     path = tmp_path / "measures.csv"
-    path.write_bytes(serialise([HEADER, *ascii_rows]).encode() + serialise([row()]).encode("gbk"))
-    await expect_rejected(seeded, "measures", path, row=5, contains="GBK")
+    path.write_bytes(serialise([HEADER, *ascii_rows]).encode() + serialise([[
+        "ZG2025903", "教師補貼", "m", "c", "u", "x", "y", "2027-01-31", "", ""]]).encode("big5"))
+    await expect_rejected(seeded, "measures", path, row=5, contains="Big5")
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
@@ -1083,10 +1118,16 @@ async def test_yaml_large_article_texts_and_size_limit(seeded: SessionFactory, t
     await expect_rejected(seeded, "regulations", yaml_file(tmp_path, huge), contains="过大")
 
 
-async def test_yaml_gbk_and_bom(seeded: SessionFactory, tmp_path: Path) -> None:
+async def test_yaml_gbk_big5_and_bom(seeded: SessionFactory, tmp_path: Path) -> None:
     path = tmp_path / "regs.yaml"
+    path.write_bytes(ONE.replace("一", "貳").replace("条", "條").encode("big5"))
+    await expect_rejected(seeded, "regulations", path, contains="Big5")
     path.write_bytes(ONE.encode("gbk"))
-    await expect_rejected(seeded, "regulations", path, contains="UTF-8")
+    await expect_imported(seeded, "regulations", path)
+    assert (await regulation(seeded, "k1"))[1] == [(1, "第一条内容")]
+    path.write_bytes(ONE.replace("内容", "正文").encode("utf-8-sig"))
+    await expect_imported(seeded, "regulations", path)
+    assert (await regulation(seeded, "k1"))[1] == [(1, "第一条正文")]
     path.write_bytes(ONE.encode("utf-8-sig"))
     await expect_imported(seeded, "regulations", path)
     assert (await regulation(seeded, "k1"))[1] == [(1, "第一条内容")]
@@ -1109,7 +1150,7 @@ async def test_cli_refuses_bad_files_in_one_line_and_keeps_the_database(
     before = await dump(seeded)
     csv_path = write_csv(tmp_path / "台账.csv", [HEADER, row(), row(code="ZG2025902", deadline="2027-02-30")],
                          encoding="gbk")
-    cli_failure(zhenggai("import", "measures", str(csv_path), database_url=db_url), "台账.csv", "第2行")
+    cli_failure(zhenggai("import", "measures", str(csv_path), database_url=db_url), "台账.csv", "第3行 [deadline]")
     csv_path = write_csv(tmp_path / "台账.csv", [HEADER, row(), row(code="ZG2025902", deadline="2027-02-30")])
     cli_failure(zhenggai("import", "measures", str(csv_path), database_url=db_url), "台账.csv", "第3行 [deadline]")
     book = workbook_rows([HEADER, row()])
