@@ -211,7 +211,7 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services import ledger
 
     path = Path(args.file)
-    if path.exists() and not args.force:
+    if not args.force and await asyncio.to_thread(path.exists):
         # The file may be the hand-kept 台账 this one was imported from, with columns (联系电话,
         # 备注) an export does not write: overwriting it would lose them.
         raise ZhenggaiError(f"目标文件已存在：{path}。如确要覆盖，请加 --force；或换一个文件名")

@@ -85,7 +85,8 @@ def test_export_does_not_overwrite_a_file_without_force(db_url: str, tmp_path: P
     import_all(db_url)
     kept = write(tmp_path / "台账.csv", "编号,问题,联系电话\nZG2025001,问题甲,0775-1234567\n")
     result = zhenggai("export", "measures", str(kept), database_url=db_url)
-    assert result.code == 1 and result.err.strip() == f"错误：目标文件已存在：{kept}。如确要覆盖，请加 --force；或换一个文件名"
+    assert result.code == 1
+    assert result.err.strip() == f"错误：目标文件已存在：{kept}。如确要覆盖，请加 --force；或换一个文件名"
     assert "0775-1234567" in kept.read_text(encoding="utf-8")
     result = zhenggai("export", "measures", str(kept), "--force", database_url=db_url)
     assert result.code == 0, result.err

@@ -1120,7 +1120,7 @@ async def test_yaml_large_article_texts_and_size_limit(seeded: SessionFactory, t
 
 async def test_yaml_gbk_big5_and_bom(seeded: SessionFactory, tmp_path: Path) -> None:
     path = tmp_path / "regs.yaml"
-    path.write_bytes(ONE.replace("一", "貳").replace("条", "條").encode("big5"))
+    path.write_bytes(ONE.replace("一", "貳").replace("条", "條").replace("内", "內").encode("big5"))
     await expect_rejected(seeded, "regulations", path, contains="Big5")
     path.write_bytes(ONE.encode("gbk"))
     await expect_imported(seeded, "regulations", path)
