@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, load_settings, unknown_env_keys
 from bot.errors import ConfigError, ImportFailed, ZhenggaiError
 
 if TYPE_CHECKING:
@@ -745,6 +745,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     _setup_logging(settings, one_shot=args.command not in ("run", "demo"))
+    for note in unknown_env_keys():
+        log.warning(note)
     try:
         if getattr(args, "sync", False):
             return int(args.func(settings, args))

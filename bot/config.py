@@ -7,6 +7,7 @@ the variable's name (see `load_settings`), never half-way through a run.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 from functools import cached_property
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
@@ -175,6 +177,25 @@ class Settings(BaseSettings):
 def env_file() -> Path:
     """`.env` in the project (or ZHENGGAI_ENV_FILE): found the same way wherever a command runs."""
     return Path(os.environ.get("ZHENGGAI_ENV_FILE") or PROJECT_ROOT / ".env")
+
+
+def unknown_env_keys(path: Path | None = None) -> list[str]:
+    """A sentence for each key in the `.env` file that is no setting: a misspelt REMINDER_TIMES
+    would otherwise be ignored without a word and the default used instead."""
+    path = env_file() if path is None else path
+    if not path.is_file():
+        return []
+    known = sorted(name.upper() for name in Settings.model_fields)
+    notes = []
+    for key in dotenv_values(path, encoding="utf-8"):
+        name = key.strip().upper()
+        # compose.yaml reads POSTGRES_PASSWORD (and Compose its COMPOSE_* options) from the same file.
+        if name in known or name.startswith(("POSTGRES_", "COMPOSE_")):
+            continue
+        guess = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        hint = f"，是否应为 {guess[0]}？" if guess else "；可用的设置项见 .env.example"
+        notes.append(f"设置文件 {path} 中的 {key.strip()} 不是已知的设置项，已忽略{hint}")
+    return notes
 
 
 def load_settings(**overrides: Any) -> Settings:

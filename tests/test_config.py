@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
-from bot.config import PROJECT_ROOT, load_settings
+from bot.config import PROJECT_ROOT, load_settings, unknown_env_keys
 from bot.errors import ConfigError
 from tests.cli_runner import zhenggai
 
@@ -85,3 +86,20 @@ def test_a_bad_database_url_is_not_quoted_back(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "DATABASE_URL" in str(caught.value) and "s3cretpw" not in str(caught.value)
+
+
+def test_a_misspelt_key_in_the_env_file_is_named_with_a_guess_and_never_its_value(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("REMINDER_TIMES=08:00\nreminder_days_before=5\nPOSTGRES_PASSWORD=hunter2\nDB_PASSWORD=hunter3\n",
+                   encoding="utf-8")
+    result = zhenggai("db", "current", database_url=f"sqlite+aiosqlite:///{tmp_path / 'zg.db'}",
+                      env={"ZHENGGAI_ENV_FILE": str(env)})
+    assert f"设置文件 {env} 中的 REMINDER_TIMES 不是已知的设置项，已忽略，是否应为 REMINDER_TIME？" in result.err
+    assert f"设置文件 {env} 中的 DB_PASSWORD 不是已知的设置项，已忽略；可用的设置项见 .env.example" in result.err
+    assert "reminder_days_before" not in result.err  # keys are case-insensitive, as the settings read them
+    assert "POSTGRES_PASSWORD" not in result.err  # compose.yaml's, kept in the same file
+    assert "hunter" not in result.err + result.out and "08:00" not in result.err
+
+
+def test_every_key_in_env_example_is_a_setting() -> None:
+    assert unknown_env_keys(PROJECT_ROOT / ".env.example") == []
