@@ -309,7 +309,7 @@ async def test_deadlines_with_a_midnight_time_or_as_excel_serial_numbers_are_rea
     rows = [{**rows[0], "code": f"ZG20257{i:02d}", "deadline": d}
             for i, d in enumerate(["1900-01-01", "2100-01-01", "12345", "年底", "2026-12-31 17:30"])]
     failure = await refused(seeded, ledger.import_measures, write_rows(tmp_path / "台账2.csv", rows))
-    forms = "应为 2026-12-31、2026/12/31、2026年12月31日、2026年12月底，或“长期坚持”"
+    forms = "应为 2026-12-31、2026/12/31、2026年12月31日、2026年12月底、2026年底前，或“长期坚持”"
     assert failure.lines()[1:] == [
         "  台账2.csv 第2行 [deadline]：日期「1900-01-01」不在 2000 年至 2099 年之间，请检查年份；"
         "1900 年的日期多是 Excel 把空白或 0 显示成了日期",

@@ -17,6 +17,7 @@ from bot.services.text import (
     normalize,
     parse_chat_date,
     parse_deadline,
+    parse_file_deadline,
     person_name,
     split_chat_date,
 )
@@ -64,6 +65,29 @@ def test_a_code_with_short_groups_is_found_however_its_zeros_are_typed(typed: st
                                             ("2027年2月底", dt.date(2027, 2, 28)), ("长期坚持", None), ("", None)])
 def test_deadlines_as_written_in_a_ledger(text: str, date: dt.date | None) -> None:
     assert parse_deadline(text) == date
+
+
+@pytest.mark.parametrize(("text", "date"), [
+    ("2026年底", dt.date(2026, 12, 31)), ("2026年年底前", dt.date(2026, 12, 31)),
+    ("2026年底前完成", dt.date(2026, 12, 31)), ("2027年6月底以前完成整改", dt.date(2027, 6, 30)),
+    ("2026年12月31日前完成", dt.date(2026, 12, 31)), ("2026年9月30号", dt.date(2026, 9, 30)),
+    ("2027年上半年", dt.date(2027, 6, 30)), ("2027年下半年", dt.date(2027, 12, 31)),
+    ("2027年第一季度", dt.date(2027, 3, 31)), ("2027年3季度末", dt.date(2027, 9, 30)),
+    ("2027年3月上旬", dt.date(2027, 3, 10)), ("2027年3月中旬", dt.date(2027, 3, 20)),
+    ("2027年2月下旬", dt.date(2027, 2, 28)),
+])
+def test_deadlines_as_a_rectification_ledger_words_them(text: str, date: dt.date) -> None:
+    assert parse_deadline(text) == date
+    assert parse_file_deadline(text) == date
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("立行立改", "没有具体日期，请填写应完成的日期"), ("已完成", "是状态而不是日期，请填在“状态”列"),
+    ("12月31日前", "请写明年份"), ("2026.12", "无法识别的日期「2026.12」"), ("前完成", "无法识别的日期"),
+])
+def test_ledger_words_that_are_no_deadline_are_refused_saying_what_to_write(text: str, said: str) -> None:
+    with pytest.raises(DateFormatError, match=said):
+        parse_file_deadline(text)
 
 
 @pytest.mark.parametrize("text", ["2026-02-30", "下周", "2026-13-01", "明年"])

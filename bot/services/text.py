@@ -236,8 +236,22 @@ def _padded(groups: list[str]) -> str:
 # ---- dates --------------------------------------------------------------------------------------
 
 _OPEN_ENDED = {"长期", "长期坚持", "持续推进", "持续", "常态化", "长期推进"}
-_ISO_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:前|之前)?")
-_MONTH_END = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*(?:底|末)?(?:前|之前)?")
+_ISO_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
+_MONTH_END = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*(?:底|末)?")
+# How a 整改台账 words the rest of a deadline: 2026年底前完成, 2026年6月底以前完成整改.
+_DEADLINE_TAIL = re.compile(r"\s*(?:前|之前|以前)?\s*(?:完成|完成整改|整改完成|整改到位|办结|完成销号)?\s*$")
+_YEAR_END = re.compile(r"(\d{4})\s*年\s*(?:年底|年末|底|末)")
+_HALF_YEAR = re.compile(r"(\d{4})\s*年\s*([上下])半年(?:底|末)?")
+_QUARTER = re.compile(r"(\d{4})\s*年\s*第?\s*([一二三四1-4])\s*季度(?:底|末)?")
+# 上旬 ends on the 10th, 中旬 on the 20th, 下旬 with the month.
+_TEN_DAYS = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月\s*([上中下])旬(?:末)?")
+#: Words that stand in a 台账's deadline column but are no date, with what to write instead.
+_NOT_A_DEADLINE = {
+    "立行立改": "“立行立改”没有具体日期，请填写应完成的日期（已完成的可填实际完成日期）",
+    "即知即改": "“即知即改”没有具体日期，请填写应完成的日期（已完成的可填实际完成日期）",
+    "已完成": "“已完成”是状态而不是日期，请填在“状态”列，并在此填写完成时限",
+    "已整改": "“已整改”是状态而不是日期，请填在“状态”列，并在此填写完成时限",
+}
 
 
 #: At most this many characters of what was typed are quoted back in an error.
@@ -250,7 +264,8 @@ class DateFormatError(ValueError):
 
 def parse_deadline(value: object) -> dt.date | None:
     """A deadline as written in a 台账: 2026-12-31, 2026/12/31, 2026年12月31日, 2026年12月底,
-    or an open-ended 长期坚持 (None). Anything else raises DateFormatError."""
+    2026年底, 2026年上半年, 2026年第三季度, 2026年12月中旬, each may be followed by 前 and 完成
+    (2026年底前完成); or an open-ended 长期坚持 (None). Anything else raises DateFormatError."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -260,14 +275,26 @@ def parse_deadline(value: object) -> dt.date | None:
     text = unicodedata.normalize("NFKC", str(value)).strip()
     if not text or text in _OPEN_ENDED:
         return None
-    match = _ISO_DATE.fullmatch(text)
+    if text in _NOT_A_DEADLINE:
+        raise DateFormatError(f"「{text}」：{_NOT_A_DEADLINE[text]}")
+    day = _DEADLINE_TAIL.sub("", text) or text
     try:
-        if match:
+        if match := _ISO_DATE.fullmatch(day):
             return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        match = _MONTH_END.fullmatch(text)
-        if match and ("月" in text or "底" in text or "末" in text):
+        # 2026.12 alone stays unread: Excel turns 2026.10 into the number 2026.1.
+        if (match := _MONTH_END.fullmatch(day)) and re.search("[月底末]", day):
+            return month_end(int(match.group(1)), int(match.group(2)))
+        if match := _YEAR_END.fullmatch(day):
+            return dt.date(int(match.group(1)), 12, 31)
+        if match := _HALF_YEAR.fullmatch(day):
+            return month_end(int(match.group(1)), 6 if match.group(2) == "上" else 12)
+        if match := _QUARTER.fullmatch(day):
+            quarter = "一二三四".find(match.group(2)) + 1 or int(match.group(2))
+            return month_end(int(match.group(1)), 3 * quarter)
+        if match := _TEN_DAYS.fullmatch(day):
             year, month = int(match.group(1)), int(match.group(2))
-            return month_end(year, month)
+            part = match.group(3)
+            return month_end(year, month) if part == "下" else dt.date(year, month, 10 if part == "上" else 20)
     except ValueError as exc:
         raise DateFormatError(f"不存在的日期「{clean_display(text, _SHOWN)}」") from exc
     # Quoted shortened: a pasted essay must not come back whole.
@@ -276,7 +303,7 @@ def parse_deadline(value: object) -> dt.date | None:
 
 
 #: The deadlines a 台账 file may hold, as its error messages list them.
-FILE_DATE_FORMS = "2026-12-31、2026/12/31、2026年12月31日、2026年12月底，或“长期坚持”"
+FILE_DATE_FORMS = "2026-12-31、2026/12/31、2026年12月31日、2026年12月底、2026年底前，或“长期坚持”"
 #: Deadlines in a file must fall in these years: 1900-01-01 is Excel's date 0 (an empty cell
 #: or a formula's 0 shown as a date), not a deadline anyone set.
 FILE_DEADLINE_FIRST = dt.date(2000, 1, 1)
@@ -308,10 +335,12 @@ def parse_file_deadline(value: object) -> dt.date | None:
     try:
         date = parse_deadline(day_text)
     except DateFormatError:
-        month = _MONTH_END.fullmatch(day_text)
-        if _ISO_DATE.fullmatch(day_text) or (month and re.search("[月底末]", day_text)):
-            raise  # a date in a known form that does not exist (2027-02-30): said so already
-        hint = "（请写明年份，如 2026年12月底）" if re.search("[底末]", text) and not re.search(r"\d{4}", text) else ""
+        day = _DEADLINE_TAIL.sub("", day_text) or day_text
+        month = _MONTH_END.fullmatch(day)
+        if _ISO_DATE.fullmatch(day) or (month and re.search("[月底末]", day)) or day_text in _NOT_A_DEADLINE:
+            raise  # a date in a known form that does not exist (2027-02-30), or 立行立改: said so already
+        yearless = re.search("[月底末]", text) and not re.search(r"\d{4}", text)
+        hint = "（请写明年份，如 2026年12月底）" if yearless else ""
         shown = clean_display(text, _SHOWN)
         raise DateFormatError(f"无法识别的日期「{shown}」，应为 {FILE_DATE_FORMS}{hint}") from None
     return None if date is None else _deadline_in_range(date, clean_display(text, _SHOWN))
