@@ -335,9 +335,9 @@ def parse_file_deadline(value: object) -> dt.date | None:
     try:
         date = parse_deadline(day_text)
     except DateFormatError:
-        day = _DEADLINE_TAIL.sub("", day_text) or day_text
-        month = _MONTH_END.fullmatch(day)
-        if _ISO_DATE.fullmatch(day) or (month and re.search("[月底末]", day)) or day_text in _NOT_A_DEADLINE:
+        bare = _DEADLINE_TAIL.sub("", day_text) or day_text
+        month = _MONTH_END.fullmatch(bare)
+        if _ISO_DATE.fullmatch(bare) or (month and re.search("[月底末]", bare)) or day_text in _NOT_A_DEADLINE:
             raise  # a date in a known form that does not exist (2027-02-30), or 立行立改: said so already
         yearless = re.search("[月底末]", text) and not re.search(r"\d{4}", text)
         hint = "（请写明年份，如 2026年12月底）" if yearless else ""
