@@ -170,6 +170,48 @@ async def test_a_csv_saved_by_chinese_excel_in_gbk_imports_and_says_so(
     assert measure is not None and (measure.problem, measure.unit) == ("教师补贴未落实", "基础教育科")
 
 
+async def test_a_header_in_two_rows_under_a_merged_group_heading_is_read_as_one(
+    db_url: str, factory: SessionFactory, tmp_path: Path
+) -> None:
+    import_all(db_url)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["贵港市教育局整改台账"])
+    sheet.append(["序号", "编号", "问题", "整改措施", "责任落实", None, None, "完成时限"])
+    sheet.append([None, None, None, None, "责任单位", "责任人", "分管领导", None])
+    sheet.append([1, "ZG2025099", "问题甲", "措施甲", "基础教育科", "张伟", "陈建华", "2026年底前"])
+    sheet.merge_cells("A1:H1")
+    sheet.merge_cells("E2:G2")
+    for column in "ABCDH":
+        sheet.merge_cells(f"{column}2:{column}3")
+    book.save(tmp_path / "台账.xlsx")
+    # The same table as a CSV leaves the cells under the merged ones blank.
+    rows = ["编号,问题,整改措施,责任落实,,,完成时限", ",,,责任单位,责任人,分管领导,",
+            "ZG2025098,问题乙,措施乙,人事科,罗海燕,梁秀珍,2027-03-31"]
+    write(tmp_path / "台账.csv", "\n".join(rows) + "\n")
+    for name in ("台账.xlsx", "台账.csv"):
+        result = zhenggai("import", "measures", str(tmp_path / name), database_url=db_url)
+        assert result.code == 0, result.err
+        assert "新增 1" in result.out and "责任落实" not in result.out, result.out
+    async with transaction(factory) as session:
+        measures = {m.code: m for m in await session.scalars(select(Measure).where(Measure.code >= "ZG2025098"))}
+    got = {code: (m.unit, m.owner.name, m.leader.name if m.leader else None, str(m.deadline))
+           for code, m in measures.items()}
+    assert got == {"ZG2025099": ("基础教育科", "张伟", "陈建华", "2026-12-31"),
+                   "ZG2025098": ("人事科", "罗海燕", "梁秀珍", "2027-03-31")}
+
+
+async def test_a_first_data_row_is_never_taken_for_a_second_header_row(db_url: str, tmp_path: Path) -> None:
+    import_all(db_url)
+    # Only a blank under 责任落实 and a unit that is also a header word (科室): still data, and the
+    # header without 责任人 is refused naming it.
+    rows = ["编号,问题,整改措施,责任落实,完成时限", "ZG2025097,问题丙,措施丙,科室,2027-03-31"]
+    result = zhenggai("import", "measures", str(write(tmp_path / "台账.csv", "\n".join(rows) + "\n")),
+                      database_url=db_url)
+    assert result.code == 1 and "第1行" in result.err and "缺少必需的列「责任人」" in result.err, result.err
+
+
 BAD_FILES = [
     ("unknown owner", f"{HEADER}\n{GOOD_ROW.replace('张伟', '王不存在')}\n", "utf-8", "第2行 [owner]", "王不存在"),
     ("bad date", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace('099', '098').replace('2027-01-31', '2027-02-30')}\n",

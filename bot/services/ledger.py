@@ -754,20 +754,16 @@ def _find_header(
     table: _Table, mapping: Callable[[str], str | None], required: Sequence[str], problems: _Problems,
     other_kind: tuple[Callable[[str], str | None], str] | None = None,
 ) -> tuple[_Header, list[Row]]:
-    """Locate the header row (a 台账 often starts with a title row) and map its columns."""
+    """Locate the header row (a 台账 often starts with a title row) and map its columns. A header
+    in two rows (责任落实 over 责任单位 · 责任人 · 分管领导) is read as one."""
     first_text: str | None = None
-    for position, (row_no, cells) in enumerate(table.rows):
-        if row_no > 20:
-            break
-        if all(c is None for c in cells):
-            continue
-        if first_text is None:
-            first_text = " ".join(str(c) for c in cells if c is not None)
+
+    def read(row_no: int, cells: list[Cell]) -> tuple[dict[str, int], list[int]]:
         columns: dict[str, int] = {}
         ranks: dict[str, int] = {}
         set_aside: list[int] = []
         for index, cell in enumerate(cells):
-            name = mapping(str(cell)) if cell is not None and not isinstance(cell, _Uncomputed) else None
+            name = _header_name(cell, mapping)
             if name is None:
                 continue
             # A column named exactly (责任单位) wins over one only resembling it (牵头单位), which a
@@ -783,8 +779,26 @@ def _find_header(
                 columns[name], ranks[name] = index, rank
             else:
                 set_aside.append(index)
+        return columns, set_aside
+
+    for position, (row_no, cells) in enumerate(table.rows):
+        if row_no > 20:
+            break
+        if all(c is None for c in cells):
+            continue
+        if first_text is None:
+            first_text = " ".join(str(c) for c in cells if c is not None)
+        columns, set_aside = read(row_no, cells)
         # One recognised word may be a title ("整改措施"); a header names several columns.
         if len(columns) >= min(2, len(required)):
+            start = position + 1
+            below = next((i for i in range(start, len(table.rows)) if any(c is not None for c in table.rows[i][1])),
+                         None)
+            if below is not None:
+                joined = _with_subheader(cells, table.rows[below][1], mapping)
+                if joined is not None:
+                    cells, start = joined, below + 1
+                    columns, set_aside = read(row_no, cells)
             missing = [c for c in required if c not in columns]
             if missing:
                 # Named as the file names its columns (a Chinese 台账: 责任人), with what was found.
@@ -803,7 +817,7 @@ def _find_header(
             duplicates = [(_quote(cells[i], 20), problems.labels[str(mapping(str(cells[i])))])
                           for i in sorted(set_aside)]
             return (_Header(row_no, columns, width, mapping, [c for c in ignored if c], duplicates),
-                    table.rows[position + 1:])
+                    table.rows[start:])
     hint = ""
     if first_text is not None and "," not in first_text and (";" in first_text or "\t" in first_text):
         hint = "；分隔符应为英文逗号“,”"
@@ -811,6 +825,33 @@ def _find_header(
         hint += f"；这个文件看起来是{other_kind[1]}"
     expected = f"{', '.join(required)}（或 {'、'.join(_ZH_NAMES.get(c, c) for c in required)}）"
     raise problems.fail(None, None, f"找不到表头（应包含 {expected} 等列{hint}）", no_header=True)
+
+
+def _header_name(cell: Cell, mapping: Callable[[str], str | None]) -> str | None:
+    return mapping(str(cell)) if cell is not None and not isinstance(cell, _Uncomputed) else None
+
+
+def _with_subheader(header: list[Cell], below: list[Cell], mapping: Callable[[str], str | None]) -> list[Cell] | None:
+    """The header completed by the row below it when that row is the second row of a two-row
+    header: it names a column under a group heading (责任落实 → 责任单位, 责任人) or a blank, and
+    holds nothing else but blanks and the cells above it again (Excel's merged cells copied down).
+    None when the row below is data."""
+    joined = list(header) + [None] * max(0, len(below) - len(header))
+    names_more = False
+    for index, cell in enumerate(below):
+        if cell is None:
+            continue
+        above = joined[index]
+        name = _header_name(cell, mapping)
+        if name is None:
+            if cell != above:
+                return None  # a value under a header: the data begins here
+            continue
+        if _header_name(above, mapping) not in (None, name):
+            return None  # 编号 above 问题: not a header split in two
+        names_more = names_more or _header_name(above, mapping) is None
+        joined[index] = cell
+    return joined if names_more else None
 
 
 def _looks_like(table: _Table, mapping: Callable[[str], str | None]) -> bool:
