@@ -202,6 +202,39 @@ async def test_a_header_in_two_rows_under_a_merged_group_heading_is_read_as_one(
                    "ZG2025098": ("人事科", "罗海燕", "梁秀珍", "2027-03-31")}
 
 
+async def test_a_workbook_saved_on_its_instructions_sheet_imports_from_the_sheet_with_the_ledger(
+    db_url: str, factory: SessionFactory, tmp_path: Path
+) -> None:
+    import_all(db_url)
+    book = Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.title = "填表说明"
+    notes.append(["请按以下要求填写整改台账：责任人须为干部名单中的姓名，完成时限写明年月日。"])
+    hidden = book.create_sheet("旧台账")
+    hidden.append(["编号", "问题", "整改措施", "责任人"])
+    hidden.append(["ZG2025096", "旧问题", "旧措施", "张伟"])
+    hidden.sheet_state = "hidden"
+    ledger_sheet = book.create_sheet("台账")
+    ledger_sheet.append(["编号", "问题", "整改措施", "责任单位", "责任人", "完成时限"])
+    ledger_sheet.append(["ZG2025099", "问题甲", "措施甲", "基础教育科", "张伟", "2027-01-31"])
+    book.active = 0
+    book.save(tmp_path / "台账.xlsx")
+    result = zhenggai("import", "measures", str(tmp_path / "台账.xlsx"), database_url=db_url)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[:2] == ["台账.xlsx 导入成功。整改措施：新增 1，更新 0，未变 0",
+                                           "已读取工作表「台账」（打开时显示的「填表说明」中没有表头）"]
+    async with transaction(factory) as session:
+        codes = set(await session.scalars(select(Measure.code).where(Measure.code >= "ZG2025096")))
+    assert codes == {"ZG2025099"}  # a hidden sheet is not read
+
+    # A workbook with no ledger on any sheet is refused as before, naming no sheet.
+    del book["台账"]
+    book.save(tmp_path / "说明.xlsx")
+    result = zhenggai("import", "measures", str(tmp_path / "说明.xlsx"), database_url=db_url)
+    assert result.code == 1 and "找不到表头" in result.err, result.err
+
+
 async def test_a_first_data_row_is_never_taken_for_a_second_header_row(db_url: str, tmp_path: Path) -> None:
     import_all(db_url)
     # Only a blank under 责任落实 and a unit that is also a header word (科室): still data, and the

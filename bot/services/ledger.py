@@ -155,6 +155,8 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)
     #: The text encoding the file was read in, so a wrong guess that garbled the text is explained.
     encoding: str = "UTF-8"
+    #: Which worksheet was read, when not the one the workbook opens at.
+    sheet_note: str = ""
 
     @property
     def total(self) -> int:
@@ -167,6 +169,8 @@ class ImportReport:
         """The summary, the columns that were not read, then what changed (which measures, which
         columns), for the importer to check."""
         lines = [self.summary()]
+        if self.sheet_note:
+            lines.append(self.sheet_note)
         if self.encoding != "UTF-8":
             lines.append(f"文件按 {self.encoding} 编码读取（如有乱码，请另存为 UTF-8 后重新导入）")
         if self.ignored:
@@ -255,6 +259,7 @@ class _Table:
     rows: list[Row]
     kind: str  # "csv" or "xlsx"
     encoding: str = "UTF-8"  # of a CSV: "UTF-8" or "GBK"
+    sheet_note: str = ""  # of an XLSX read from another sheet than the active one: which, and why
 
 
 def _read_bytes(path: Path, problems: _Problems, limit: int) -> bytes:
@@ -418,7 +423,9 @@ def _read_csv(path: Path, problems: _Problems) -> _Table:
     return _Table(rows, "csv", encoding)
 
 
-def _read_xlsx(path: Path, problems: _Problems, meter: Callable[[int, int], None]) -> _Table:
+def _read_xlsx(
+    path: Path, problems: _Problems, meter: Callable[[int, int], None], wanted: Callable[[list[Row]], bool]
+) -> _Table:
     unreadable = "无法读取 Excel 文件：文件已损坏或不是 .xlsx 格式（请在 Excel 中另存为 .xlsx）"
     try:
         with path.open("rb") as handle:
@@ -436,7 +443,8 @@ def _read_xlsx(path: Path, problems: _Problems, meter: Callable[[int, int], None
         with zipfile.ZipFile(path) as archive:
             if sum(info.file_size for info in archive.infolist()) > MAX_XLSX_UNPACKED_BYTES:
                 raise problems.fail(None, None, "Excel 文件解压后过大，疑似损坏或恶意文件")
-            return _Table(_XlsxReader(archive, problems).rows(meter), "xlsx")
+            rows, sheet_note = _XlsxReader(archive, problems).rows(meter, wanted)
+            return _Table(rows, "xlsx", sheet_note=sheet_note)
     except ImportFailed:
         raise
     except Exception:  # a damaged zip or XML fails in many ways; all mean the same to a person
@@ -521,14 +529,17 @@ class _XlsxReader:
             found[rel.get("Id", "")] = (rel.get("Type", "").rpartition("/")[2], target)
         return found
 
-    def rows(self, meter: Callable[[int, int], None]) -> list[Row]:
+    def rows(self, meter: Callable[[int, int], None], wanted: Callable[[list[Row]], bool]) -> tuple[list[Row], str]:
+        """The rows of the sheet to import: the sheet Excel opens at (the active one), or, when
+        that holds nothing `wanted` (a 说明 or 汇总 sheet the file was saved on), the first other
+        visible worksheet that does, with a sentence naming both for the report ("" otherwise)."""
         book_part = next((target for kind, target in self._relationships("").values() if kind == "officeDocument"),
                          "xl/workbook.xml")
         book = self._xml(book_part)
         rels = self._relationships(book_part)
         epoch_1904 = False
         active = 0
-        sheets: list[tuple[str, str, str]] = []  # (state, relationship type, part)
+        sheets: list[tuple[str, str, str, str]] = []  # (state, relationship type, part, name)
         for element in book.iter():
             tag = _local(element.tag)
             if tag == "workbookPr":
@@ -538,9 +549,8 @@ class _XlsxReader:
             elif tag == "sheet":
                 rel_id = next((v for k, v in element.attrib.items() if _local(k) == "id"), "")
                 kind, target = rels.get(rel_id, ("", ""))
-                sheets.append((element.get("state", "visible"), kind, target))
-        # The sheet Excel opens at (the active one); a chart sheet has no cells, so then the first
-        # visible worksheet. Other sheets (说明, 汇总 …) are ignored.
+                sheets.append((element.get("state", "visible"), kind, target, element.get("name", "")))
+        # A chart sheet has no cells: then the first visible worksheet.
         worksheets = [s for s in sheets if s[1] == "worksheet" and s[2] in self.archive.NameToInfo]
         if not worksheets:
             raise self.problems.fail(None, None, "Excel 文件中没有工作表")
@@ -554,7 +564,16 @@ class _XlsxReader:
                 strings = self._shared_strings(target)
             elif kind == "styles" and target in self.archive.NameToInfo:
                 dates = self._date_styles(target)
-        return self._sheet(chosen[2], strings, dates, epoch_1904, meter)
+        rows = self._sheet(chosen[2], strings, dates, epoch_1904, meter)
+        if not wanted(rows):
+            for other in worksheets:
+                if other is chosen or other[0] != "visible":
+                    continue
+                other_rows = self._sheet(other[2], strings, dates, epoch_1904, meter)
+                if wanted(other_rows):
+                    shown, opened = _quote(other[3], 20), _quote(chosen[3], 20)
+                    return other_rows, f"已读取工作表「{shown}」（打开时显示的「{opened}」中没有表头）"
+        return rows, ""
 
     def _shared_strings(self, part: str) -> list[str]:
         from xml.etree import ElementTree
@@ -721,12 +740,14 @@ def _fill_merged(rows: dict[int, list[Cell]], merges: Sequence[tuple[int, int, i
                 row[min_col - 1] = value
 
 
-def _read_table(path: Path, problems: _Problems, meter: Callable[[int, int], None]) -> _Table:
+def _read_table(
+    path: Path, problems: _Problems, meter: Callable[[int, int], None], mapping: Callable[[str], str | None]
+) -> _Table:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, problems)
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, problems, meter)
+        return _read_xlsx(path, problems, meter, lambda rows: _looks_like(_Table(rows, "xlsx"), mapping))
     hint = "（请在 Excel 中另存为 .xlsx）" if suffix in (".xls", ".et", ".ods", ".numbers") else ""
     raise problems.fail(None, None, f"不支持的文件类型「{_quote(suffix) or '无扩展名'}」，应为 .csv 或 .xlsx{hint}")
 
@@ -968,16 +989,19 @@ def _report(progress: Progress | None, done: int, total: int) -> None:
         progress(done, total)
 
 
-async def _load_table(path: Path, problems: _Problems, meter: _Meter, share: float) -> _Table:
+async def _load_table(
+    path: Path, problems: _Problems, meter: _Meter, share: float, mapping: Callable[[str], str | None]
+) -> _Table:
     """Read and decode the whole file off the event loop (a large XLSX takes seconds); reading
-    an XLSX is reported as the first `share` of the progress."""
+    an XLSX is reported as the first `share` of the progress. `mapping` names the columns of the
+    kind of file expected, to find its sheet in a workbook."""
 
     def on_rows(done: int, expected: int) -> None:
         if expected > 0:
             meter.size = max(meter.size, expected)
             meter(share * done / expected)
 
-    return await asyncio.to_thread(_read_table, path, problems, on_rows)
+    return await asyncio.to_thread(_read_table, path, problems, on_rows, mapping)
 
 
 # ---- cadres -------------------------------------------------------------------------------------
@@ -989,7 +1013,7 @@ async def import_cadres(
     existing cadre has: a list of names and units must not demote every leader and admin.
     `actor` is the admin importing in chat, who cannot take away their own admin role."""
     problems = _Problems(path.name)
-    table = await _load_table(path, problems, _Meter(None), 0)
+    table = await _load_table(path, problems, _Meter(None), 0, _cadre_column)
     header, rows = _find_header(table, _cadre_column, ("name",), problems,
                                 other_kind=(_measure_column, "整改台账，请用 zhenggai import measures 导入"))
     columns = header.columns
@@ -1025,7 +1049,7 @@ async def import_cadres(
     problems.raise_if_any()
 
     report = ImportReport("干部", ignored=header.ignored, duplicates=header.duplicates,
-                          encoding=table.encoding)
+                          encoding=table.encoding, sheet_note=table.sheet_note)
     # Keyed as names are now stored, so a 张 伟 imported before matches 张伟 (and is renamed so).
     existing = {person_name(c.name): c for c in await session.scalars(select(Cadre))}
     _check_admins_remain(existing, parsed, actor, problems)
@@ -1115,7 +1139,7 @@ async def import_measures(
     # Share of the progress bar per stage: reading an XLSX is slow, reading a CSV is not.
     read_share = 0.5 if path.suffix.lower() in (".xlsx", ".xlsm") else 0.0
     check_share = 0.5 if read_share == 0 else 0.2
-    table = await _load_table(path, problems, meter, read_share)
+    table = await _load_table(path, problems, meter, read_share, _measure_column)
     required = ("code", "problem", "measure", "owner")
     header, rows = _find_header(table, _measure_column, required, problems,
                                 other_kind=(_cadre_column, "干部名单，请用 zhenggai import cadres 导入"))
@@ -1196,7 +1220,7 @@ async def import_measures(
         raise problems.fail(None, None, "文件中没有任何整改措施")
 
     report = ImportReport("整改措施", ignored=header.ignored, duplicates=header.duplicates, skipped=skipped,
-                          encoding=table.encoding)
+                          encoding=table.encoding, sheet_note=table.sheet_note)
     start = read_share + check_share
     await _write_measures(session, parsed, cadres.values(), report, problems,
                           lambda fraction: meter(start + (1 - start) * fraction), actor)
