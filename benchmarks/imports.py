@@ -1,4 +1,4 @@
-"""Import benchmark: a large 整改台账 (100,000 rows by default) through the real CLI.
+"""Import and export benchmark: a large 整改台账 (100,000 rows by default) through the real CLI.
 
 Run from the project root:
 
@@ -8,7 +8,8 @@ Writes a CSV and an XLSX ledger (Chinese headers, a title row in the XLSX, as a 
 file has) with every owner and leader taken from data/cadres.csv, then for each file on a fresh
 database: imports the cadres, imports the ledger (`zhenggai import measures FILE`, a subprocess,
 as staff run it), imports it again (nothing changes), and imports a copy with one unknown owner
-near the end (must be refused whole). Prints wall time, rows/s and the peak memory of each run.
+near the end (must be refused whole), then exports the ledger to the same format. Prints wall
+time, rows/s and the peak memory of each run.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ async def main() -> None:
                 (f"{kind}: first import", ("import", "measures", str(files[kind]))),
                 (f"{kind}: same file again", ("import", "measures", str(files[kind]))),
                 (f"{kind}: one bad row near the end", ("import", "measures", str(files[f"{kind}-bad"]))),
+                (f"{kind}: export the ledger", ("export", "measures", str(folder / f"export.{kind}"), "--force")),
             ):
                 run = await asyncio.to_thread(cli, label, url, *arguments)
                 runs.append(run)

@@ -215,11 +215,14 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         # The file may be the hand-kept 台账 this one was imported from, with columns (联系电话,
         # 备注) an export does not write: overwriting it would lose them.
         raise ZhenggaiError(f"目标文件已存在：{path}。如确要覆盖，请加 --force；或换一个文件名")
+    progress = ProgressPrinter(f"导出 {path.name}")
     engine, factory = await _open_database(settings)
     try:
         async with transaction(factory) as session:
-            count = await ledger.export_measures(session, path, chinese_headers=args.chinese_headers)
+            count = await ledger.export_measures(session, path, chinese_headers=args.chinese_headers,
+                                                 progress=progress)
     finally:
+        progress.close()
         await engine.dispose()
     print(f"已导出 {count} 条整改措施到 {path}")
     return 0

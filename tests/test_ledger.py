@@ -94,6 +94,17 @@ def test_export_does_not_overwrite_a_file_without_force(db_url: str, tmp_path: P
     assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob(".*"))  # no temporary file left
 
 
+def test_a_long_export_reports_its_progress(db_url: str, tmp_path: Path) -> None:
+    import_all(db_url)
+    rows = [f"ZG2026{n:03d},问题{n},措施{n},类别,基础教育科,张伟,陈建华,2027-01-31,进行中," for n in range(300)]
+    ledger_file = write(tmp_path / "大台账.csv", HEADER + "\n" + "\n".join(rows) + "\n")
+    assert zhenggai("import", "measures", str(ledger_file), database_url=db_url).code == 0
+    result = zhenggai("export", "measures", str(tmp_path / "导出.xlsx"), database_url=db_url)
+    assert result.code == 0 and result.out.strip() == f"已导出 330 条整改措施到 {tmp_path / '导出.xlsx'}"
+    # Not a terminal: a line per tenth, the last when done.
+    assert result.err.splitlines()[-1] == "导出 导出.xlsx：100%", result.err
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 async def test_export_then_import_round_trips_equal(db_url: str, tmp_path: Path, suffix: str) -> None:
     import_all(db_url)

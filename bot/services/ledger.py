@@ -30,6 +30,7 @@ from typing import Any, cast
 import yaml
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.errors import ImportFailed, ImportProblem
 from bot.models import Article, Cadre, Measure, MeasureEvent, MeasureStatus, Regulation, Role, utcnow
@@ -1425,21 +1426,52 @@ def _jsonable(value: object) -> object:
     return value
 
 
-async def export_measures(session: AsyncSession, path: Path, *, chinese_headers: bool = False) -> int:
-    """Write the 台账 as CSV or XLSX with the import's columns; returns the number of rows."""
-    measures = list(await session.scalars(select(Measure).order_by(Measure.code)))
-    header = [MEASURE_HEADERS_ZH[c] if chinese_headers else c for c in MEASURE_COLUMNS]
-    rows = [export_row(m) for m in measures]
+#: Rows between two progress reports while an export is built.
+_EXPORT_STEP = 2000
+
+
+async def export_measures(
+    session: AsyncSession, path: Path, *, chinese_headers: bool = False, progress: Progress | None = None
+) -> int:
+    """Write the 台账 as CSV or XLSX with the import's columns; returns the number of rows. The
+    file is built off the event loop (100,000 rows take seconds), reporting `progress`."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        data = measures_csv(header, rows)
-    elif suffix == ".xlsx":
-        data = measures_xlsx(header, rows)
-    else:
+    if suffix not in (".csv", ".xlsx"):
         raise ImportFailed([ImportProblem(path.name, None, None,
                                           f"不支持的导出类型「{suffix or '无扩展名'}」，应为 .csv 或 .xlsx")])
+    header = [MEASURE_HEADERS_ZH[c] if chinese_headers else c for c in MEASURE_COLUMNS]
+    rows = await export_rows(session)
+    build = measures_csv if suffix == ".csv" else measures_xlsx
+    data = await asyncio.to_thread(build, header, rows, progress)
     await asyncio.to_thread(_write_whole, path, data)
     return len(rows)
+
+
+async def export_rows(session: AsyncSession) -> list[list[str]]:
+    """Every measure as the export's cells, by code. Read as plain columns, not as ORM objects
+    with their cadres loaded: a tenth of the memory at 100,000 measures."""
+    owner, leader = aliased(Cadre), aliased(Cadre)
+    result = await session.execute(
+        select(Measure.code, Measure.problem, Measure.measure, Measure.category, Measure.unit, owner.name,
+               leader.name, Measure.deadline, Measure.status, Measure.progress)
+        .join(owner, Measure.owner_id == owner.id)
+        .outerjoin(leader, Measure.leader_id == leader.id)
+        .order_by(Measure.code)
+    )
+    return [
+        [code, problem, measure, category, unit, owner_name, leader_name or "",
+         deadline.isoformat() if deadline else "", MeasureStatus(status).label, progress]
+        for code, problem, measure, category, unit, owner_name, leader_name, deadline, status, progress in result
+    ]
+
+
+def _reporting(rows: Sequence[list[str]], progress: Progress | None) -> Iterable[list[str]]:
+    """`rows`, telling `progress` every few thousand."""
+    total = len(rows)
+    for done, row in enumerate(rows, start=1):
+        yield row
+        if progress is not None and (done % _EXPORT_STEP == 0 or done == total):
+            progress(done, total)
 
 
 def _write_whole(path: Path, data: bytes) -> None:
@@ -1457,11 +1489,11 @@ def _write_whole(path: Path, data: bytes) -> None:
         raise
 
 
-def measures_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
+def measures_csv(header: list[str], rows: Sequence[list[str]], progress: Progress | None = None) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows([_csv_cell(v) for v in row] for row in rows)
+    writer.writerows([_csv_cell(v) for v in row] for row in _reporting(rows, progress))
     # utf-8-sig: Excel on Chinese Windows only recognises UTF-8 CSV with a BOM.
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -1474,16 +1506,7 @@ def _csv_cell(value: str) -> str:
     return "'" + value if _NEEDS_APOSTROPHE.match(value) else value
 
 
-def export_row(measure: Measure) -> list[str]:
-    return [
-        measure.code, measure.problem, measure.measure, measure.category, measure.unit,
-        measure.owner.name, measure.leader.name if measure.leader else "",
-        measure.deadline.isoformat() if measure.deadline else "",
-        measure.status.label, measure.progress,
-    ]
-
-
-def measures_xlsx(header: list[str], rows: Iterable[list[str]]) -> bytes:
+def measures_xlsx(header: list[str], rows: Sequence[list[str]], progress: Progress | None = None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -1499,7 +1522,7 @@ def measures_xlsx(header: list[str], rows: Iterable[list[str]]) -> bytes:
         header_cells.append(cell)
     sheet.append(header_cells)
     wrapped = Alignment(wrap_text=True, vertical="top")
-    for row in rows:
+    for row in _reporting(rows, progress):
         # A leading '=' would make Excel evaluate the text as a formula: store such text verbatim.
         # (Other text, + - @ first included, is stored as a string, which Excel never evaluates.)
         cells = [WriteOnlyCell(sheet, value=v) if not v.startswith("=") else _literal(sheet, v) for v in row]
