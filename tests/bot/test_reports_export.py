@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -54,6 +55,19 @@ async def test_an_admin_exports_the_ledger_as_xlsx(harness: Harness) -> None:
                     for m in await session.scalars(select(Measure).order_by(Measure.code))]
     assert rows[1:] == expected
     assert len(expected) == 30 and expected[0][0] == "ZG2025001" and expected[0][5] == "钟春兰"
+
+
+async def test_a_large_export_says_the_file_is_coming_before_it_comes(harness: Harness, tmp_path: Path) -> None:
+    rows = [f"ZG2027{n:04d},问题{n},措施{n},类别,基础教育科,张伟,陈建华,2027-01-31,进行中,"
+            for n in range(5000)]
+    path = tmp_path / "大台账.csv"
+    path.write_text(",".join(ledger.MEASURE_COLUMNS) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    async with transaction(harness.factory) as session:
+        await ledger.import_measures(session, path)
+    admin = await harness.bind("刘洋")
+    notice, file = await harness.say(admin, "/export csv", count=2)
+    assert notice.body == "正在生成 5030 项的整改台账，请稍候……"
+    assert file.document is not None and file.caption == "整改台账（5030 项，截至 2026-11-27）"
 
 
 async def test_an_admin_may_ask_for_the_ledger_as_csv(harness: Harness) -> None:
