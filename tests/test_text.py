@@ -104,6 +104,9 @@ def test_bad_deadlines_raise_with_the_text(text: str) -> None:
     ("下个月底", dt.date(2027, 1, 31)), ("下下个月", dt.date(2027, 2, 28)),
     ("一个月", dt.date(2027, 1, 31)), ("两周", dt.date(2027, 1, 14)), ("30天", dt.date(2027, 1, 30)),
     ("半个月", dt.date(2027, 1, 15)), ("半年", dt.date(2027, 6, 30)),
+    ("明年3月中旬", dt.date(2027, 3, 20)), ("3月上旬", dt.date(2027, 3, 10)), ("12月下旬", dt.date(2026, 12, 31)),
+    ("2027年3月中旬", dt.date(2027, 3, 20)), ("明年上半年", dt.date(2027, 6, 30)),
+    ("明年第三季度", dt.date(2027, 9, 30)), ("2027年底前", dt.date(2027, 12, 31)),
 ])
 def test_a_new_deadline_as_written_in_chat(text: str, date: dt.date) -> None:
     # Spans count from the current deadline (2026-12-31), not from today (2026-12-07).
@@ -126,6 +129,10 @@ def test_a_chat_date_we_cannot_read_is_named(text: str, said: str) -> None:
     ("明年6月底，资金未到位", ("明年6月底", "资金未到位")), ("2027-03-31 资金尚未到位", ("2027-03-31", "资金尚未到位")),
     ("2027-03-31\u3000资金", ("2027-03-31", "资金")), ("延期一个月，原因：等设备", ("一个月", "等设备")),
     ("过段时间 资金未到位", ("过段时间", "资金未到位")),
+    # 中旬 is part of the date: read as 3月 it would have asked for the 31st, and 中旬 become the reason.
+    ("2027年3月中旬，资金没到位", ("2027年3月中旬", "资金没到位")), ("明年3月下旬 资金", ("明年3月下旬", "资金")),
+    ("2027年上半年，资金", ("2027年上半年", "资金")), ("2027年底，资金", ("2027年底", "资金")),
+    ("明年第一季度，资金", ("明年第一季度", "资金")),
 ])
 def test_a_typed_answer_splits_into_date_and_reason(text: str, split: tuple[str, str]) -> None:
     assert split_chat_date(text) == split

@@ -358,9 +358,13 @@ def _deadline_in_range(date: dt.date, shown: str) -> dt.date:
 # or by how much (延期一个月, 推迟两周). A bare month (6月) means its end, as 6月底 does.
 _NUM = r"(?:[0-9]{1,2}|[一二两三四五六七八九十]{1,3})"
 _YEAR_WORD = r"(?:今年|明年|后年)"
+# A part of a year or month: 上半年 (June 30), 第一季度 (March 31), 中旬 (the 20th).
+_YEAR_PART = r"(?:[上下]半年|第?\s*[一二三四1-4]\s*季度)(?:底|末)?"
 CHAT_DATE = (
-    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*(?:[-/.月]\s*\d{1,2}\s*[日号]?|月?\s*(?:底|末)|月)"
-    rf"|{_YEAR_WORD}?\s*{_NUM}\s*月\s*(?:{_NUM}\s*[日号]|底|末|份)?"
+    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*(?:[-/.月]\s*\d{1,2}\s*[日号]?|月\s*[上中下]旬|月?\s*(?:底|末)|月)"
+    rf"|\d{{4}}\s*年\s*(?:年?(?:底|末)|{_YEAR_PART})"
+    rf"|{_YEAR_WORD}?\s*{_NUM}\s*月\s*(?:{_NUM}\s*[日号]|[上中下]旬|底|末|份)?"
+    rf"|{_YEAR_WORD}\s*{_YEAR_PART}"
     rf"|{_YEAR_WORD}?年?(?:底|末)"
     r"|(?:本|这个?|下下?个?)月(?:底|末)?|月(?:底|末)"
     rf"|{_NUM}\s*(?:个\s*月|个?\s*(?:星期|礼拜)|周|天)|半个?月|半年"
@@ -368,7 +372,10 @@ CHAT_DATE = (
 _CHAT_DATE = re.compile(rf"(?:{CHAT_DATE})(?:前|之前|以前)?")
 # 3个月 is a span but 3月 is March; 3日 is a day of the month, not three days.
 _SPAN = re.compile(rf"(?P<n>{_NUM})\s*(?:个\s*(?P<months>月)|个?\s*(?:星期|礼拜)|周|(?P<days>天))")
-_MONTH_DAY = re.compile(rf"(?P<year>{_YEAR_WORD})?\s*(?P<month>{_NUM})\s*月\s*(?:(?P<day>{_NUM})\s*[日号])?")
+_MONTH_DAY = re.compile(rf"(?P<year>{_YEAR_WORD})?\s*(?P<month>{_NUM})\s*月\s*"
+                        rf"(?:(?P<day>{_NUM})\s*[日号]|(?P<part>[上中下])旬)?")
+_YEAR_WORD_PART = re.compile(rf"(?P<year>{_YEAR_WORD})\s*"
+                             r"(?:(?P<half>[上下])半年|第?\s*(?P<quarter>[一二三四1-4])\s*季度)")
 
 
 #: Asking for more time: 申请延期到, 延长时限至, 推迟 ….
@@ -432,6 +439,13 @@ def _chat_date(plain: str, today: dt.date, current: dt.date | None) -> dt.date:
         return base + dt.timedelta(days=n if span.group("days") else 7 * n)
     if plain.endswith(("年底", "年末")) or plain in ("底", "末"):
         return dt.date(today.year + offset.get(plain[:2], 0), 12, 31)
+    part = _YEAR_WORD_PART.match(plain)
+    if part:  # 明年上半年, 明年第一季度
+        year = today.year + offset[part.group("year")]
+        quarter = part.group("quarter")
+        months = (6 if part.group("half") == "上" else 12) if quarter is None else \
+            3 * ("一二三四".find(quarter) + 1 or int(quarter))
+        return month_end(year, months)
     if "月" in plain and not _MONTH_DAY.match(plain):
         # 本月底 / 这个月底 / 下个月底 / 下下个月 / 月底
         ahead = plain.count("下")
@@ -444,10 +458,16 @@ def _chat_date(plain: str, today: dt.date, current: dt.date | None) -> dt.date:
     if not 1 <= month <= 12:
         raise ValueError(month)
     year = today.year + offset.get(found.group("year") or "", 0)
-    date = (dt.date(year, month, chinese_to_int(day_text) or 0) if day_text else month_end(year, month))
+
+    def on(year: int) -> dt.date:
+        if day_text:
+            return dt.date(year, month, chinese_to_int(day_text) or 0)
+        ten_days = {"上": 10, "中": 20}.get(found.group("part") or "")  # 下旬 ends with the month
+        return dt.date(year, month, ten_days) if ten_days else month_end(year, month)
+
+    date = on(year)
     if not found.group("year") and date < today:
-        # 3月31日 said in December: next year's.
-        date = (dt.date(year + 1, month, date.day) if day_text else month_end(year + 1, month))
+        date = on(year + 1)  # 3月31日 said in December: next year's
     return date
 
 
