@@ -295,10 +295,11 @@ class ExtensionStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REFUSED = "refused"
+    WITHDRAWN = "withdrawn"  # taken back by the requester before an admin decided
 
     @property
     def label(self) -> str:
-        return {"pending": "待审批", "approved": "已批准", "refused": "未批准"}[self.value]
+        return {"pending": "待审批", "approved": "已批准", "refused": "未批准", "withdrawn": "已撤回"}[self.value]
 
 
 class ExtensionRequest(Base):

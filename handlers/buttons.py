@@ -21,7 +21,8 @@ _MISS_ACTIONS = {Action.MISS, Action.TEACH, Action.TEACH_OTHER, Action.MISS_DISM
 # Buttons that change something or ask something anew; the others only show things.
 _ACTING = {Action.DONE_ASK, Action.DONE_YES, Action.DONE_NO, Action.DONE_UNDO, Action.VERIFY, Action.VERIFY_YES,
            Action.REJECT,
-           Action.EXTEND, Action.EXTEND_APPROVE, Action.EXTEND_REFUSE, Action.PROGRESS, Action.TEACH,
+           Action.EXTEND, Action.EXTEND_APPROVE, Action.EXTEND_REFUSE, Action.EXTEND_WITHDRAW, Action.PROGRESS,
+           Action.TEACH,
            Action.TEACH_OTHER, Action.MISS_DISMISS}
 
 

@@ -36,6 +36,7 @@ Examples::
     v1|dc|ZG2025004        owner pressed ✅ 完成: ask for confirmation
     v1|dy|#123             done confirmed, measure with database id 123 (code did not fit)
     v1|ea|57               approve extension request 57
+    v1|ew|57               its requester withdraws extension request 57
     v1|a|jiaoyu-huiyi|12   article 12 of regulation jiaoyu-huiyi
     v1|lp|od|2             third page of the overdue list
     v1|s|a|jiaoyu-huiyi|3  suggestion picked: article 3 of that regulation (``no`` is 0 for r/m)
@@ -82,6 +83,7 @@ __all__ = [
     "suggestions_keyboard",
     "teach_rows",
     "verify_confirm_keyboard",
+    "withdraw_keyboard",
 ]
 
 VERSION: Final = "v1"
@@ -104,6 +106,7 @@ class Action(StrEnum):
     EXTEND = "ex"  # owner asks for a later deadline
     EXTEND_APPROVE = "ea"  # + request id
     EXTEND_REFUSE = "er"  # + request id
+    EXTEND_WITHDRAW = "ew"  # + request id: the requester takes a pending request back
     PROGRESS = "pg"  # owner adds a progress note
     TRAIL = "tr"  # the measure's 办理记录 and evidence, in new messages (owner, leader, admins)
     REGULATION = "r"  # show a regulation card
@@ -132,6 +135,7 @@ SCHEMA: Final[Mapping[Action, tuple[str, ...]]] = {
     Action.EXTEND: ("ref",),
     Action.EXTEND_APPROVE: ("request_id",),
     Action.EXTEND_REFUSE: ("request_id",),
+    Action.EXTEND_WITHDRAW: ("request_id",),
     Action.PROGRESS: ("ref",),
     Action.TRAIL: ("ref",),
     Action.REGULATION: ("ref",),
@@ -388,6 +392,11 @@ def extension_keyboard(request_id: int) -> InlineKeyboardMarkup:
     """Under an extension request sent to the leader: approve · refuse."""
     return confirm_keyboard(encode(Action.EXTEND_APPROVE, request_id), encode(Action.EXTEND_REFUSE, request_id),
                             yes_text="✅ 同意延期", no_text="❌ 不同意")
+
+
+def withdraw_keyboard(request_id: int) -> InlineKeyboardMarkup:
+    """Under the confirmation of an extension request, for its requester: take it back."""
+    return InlineKeyboardMarkup([[_button("↩️ 撤回申请", Action.EXTEND_WITHDRAW, request_id)]])
 
 
 def hit_label(hit: Hit) -> str:

@@ -1,5 +1,6 @@
 """Measures: /mine /status /overdue /todo /done /verify /reject /extend, done by reply or photo,
-answers to the bot's questions (退回原因, 进展, 延期), and the measure buttons."""
+extension requests made, withdrawn and decided, answers to the bot's questions (退回原因, 进展,
+延期), and the measure buttons."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from bot.app import BotContext, deliver_soon
 from bot.db import transaction
 from bot.errors import ConflictError, InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from bot.models import Cadre, ExtensionRequest, ExtensionStatus, Measure, MeasureStatus, Role
+from bot.models import Cadre, ExtensionRequest, Measure, MeasureStatus, Role
 from bot.services import measures as service
 from bot.services import pending
 from bot.services.measures import Evidence, ExtensionOutcome
@@ -26,13 +27,21 @@ from bot.services.text import (
     DateFormatError,
     add_months,
     clean_display,
-    cn_date,
     parse_chat_date,
     split_chat_date,
     to_simplified,
 )
 from handlers import notify, render
-from handlers.callbacks import EXPIRED, Action, Callback, Ref, done_confirm_keyboard, encode, verify_confirm_keyboard
+from handlers.callbacks import (
+    EXPIRED,
+    Action,
+    Callback,
+    Ref,
+    done_confirm_keyboard,
+    encode,
+    verify_confirm_keyboard,
+    withdraw_keyboard,
+)
 from handlers.common import (
     Attachment,
     Pressed,
@@ -67,6 +76,16 @@ def says_done(text: str) -> re.Match[str] | None:
 
 #: The owner takes back a 已完成 not yet signed off: "ZG2025009 撤回完成", or "撤回" in reply to its card.
 UNDO_WORDS = re.compile(r"\s*(?:撤回|撤销|收回)(?:完成|完成报告|报告|上报)?(?:了|吧)?[。！!.\s]*")
+#: The requester takes back a pending extension request: "ZG2025009 撤回延期申请", "撤回延期" in
+#: reply to the card, "延期申请撤回". Never a bare 撤回, which is 撤回完成 (UNDO_WORDS).
+WITHDRAW_EXTENSION = re.compile(
+    r"\s*(?:我)?(?:要|想)?(?:撤回|撤销|收回|取消)(?:我的)?(?:这个|这条)?(?:延期|延长时限|推迟)(?:申请)?(?:了|吧)?[。！!.\s]*"
+    r"|\s*(?:延期|延长时限)申请(?:我)?(?:要|想)?(?:撤回|撤销|收回|取消)(?:了|吧)?[。！!.\s]*")
+#: `/extend ZG2025009 撤回`: the command's way of saying it.
+_WITHDRAW_ARG = re.compile(r"(?:撤回|撤销|收回|取消)(?:申请|延期申请)?")
+#: The bot's confirmation of a request just made (see `request_extension`): a bare 撤回 in reply
+#: to it takes that request back rather than a done report.
+_SUBMITTED = re.compile(r"\s*已提交 \S+ 的延期申请")
 #: "ZG2025009 办理记录" / "ZG2025009 的佐证材料": its trail, with the evidence.
 TRAIL_WORDS = re.compile(r"\s*的?(?:(?:办理|操作|处理|审核|整改)?(?:记录|历史|过程|经过)"
                          r"|(?:佐证|证明)(?:材料|照片|文件)?)(?:呢|吧)?[。！!.?？\s]*")
@@ -440,6 +459,9 @@ async def extend_command(update: Update, context: BotContext) -> None:
     if len(args) == 1:
         await ask_rest(update, context, Action.EXTEND, code)  # as the ⏰ button: date and reason asked for
         return
+    if len(args) == 2 and _WITHDRAW_ARG.fullmatch(args[1]):
+        await withdraw_extension(update, context, code)  # /extend ZG2025009 撤回
+        return
     if len(args) == 2:
         async with transaction(context.services.factory) as session:
             await require_cadre(session, update)  # strangers hear how to bind, nothing else
@@ -462,8 +484,29 @@ async def request_extension(update: Update, context: BotContext, code: str, date
         outcome = await service.request_extension(session, cadre.id, code, new_deadline, reason, services.today())
         await notify.queue_extension(session, outcome)
     deliver_soon(context)
-    await send(update, f"已提交 <b>{esc(outcome.measure.code)}</b> 的延期申请"
-               f"（→ {render.cn_date(new_deadline)}），等待管理员审批。")
+    # A wrong date typed is taken back at once (↩️ 撤回申请), not left for an admin to refuse.
+    # Buttons only in a private chat, as under a card.
+    await send(update, Reply(f"已提交 <b>{esc(outcome.measure.code)}</b> 的延期申请"
+                             f"（→ {render.cn_date(new_deadline)}），等待管理员审批。",
+                             withdraw_keyboard(outcome.request.id) if is_private(update) else None))
+
+
+async def withdraw_extension(update: Update, context: BotContext, code: str, *,
+                             request_id: int | None = None) -> Reply:
+    """The requester takes back their pending extension request; those told of it are told it is
+    withdrawn. Typed, the answer is sent; by button (`request_id`), it is returned to edit the
+    pressed message with."""
+    async with transaction(context.services.factory) as session:
+        cadre = await require_cadre(session, update)
+        outcome = await service.withdraw_extension(session, cadre.id, code, request_id=request_id)
+        await notify.queue_extension(session, outcome)
+    deliver_soon(context)
+    told = "，已通知管理员无需审批" if outcome.notify else ""
+    reply = Reply(f"已撤回 <b>{esc(outcome.measure.code)}</b> 的延期申请"
+                  f"（→ {render.cn_date(outcome.request.new_deadline)}）{told}。如仍需延期，可重新申请。")
+    if request_id is None:
+        await send(update, reply)
+    return reply
 
 
 async def add_progress(update: Update, context: BotContext, code: str, text: str) -> None:
@@ -542,8 +585,8 @@ async def on_reply_text(update: Update, context: BotContext, text: str) -> bool:
 class Typed:
     """A change to one measure said in a plain message, as its command would say it."""
 
-    action: Literal["done", "undo", "trail", "progress", "extend", "verify", "reject", "approve", "refuse",
-                    "unclear"]
+    action: Literal["done", "undo", "trail", "progress", "extend", "withdraw", "verify", "reject", "approve",
+                    "refuse", "unclear"]
     code: str
     text: str = ""  # done, verify: the note; progress: the progress; extend, reject, refuse: the reason
     date: str = ""  # extend: the new deadline as typed
@@ -609,6 +652,8 @@ def _typed_after_code(code: str, rest: str) -> Typed | None:
     said = DONE_WORDS.match(rest)
     if said:
         return Typed("done", code, (said.group("note") or "").strip())
+    if WITHDRAW_EXTENSION.fullmatch(rest):
+        return Typed("withdraw", code)
     if UNDO_WORDS.fullmatch(rest):
         return Typed("undo", code)
     if TRAIL_WORDS.fullmatch(rest):
@@ -645,8 +690,13 @@ def judged_in_reply(context: BotContext, message: Message, text: str) -> Typed |
     said = to_simplified(typed)
     if _BARE_YES_OR_NO.fullmatch(said):
         return Typed("unclear", codes[0])
+    if WITHDRAW_EXTENSION.fullmatch(said):
+        return Typed("withdraw", codes[0])
     if UNDO_WORDS.fullmatch(said):
-        return Typed("undo", codes[0])
+        # 撤回 is 撤回完成, except in reply to the confirmation of an extension request just made.
+        replied = message.reply_to_message
+        submitted = replied is not None and _SUBMITTED.match(replied.text or "") is not None
+        return Typed("withdraw" if submitted else "undo", codes[0])
     # 进展：… or 申请延期到… in reply to the card: recorded as if typed after its code.
     return _as_typed(judgement(codes[0], said) or progress_or_extension(codes[0], said), said, typed)
 
@@ -671,6 +721,8 @@ async def act_typed(update: Update, context: BotContext, typed: Typed) -> None:
         await mark_done(update, context, typed.code, typed.text, evidence=None)
     elif typed.action == "undo":
         await undo_done(update, context, typed.code)
+    elif typed.action == "withdraw":
+        await withdraw_extension(update, context, typed.code)
     elif typed.action == "trail":
         await show_trail(update, context, typed.code)
     elif typed.action == "verify":
@@ -726,6 +778,8 @@ _CHOICES: dict[str, _Choice] = {
                     "您目前没有待完成的整改措施。要报告其他措施完成，请发送 <code>/done 编号 说明</code>。"),
     "undo": _Choice(Action.DONE_UNDO, ("↩️", "撤回完成"), "要撤回哪一项的完成报告？", "",
                     "您目前没有等待销号、可以撤回的完成报告。"),
+    "withdraw": _Choice(Action.EXTEND_WITHDRAW, ("↩️", "撤回延期申请"), "要撤回哪一项的延期申请？", "",
+                        "您目前没有待审批、可以撤回的延期申请。"),
     "extend": _Choice(Action.EXTEND, ("⏰", "申请延期"), "要为哪一项申请延期？",
                       "也可以发送“编号 申请延期到2027-03-31，原因：……”。", None),
     "progress": _Choice(Action.PROGRESS, ("📝", "进展"), "要填报哪一项的进展？", "也可以发送“编号 进展：……”。", None),
@@ -733,10 +787,12 @@ _CHOICES: dict[str, _Choice] = {
 
 
 def bare_action(text: str) -> str | None:
-    """完成 / 撤回 / 申请延期 / 报进展 said with no measure named (a key of _CHOICES), or None."""
+    """完成 / 撤回 / 撤回延期申请 / 申请延期 / 报进展 said with no measure named (a key of _CHOICES),
+    or None."""
     if says_done(text):
         return "done"
-    for kind, pattern in (("undo", UNDO_WORDS), ("extend", EXTEND_ALONE), ("progress", PROGRESS_ALONE)):
+    for kind, pattern in (("undo", UNDO_WORDS), ("withdraw", WITHDRAW_EXTENSION), ("extend", EXTEND_ALONE),
+                          ("progress", PROGRESS_ALONE)):
         if pattern.fullmatch(text):
             return kind
     return None
@@ -749,20 +805,24 @@ async def offer_choice(update: Update, context: BotContext, kind: str) -> bool:
     choice = _CHOICES[kind]
     async with transaction(context.services.factory) as session:
         cadre = await require_cadre(session, update)
-        if kind == "undo":
-            measures = await service.undoable_reports(session, cadre.id)  # the reports they made
+        if kind == "withdraw":  # the requests they made, still undecided: a button names the request
+            options = [(r.measure.code, encode(choice.action, r.id))
+                       for r in await service.pending_extensions_of_requester(session, cadre.id)]
         else:
-            measures = [m for m in await service.open_measures_of_owner(session, cadre.id)
-                        if kind != "extend" or m.deadline is not None]
-    if not measures:
+            if kind == "undo":
+                measures = await service.undoable_reports(session, cadre.id)  # the reports they made
+            else:
+                measures = [m for m in await service.open_measures_of_owner(session, cadre.id)
+                            if kind != "extend" or m.deadline is not None]
+            options = [(m.code, encode(choice.action, Ref.of(m))) for m in measures]
+    if not options:
         if choice.nothing is None:
             return False
         await send(update, choice.nothing)
         return True
-    rows = [[InlineKeyboardButton(f"{choice.label[0]} {m.code} {choice.label[1]}",
-                                  callback_data=encode(choice.action, Ref.of(m)))]
-            for m in measures[:CHOOSER_LIMIT]]
-    more = f"（共 {len(measures)} 项，只列出前 {CHOOSER_LIMIT} 项）" if len(measures) > CHOOSER_LIMIT else ""
+    rows = [[InlineKeyboardButton(f"{choice.label[0]} {code} {choice.label[1]}", callback_data=data)]
+            for code, data in options[:CHOOSER_LIMIT]]
+    more = f"（共 {len(options)} 项，只列出前 {CHOOSER_LIMIT} 项）" if len(options) > CHOOSER_LIMIT else ""
     hint = f"\n{choice.hint}" if choice.hint else ""
     await send(update, Reply(f"{choice.question}请选择{more}：{hint}", InlineKeyboardMarkup(rows)))
     return True
@@ -922,7 +982,7 @@ async def button(update: Update, context: BotContext, callback: Callback, cadre:
 
 async def _button(update: Update, context: BotContext, callback: Callback, cadre: Cadre) -> Pressed:
     services = context.services
-    if callback.action in (Action.EXTEND_APPROVE, Action.EXTEND_REFUSE):
+    if callback.action in (Action.EXTEND_APPROVE, Action.EXTEND_REFUSE, Action.EXTEND_WITHDRAW):
         return await _extension_button(update, context, callback, cadre)
     async with transaction(services.factory) as session:
         measure = await measure_of_button(session, callback.ref)
@@ -1022,8 +1082,9 @@ def _refusal(needed: service.Action, view: service.MeasureView, cadre: Cadre) ->
         if status is MeasureStatus.DONE:
             return InvalidTransition(f"{code} 已报告完成，无需申请延期")
         request = view.pending_extension
-        until = f"（申请延至 {cn_date(request.new_deadline)}）" if request is not None else ""
-        return InvalidTransition(f"{code} 已有一条待审批的延期申请{until}，请等待管理员处理")
+        if request is not None:
+            return InvalidTransition(service.already_pending(code, request, cadre.id))
+        return InvalidTransition(f"{code} 已有一条待审批的延期申请，请等待管理员处理")
     progress = needed is service.Action.PROGRESS
     if not service.may_work_on(cadre, measure):
         what = "填报进展" if progress else "报告完成"
@@ -1040,13 +1101,18 @@ async def _extension_button(update: Update, context: BotContext, callback: Callb
         outcome = await decide_extension(update, context, callback.request_id, approve=True, note="")
         text, _ = notify.extension_message(outcome.request, outcome.measure)
         return Pressed(Reply(text), "已同意延期")
+    if callback.action is Action.EXTEND_WITHDRAW:
+        async with transaction(context.services.factory) as session:
+            code = (await service.get_extension(session, callback.request_id)).measure.code
+        # The service checks, under the measure's lock, that this very request is still pending.
+        reply = await withdraw_extension(update, context, code, request_id=callback.request_id)
+        return Pressed(reply, "已撤回延期申请")
     async with transaction(context.services.factory) as session:
         # The same checks as the decision itself, before asking for a reason.
         if cadre.role is not Role.ADMIN:
             raise PermissionDenied("只有管理员可以审批延期申请")
         request = await service.get_extension(session, callback.request_id)
-        if request.status is not ExtensionStatus.PENDING:
-            raise InvalidTransition(f"该延期申请已处理（{request.status.label}），无需重复操作")
+        service.check_undecided(request)
         if request.requested_by_id == cadre.id:
             raise PermissionDenied("不能审批自己提出的延期申请，请由其他管理员处理")
         code = request.measure.code

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Cadre, ExtensionRequest, Measure, MeasureEvent, Role
+from bot.models import Cadre, ExtensionRequest, ExtensionStatus, Measure, MeasureEvent, Role
 from bot.services import outbox
 from bot.services.measures import ExtensionOutcome, Transition
 from handlers.callbacks import Action, Ref, encode
@@ -61,8 +61,12 @@ def transition_message(what: str, transition: Transition, recipient: Cadre) -> t
 
 
 def extension_message(request: ExtensionRequest, measure: Measure) -> tuple[str, Buttons | None]:
-    """A request, to the admins deciding it (with buttons); or the decision, to the requester."""
+    """A request, to the admins deciding it (with buttons); the decision, to the requester; or its
+    withdrawal, to those who were told of it."""
     old = cn_date(request.old_deadline) if request.old_deadline else "长期坚持"
+    if request.status is ExtensionStatus.WITHDRAWN:
+        return (f"↩️ {_head(measure)}\n{esc(request.requested_by.name)} 已撤回延期申请"
+                f"（{old} → {cn_date(request.new_deadline)}），无需审批。", None)
     if request.status.value == "pending":
         text = (f"⏰ 延期申请 {_head(measure)}\n申请人：{esc(request.requested_by.name)}\n"
                 f"完成时限：{old} → {cn_date(request.new_deadline)}\n理由：{esc(request.reason)}")

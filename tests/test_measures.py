@@ -584,6 +584,176 @@ async def test_only_admins_decide_and_never_on_their_own_request(seeded: Session
     assert (await state(seeded, "ZG2025023")).deadline == dt.date(2027, 1, 15)
 
 
+# ---- withdrawing an extension request -------------------------------------------------------------
+
+async def test_requester_withdraws_pending_extension_and_may_ask_again(seeded: SessionFactory) -> None:
+    zhang, wei, liu, chen = await ids(seeded, "张伟", "韦丽萍", "刘洋", "陈建华")
+    async with transaction(seeded) as session:
+        asked = await measures.request_extension(session, zhang, "ZG2025009", dt.date(2207, 3, 31), "日期写错", TODAY)
+    before = await state(seeded, "ZG2025009")
+    async with transaction(seeded) as session:
+        withdrawn = await measures.withdraw_extension(session, zhang, "zg-2025-009")
+    # Told as they were told of the request: the admins and the measure's leader.
+    assert withdrawn.notify == [wei, liu, chen] == asked.notify
+    assert withdrawn.request.id == asked.request.id and withdrawn.request.status is ExtensionStatus.WITHDRAWN
+    after = await state(seeded, "ZG2025009")
+    assert (after.status, after.deadline, after.progress) == (before.status, before.deadline, before.progress)
+    assert after.version == before.version + 1
+    assert after.events[len(before.events):] == [Row("extend_withdraw", "张伟", None, None, "", {
+        "request_id": asked.request.id, "old_deadline": "2026-12-05", "new_deadline": "2207-03-31"})]
+    async with seeded() as session:
+        stored = await session.get(ExtensionRequest, asked.request.id)
+        assert stored is not None and stored.status is ExtensionStatus.WITHDRAWN
+        assert stored.decided_by_id == zhang and stored.decided_at is not None
+        assert await measures.pending_extensions(session) == []
+        measure = await measures.get_measure(session, "ZG2025009")
+        assert (await measures.pending_matters(session, measure)).extension is None  # the card's line is gone
+        view = await measures.view_measure(session, zhang, "ZG2025009")
+        assert view.pending_extension is None and Action.EXTEND in view.actions
+    # The partial unique index covers pending rows only: a new request is accepted.
+    async with transaction(seeded) as session:
+        again = await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 3, 31), "资金未到位", TODAY)
+    assert again.request.id != asked.request.id
+    async with seeded() as session:
+        assert [r.id for r in await measures.pending_extensions(session)] == [again.request.id]
+
+
+async def test_only_the_requester_may_withdraw_an_extension_request(seeded: SessionFactory) -> None:
+    zhang, chen, wei, deng = await ids(seeded, "张伟", "陈建华", "韦丽萍", "邓小燕")
+    async with transaction(seeded) as session:
+        await measures.request_extension(session, chen, "ZG2025009", dt.date(2027, 3, 31), "统筹调整", TODAY)
+    before = await state(seeded, "ZG2025009")
+    # The owner, an admin and a stranger alike: the leader asked, so only the leader may take it back.
+    for actor in (zhang, wei, deng):
+        with pytest.raises(PermissionDenied, match=r"^ZG2025009 的延期申请（陈建华 申请延至 2027年3月31日）"
+                                                   r"不是您提出的，只有申请人本人可以撤回$"):
+            async with transaction(seeded) as session:
+                await measures.withdraw_extension(session, actor, "ZG2025009")
+    assert await state(seeded, "ZG2025009") == before
+    async with seeded() as session:
+        [pending] = await measures.pending_extensions(session)
+        assert pending.requested_by_id == chen
+    async with transaction(seeded) as session:
+        withdrawn = await measures.withdraw_extension(session, chen, "ZG2025009")
+    assert withdrawn.notify == await ids(seeded, "韦丽萍", "刘洋")  # the leader is the actor: not told
+
+
+async def test_withdrawing_with_nothing_pending_says_so_and_changes_nothing(seeded: SessionFactory) -> None:
+    zhang, wei = await ids(seeded, "张伟", "韦丽萍")
+    before = await state(seeded, "ZG2025009")
+    with pytest.raises(InvalidTransition, match=r"^ZG2025009 没有待审批的延期申请，无需撤回$"):
+        async with transaction(seeded) as session:
+            await measures.withdraw_extension(session, zhang, "ZG2025009")
+    with pytest.raises(NotFound, match="没有编号为 ZG2099001 的整改措施"):
+        async with transaction(seeded) as session:
+            await measures.withdraw_extension(session, zhang, "ZG2099001")
+    assert await state(seeded, "ZG2025009") == before
+    # Withdrawn once, or decided: nothing pending any more, and a button naming the request says why.
+    async with transaction(seeded) as session:
+        first = await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 1, 31), "延误", TODAY)
+    async with transaction(seeded) as session:
+        await measures.withdraw_extension(session, zhang, "ZG2025009", request_id=first.request.id)
+    async with transaction(seeded) as session:
+        second = await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 2, 28), "延误", TODAY)
+    async with transaction(seeded) as session:
+        await measures.decide_extension(session, wei, second.request.id, False, "请按期完成", TODAY)
+    decided = await state(seeded, "ZG2025009")
+    cases = [
+        (None, r"^ZG2025009 没有待审批的延期申请，无需撤回$"),
+        (first.request.id, r"^该延期申请已撤回，无需重复操作$"),
+        (second.request.id, r"^该延期申请已处理（未批准），不能再撤回$"),
+    ]
+    for request_id, message in cases:
+        with pytest.raises(InvalidTransition, match=message):
+            async with transaction(seeded) as session:
+                await measures.withdraw_extension(session, zhang, "ZG2025009", request_id=request_id)
+    assert await state(seeded, "ZG2025009") == decided
+
+
+async def test_a_stale_withdraw_button_never_takes_back_a_newer_request(seeded: SessionFactory) -> None:
+    (zhang,) = await ids(seeded, "张伟")
+    async with transaction(seeded) as session:
+        first = await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 1, 31), "延误", TODAY)
+    async with transaction(seeded) as session:
+        await measures.withdraw_extension(session, zhang, "ZG2025009")
+    async with transaction(seeded) as session:
+        second = await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 3, 31), "延误", TODAY)
+    before = await state(seeded, "ZG2025009")
+    with pytest.raises(InvalidTransition, match="该延期申请已撤回"):
+        async with transaction(seeded) as session:
+            await measures.withdraw_extension(session, zhang, "ZG2025009", request_id=first.request.id)
+    assert await state(seeded, "ZG2025009") == before
+    async with seeded() as session:
+        assert [r.id for r in await measures.pending_extensions(session)] == [second.request.id]
+
+
+async def test_a_decision_on_a_withdrawn_request_says_it_was_withdrawn(seeded: SessionFactory) -> None:
+    zhang, wei = await ids(seeded, "张伟", "韦丽萍")
+    async with transaction(seeded) as session:
+        asked = await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 1, 31), "延误", TODAY)
+    async with transaction(seeded) as session:
+        await measures.withdraw_extension(session, zhang, "ZG2025009")
+    withdrawn = await state(seeded, "ZG2025009")
+    for approve in (True, False):
+        with pytest.raises(InvalidTransition, match=r"^申请人已撤回该延期申请，无需处理$"):
+            async with transaction(seeded) as session:
+                await measures.decide_extension(session, wei, asked.request.id, approve, None, TODAY)
+    # 同意延期 typed of the measure looks up its pending request: none, and it says why.
+    with pytest.raises(InvalidTransition, match=r"^ZG2025009：申请人已撤回该延期申请，无需处理$"):
+        async with seeded() as session:
+            await measures.pending_extension_of(session, "ZG2025009")
+    assert await state(seeded, "ZG2025009") == withdrawn
+    async with seeded() as session:
+        stored = await session.get(ExtensionRequest, asked.request.id)
+        assert stored is not None and stored.status is ExtensionStatus.WITHDRAWN
+
+
+async def test_a_second_request_tells_its_requester_how_to_withdraw_the_first(seeded: SessionFactory) -> None:
+    (zhang,) = await ids(seeded, "张伟")
+    async with transaction(seeded) as session:
+        await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 1, 31), "延误", TODAY)
+    hint = "请等待管理员处理；如需更改，请先发送“ZG2025009 撤回延期申请”，再重新申请"
+    with pytest.raises(InvalidTransition, match=rf"{hint}$"):
+        async with transaction(seeded) as session:
+            await measures.request_extension(session, zhang, "ZG2025009", dt.date(2027, 2, 28), "再延", TODAY)
+
+
+async def test_a_withdrawal_racing_an_approval_cannot_both_win(seeded: SessionFactory) -> None:
+    zhang, wei = await ids(seeded, "张伟", "韦丽萍")
+    # Each order of starting them, on a measure of its own.
+    for code, withdraw_first in (("ZG2025009", True), ("ZG2025008", False)):
+        async with transaction(seeded) as session:
+            asked = await measures.request_extension(session, zhang, code, dt.date(2027, 6, 30), "延误", TODAY)
+        before = await state(seeded, code)
+
+        async def withdraw(code: str = code) -> ExtensionOutcome | Exception:
+            try:
+                async with transaction(seeded) as session:
+                    return await measures.withdraw_extension(session, zhang, code)
+            except (ConflictError, InvalidTransition) as exc:
+                return exc
+
+        async def approve(request_id: int = asked.request.id) -> ExtensionOutcome | Exception:
+            try:
+                async with transaction(seeded) as session:
+                    return await measures.decide_extension(session, wei, request_id, True, None, TODAY)
+            except (ConflictError, InvalidTransition) as exc:
+                return exc
+
+        results = await asyncio.gather(*((withdraw(), approve()) if withdraw_first else (approve(), withdraw())))
+        winners = [r for r in results if isinstance(r, ExtensionOutcome)]
+        assert len(winners) == 1, results
+        after = await state(seeded, code)
+        (event,) = after.events[len(before.events):]
+        assert event.action == winners[0].event.action
+        async with seeded() as session:
+            stored = await session.get(ExtensionRequest, asked.request.id)
+            assert stored is not None and stored.status is winners[0].request.status
+        approved = event.action == "extend_approve"
+        assert stored.status is (ExtensionStatus.APPROVED if approved else ExtensionStatus.WITHDRAWN)
+        assert after.deadline == (dt.date(2027, 6, 30) if approved else before.deadline)
+
+
 # ---- queries ------------------------------------------------------------------------------------
 
 async def test_codes_are_found_however_they_are_typed(seeded: SessionFactory) -> None:

@@ -15,6 +15,7 @@ the measure's own 分管领导):
     verify                   leader, admin — never the owner nor whoever reported it done
     reject                   leader, admin
     request extension        owner, leader
+    withdraw extension       whoever made the pending request, before an admin decides
     decide extension         admin — not on a request they made themselves
 
 Every change appends exactly one `MeasureEvent` and bumps `Measure.version`, also for changes
@@ -651,12 +652,62 @@ async def _pending_extension(session: AsyncSession, measure_id: int) -> Extensio
     return requests.first()
 
 
+#: What a decision on a request its requester has taken back is told.
+WITHDRAWN_ALREADY = "申请人已撤回该延期申请，无需处理"
+
+
+def withdraw_hint(code: str) -> str:
+    """How the requester takes a pending request back, as they would type it."""
+    return f"“{code} 撤回延期申请”"
+
+
+def already_pending(code: str, pending: ExtensionRequest, actor_id: int) -> str:
+    """Why a second request is refused while `pending` waits; its requester hears how to take it back."""
+    until = cn_date(pending.new_deadline)
+    if pending.requested_by_id == actor_id:
+        return (f"{code} 已有一条待审批的延期申请（您已申请延至 {until}），请等待管理员处理；"
+                f"如需更改，请先发送{withdraw_hint(code)}，再重新申请")
+    return f"{code} 已有一条待审批的延期申请（{pending.requested_by.name} 申请延至 {until}），请等待管理员处理"
+
+
+def check_undecided(request: ExtensionRequest) -> None:
+    """Raise InvalidTransition unless `request` still awaits a decision."""
+    if request.status is ExtensionStatus.WITHDRAWN:
+        raise InvalidTransition(WITHDRAWN_ALREADY)
+    if request.status is not ExtensionStatus.PENDING:
+        raise InvalidTransition(f"该延期申请已处理（{request.status.label}），无需重复操作")
+
+
+async def _latest_extension(session: AsyncSession, measure_id: int) -> ExtensionRequest | None:
+    return (await session.scalars(
+        select(ExtensionRequest)
+        .where(ExtensionRequest.measure_id == measure_id)
+        .order_by(ExtensionRequest.id.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )).first()
+
+
 async def pending_extension_of(session: AsyncSession, code: str) -> ExtensionRequest:
     """The extension request of measure `code` awaiting a decision (there is at most one)."""
-    request = await _pending_extension(session, await _find_id(session, code))
+    measure_id = await _find_id(session, code)
+    request = await _pending_extension(session, measure_id)
     if request is None:
+        latest = await _latest_extension(session, measure_id)
+        if latest is not None and latest.status is ExtensionStatus.WITHDRAWN:
+            # 同意延期 typed after the requester took it back: say so, not merely "none pending".
+            raise InvalidTransition(f"{latest.measure.code}：{WITHDRAWN_ALREADY}")
         raise NotFound(f"{code} 没有待审批的延期申请")
     return request
+
+
+async def pending_extensions_of_requester(session: AsyncSession, actor_id: int) -> list[ExtensionRequest]:
+    """The requests this cadre made that still await a decision (what they may withdraw), oldest first."""
+    return list(await session.scalars(
+        select(ExtensionRequest)
+        .where(ExtensionRequest.status == ExtensionStatus.PENDING, ExtensionRequest.requested_by_id == actor_id)
+        .order_by(ExtensionRequest.created_at, ExtensionRequest.id)
+    ))
 
 
 async def pending_extensions(session: AsyncSession) -> list[ExtensionRequest]:
@@ -698,11 +749,7 @@ async def request_extension(
         )
     pending = await _pending_extension(session, measure.id)
     if pending is not None:
-        who = "您已" if pending.requested_by_id == actor.id else f"{pending.requested_by.name} "
-        raise InvalidTransition(
-            f"{measure.code} 已有一条待审批的延期申请（{who}申请延至 {cn_date(pending.new_deadline)}），"
-            "请等待管理员处理"
-        )
+        raise InvalidTransition(already_pending(measure.code, pending, actor.id))
     request = ExtensionRequest(measure=measure, requested_by=actor, old_deadline=measure.deadline,
                                new_deadline=new_deadline, reason=text, status=ExtensionStatus.PENDING,
                                created_at=utcnow())
@@ -732,8 +779,7 @@ async def decide_extension(
     # Lock the measure first (the order every change uses), then re-read the request under it.
     measure = await _lock(session, request.measure_id)
     await session.refresh(request)
-    if request.status != ExtensionStatus.PENDING:
-        raise InvalidTransition(f"该延期申请已处理（{request.status.label}），无需重复操作")
+    check_undecided(request)
     if request.requested_by_id == actor.id:
         raise PermissionDenied("不能审批自己提出的延期申请，请由其他管理员处理")
     text = _text(note, "审批意见", required=False)
@@ -764,3 +810,44 @@ async def decide_extension(
     _log(measure, actor, action, measure.status, measure.status)
     notify = _recipients(actor.id, [request.requested_by_id, measure.owner_id])
     return ExtensionOutcome(request, measure, event, notify)
+
+
+async def withdraw_extension(
+    session: AsyncSession, actor_id: int, code: str, *, request_id: int | None = None
+) -> ExtensionOutcome:
+    """The requester takes back their pending request before an admin decides; whoever was told
+    of the request (the admins, the measure's leader) is told it is withdrawn. `request_id`: the
+    request a button names, refused if it is no longer the pending one (a stale button must not
+    withdraw a newer request)."""
+    # The measure is locked first, as for a decision: a withdrawal racing an approval is
+    # serialised on PostgreSQL and loses the version check on SQLite, so only one of them wins.
+    actor, measure = await _load(session, actor_id, code)
+    pending = await _pending_extension(session, measure.id)
+    if request_id is not None and (pending is None or pending.id != request_id):
+        named_request = await session.get(ExtensionRequest, request_id, populate_existing=True)
+        if named_request is None or named_request.measure_id != measure.id:
+            raise NotFound("按钮已过期，请重新查询")
+        if named_request.status is ExtensionStatus.WITHDRAWN:
+            raise InvalidTransition("该延期申请已撤回，无需重复操作")
+        raise InvalidTransition(f"该延期申请已处理（{named_request.status.label}），不能再撤回")
+    if pending is None:
+        raise InvalidTransition(f"{measure.code} 没有待审批的延期申请，无需撤回")
+    if pending.requested_by_id != actor.id:
+        raise PermissionDenied(
+            f"{measure.code} 的延期申请（{pending.requested_by.name} 申请延至 {cn_date(pending.new_deadline)}）"
+            "不是您提出的，只有申请人本人可以撤回"
+        )
+    pending.status = ExtensionStatus.WITHDRAWN
+    # decided_by is who closed the request; for a withdrawal that is the requester. Set, it keeps
+    # "decided_at and decided_by are both set on every closed request" true (a sign-off that
+    # closes a request records its signer the same way), and the row reads whole on its own.
+    pending.decided_by_id, pending.decided_at = actor.id, utcnow()
+    event = _record(session, measure, actor, "extend_withdraw", details={
+        "request_id": pending.id, "old_deadline": _iso(pending.old_deadline),
+        "new_deadline": pending.new_deadline.isoformat(),
+    })
+    await _flush(session, measure)
+    _log(measure, actor, "extend_withdraw", measure.status, measure.status)
+    # Those told of the request, as request_extension chose them.
+    return ExtensionOutcome(pending, measure, event,
+                            _recipients(actor.id, [*await admin_ids(session), measure.leader_id]))

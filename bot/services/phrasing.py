@@ -44,7 +44,7 @@ SMALL_TALK_REPLIES: dict[SmallTalk, str] = {
 _EVENT_LABELS = {
     "import": "台账导入", "progress": "更新进展", "done": "报告完成", "undo": "撤回完成报告",
     "verify": "审核销号", "reject": "退回", "evidence": "补充佐证材料", "extend_request": "申请延期",
-    "extend_approve": "同意延期", "extend_refuse": "不同意延期",
+    "extend_approve": "同意延期", "extend_refuse": "不同意延期", "extend_withdraw": "撤回延期申请",
 }
 _NOTE_LABELS = {"reject": "原因", "extend_request": "理由", "progress": ""}
 _STATUS_VALUES = frozenset(s.value for s in MeasureStatus)

@@ -13,11 +13,13 @@ import re
 import httpx
 import pytest
 from sqlalchemy import select, update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.db import transaction
 from bot.models import Cadre, ExtensionStatus, Measure, MeasureStatus, OutboxStatus
+from bot.sandbox import BotMessage
 from bot.services import measures as service
-from tests.bot.conftest import Harness
+from tests.bot.conftest import Harness, texts
 
 # ---- done by message ------------------------------------------------------------------------------
 
@@ -861,6 +863,191 @@ async def test_extension_by_button_then_typed_date_and_reason(harness: Harness) 
     assert "已提交 ZG2025009 的延期申请（→ 2027年2月28日）" in reply.body
     [request] = await harness.extension_requests("ZG2025009")
     assert request.reason == "资金未到位"
+
+
+# ---- withdrawing an extension request ----------------------------------------------------------------
+
+WITHDRAWN_9 = "已撤回 ZG2025009 的延期申请（→ 2027年1月31日），已通知管理员无需审批。如仍需延期，可重新申请。"
+
+
+async def test_requester_withdraws_a_pending_extension_by_the_button_and_admins_and_leader_are_told(
+    harness: Harness
+) -> None:
+    owner, admin, leader = await harness.bind("张伟"), await harness.bind("韦丽萍"), await harness.bind("陈建华")
+    submitted = await harness.one(owner, "/extend ZG2025009 2027-01-31 资金未到位")
+    assert submitted.body == "已提交 ZG2025009 的延期申请（→ 2027年1月31日），等待管理员审批。"
+    assert submitted.button_texts == ["↩️ 撤回申请"]
+    await harness.deliver()
+    [asked] = await harness.sandbox.wait_for_messages(admin.id)
+    await harness.sandbox.wait_for_messages(leader.id)
+    before = await harness.measure("ZG2025009")
+    withdrawn, toast = await harness.tap(owner, submitted, "撤回申请")
+    assert toast == "已撤回延期申请"
+    assert withdrawn.body == WITHDRAWN_9 and withdrawn.button_texts == []
+    [request] = await harness.extension_requests("ZG2025009")
+    zhang = await harness.cadre("张伟")
+    assert request.status is ExtensionStatus.WITHDRAWN and request.decided_by_id == zhang.id
+    after = await harness.measure("ZG2025009")
+    assert after.deadline == before.deadline == dt.date(2026, 12, 5) and after.version == before.version + 1
+    event = (await harness.events("ZG2025009"))[-1]
+    assert (event.action, event.actor_id) == ("extend_withdraw", zhang.id)
+    # Those told of the request are told it is withdrawn, and that nothing is left to decide.
+    for who in (admin, leader):
+        [note] = await harness.notified(who)
+        assert note.body.startswith("↩️ ZG2025009 ") and note.body.endswith(
+            "\n张伟 已撤回延期申请（2026年12月5日 → 2027年1月31日），无需审批。")
+        assert note.button_texts == []
+    keys = {m.key for m in await harness.outbox()}
+    told = [(await harness.cadre(name)).id for name in ("韦丽萍", "刘洋", "陈建华")]
+    assert {f"extend_withdraw:{event.id}:{cadre_id}" for cadre_id in told} <= keys
+    # /todo no longer lists the request.
+    head = await harness.one(admin, "/todo")
+    items = int(head.body.removeprefix("待您处理 ").split(" ")[0])
+    todo = await harness.sandbox.wait_for_messages(admin.id, count=items)
+    assert "申请人：张伟" not in texts(todo)
+    assert asked.button_texts == ["✅ 同意延期", "❌ 不同意"]  # the admin's copy stays as it was, until pressed
+
+
+async def test_an_admins_approval_after_the_withdrawal_says_it_was_withdrawn_and_changes_nothing(
+    harness: Harness
+) -> None:
+    owner, admin = await harness.bind("张伟"), await harness.bind("韦丽萍")
+    submitted = await harness.one(owner, "/extend ZG2025009 2027-01-31 资金未到位")
+    await harness.deliver()
+    [asked] = await harness.sandbox.wait_for_messages(admin.id)
+    await harness.tap(owner, submitted, "撤回申请")
+    await harness.notified(admin)  # told of the withdrawal
+    approve, refuse = asked.callback_data
+    assert approve is not None and refuse is not None
+    # The request as the admin got it, and a copy of it (from /todo, say) for the other button.
+    for message, data in ((asked, approve), (await _message_with_button(harness, admin.id, refuse), refuse)):
+        stale, toast = await harness.unchanged_by(functools.partial(harness.tap, admin, message, data=data))
+        assert toast == "申请人已撤回该延期申请，无需处理", (data, toast)
+        # The message shows how things stand, without buttons.
+        assert "张伟 已撤回延期申请" in stale.body and stale.button_texts == []
+    assert await harness.pending_inputs(admin) == []  # 不同意 asked for no reason
+    for typed, reply_to in (("同意延期", asked.message_id), ("ZG2025009 同意延期", None),
+                            ("ZG2025009 不同意延期，资金已到位", None)):
+        said = await harness.unchanged_by(lambda t=typed, r=reply_to: harness.one(admin, t, reply_to=r))
+        assert said.body == "ZG2025009：申请人已撤回该延期申请，无需处理", typed
+    assert (await harness.measure("ZG2025009")).deadline == dt.date(2026, 12, 5)
+
+
+async def test_a_stale_or_double_tapped_withdraw_button_changes_nothing(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    first = await harness.one(owner, "/extend ZG2025009 2027-01-31 资金未到位")
+    [withdraw] = first.callback_data
+    assert withdraw is not None and withdraw.startswith("v1|ew|")
+    # Two taps at once: one withdrawal, and the other is told so.
+    taps = [await harness.sandbox.press(owner.id, first.message_id, data=withdraw) for _ in range(2)]
+    answers = harness.sandbox.callback_answers
+    await harness.sandbox.wait_until(lambda: all(tap in answers for tap in taps))
+    toasts = sorted(harness.toast(tap) for tap in taps)
+    assert toasts == ["已撤回延期申请", "该延期申请已撤回，无需重复操作"], toasts
+    assert [e.action for e in await harness.events("ZG2025009")][-2:] == ["extend_request", "extend_withdraw"]
+    # A new request. The old button, still shown by a copy of that message somewhere, names the old
+    # request: it must not take the new one back.
+    second = await harness.one(owner, "/extend ZG2025009 2027-02-28 资金未到位")
+    assert second.button_texts == ["↩️ 撤回申请"] and second.callback_data != [withdraw]
+    copy = await _message_with_button(harness, owner.id, withdraw)
+    after, toast = await harness.unchanged_by(lambda: harness.tap(owner, copy, data=withdraw))
+    assert toast == "该延期申请已撤回，无需重复操作"
+    assert "张伟 已撤回延期申请（2026年12月5日 → 2027年1月31日）" in after.body and after.button_texts == []
+    old, new = await harness.extension_requests("ZG2025009")
+    assert (old.status, new.status) == (ExtensionStatus.WITHDRAWN, ExtensionStatus.PENDING)
+    # Decided meanwhile: the requester's button says so.
+    admin = await harness.bind("韦丽萍")  # now, so that no notification comes before the answer
+    assert (await harness.one(admin, "ZG2025009 同意延期")).body.startswith("已同意 ZG2025009 的延期申请")
+    decided, toast = await harness.unchanged_by(lambda: harness.tap(owner, second, "撤回申请"))
+    assert toast == "该延期申请已处理（已批准），不能再撤回"
+    assert "已同意" in decided.body and decided.button_texts == []
+
+
+async def _message_with_button(harness: Harness, chat_id: int, data: str) -> BotMessage:
+    """A message in the chat showing exactly this button, as an older copy of a message would."""
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("↩️ 撤回申请", callback_data=data)]])
+    await harness.app.bot.send_message(chat_id, "（此前的消息）", reply_markup=markup)
+    [message] = await harness.sandbox.wait_for_messages(chat_id)
+    return message
+
+
+async def test_requester_withdraws_by_typing_and_may_ask_again(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    await harness.one(owner, "ZG2025009 申请延期到2207年1月31日，原因：资金未到位")  # the year mistyped
+    card = await harness.one(owner, "/status ZG2025009")
+    assert "⏳ 延期申请待审批：张伟 申请延至 2207年1月31日" in card.body
+    again = await harness.unchanged_by(
+        lambda: harness.one(owner, "ZG2025009 申请延期到2027年1月31日，原因：资金未到位"))
+    assert again.body == ("ZG2025009 已有一条待审批的延期申请（您已申请延至 2207年1月31日），请等待管理员处理；"
+                          "如需更改，请先发送“ZG2025009 撤回延期申请”，再重新申请")
+    withdrawn = await harness.one(owner, "ZG2025009 撤回延期申请")
+    assert withdrawn.body == ("已撤回 ZG2025009 的延期申请（→ 2207年1月31日），已通知管理员无需审批。"
+                              "如仍需延期，可重新申请。")
+    assert withdrawn.button_texts == []
+    [request] = await harness.extension_requests("ZG2025009")
+    assert request.status is ExtensionStatus.WITHDRAWN
+    # The card no longer says a request is under way, and offers ⏰ 申请延期 again.
+    card = await harness.one(owner, "/status ZG2025009")
+    assert "延期申请待审批" not in card.body and "⏰ 申请延期" in card.button_texts
+    asked = await harness.one(owner, "ZG2025009 申请延期到2027年1月31日，原因：资金未到位")
+    assert asked.body.startswith("已提交 ZG2025009 的延期申请（→ 2027年1月31日）")
+    old, new = await harness.extension_requests("ZG2025009")
+    assert (old.status, new.status, new.new_deadline) == (
+        ExtensionStatus.WITHDRAWN, ExtensionStatus.PENDING, dt.date(2027, 1, 31))
+    # 办理记录 tells the story.
+    trail = await harness.one(owner, "/history ZG2025009")
+    assert "张伟　撤回延期申请 2026-12-05 → 2207-01-31" in trail.body
+    assert trail.body.index("撤回延期申请") < trail.body.rindex("申请延期 2026-12-05 → 2027-01-31")
+
+
+async def test_withdrawal_said_in_reply_or_by_command_and_a_bare_withdraw_still_takes_back_a_done_report(
+    harness: Harness
+) -> None:
+    owner = await harness.bind("张伟")
+    # 撤回延期 in reply to the card.
+    await harness.one(owner, "/extend ZG2025008 2027-06-30 规划未批复")
+    card = await harness.one(owner, "/status ZG2025008")
+    replied = await harness.one(owner, "撤回延期", reply_to=card.message_id)
+    assert replied.body.startswith("已撤回 ZG2025008 的延期申请（→ 2027年6月30日）")
+    # /extend 编号 撤回.
+    await harness.one(owner, "/extend ZG2025008 2027-07-31 规划未批复")
+    by_command = await harness.one(owner, "/extend ZG2025008 撤回")
+    assert by_command.body.startswith("已撤回 ZG2025008 的延期申请（→ 2027年7月31日）")
+    # A bare 撤回 in reply to the confirmation of the request just made takes that request back.
+    submitted = await harness.one(owner, "/extend ZG2025008 2027-08-31 规划未批复")
+    bare = await harness.one(owner, "撤回", reply_to=submitted.message_id)
+    assert bare.body.startswith("已撤回 ZG2025008 的延期申请（→ 2027年8月31日）")
+    assert [r.status for r in await harness.extension_requests("ZG2025008")] == [ExtensionStatus.WITHDRAWN] * 3
+    # In reply to a card a bare 撤回 is still 撤回完成, a request pending or not.
+    await harness.one(owner, "/extend ZG2025009 2027-01-31 资金未到位")
+    done = await harness.one(owner, "/done ZG2025009 已验收")
+    undone = await harness.one(owner, "撤回", reply_to=done.message_id)
+    assert undone.body.startswith("已撤回完成报告")
+    [request] = await harness.extension_requests("ZG2025009")
+    assert request.status is ExtensionStatus.PENDING
+    assert (await harness.measure("ZG2025009")).status is MeasureStatus.IN_PROGRESS
+
+
+async def test_withdrawal_by_someone_else_or_with_nothing_pending_is_refused(harness: Harness) -> None:
+    owner = await harness.bind("张伟")
+    nothing = await harness.unchanged_by(lambda: harness.one(owner, "ZG2025009 撤回延期申请"))
+    assert nothing.body == "ZG2025009 没有待审批的延期申请，无需撤回"
+    alone = await harness.unchanged_by(lambda: harness.one(owner, "撤回延期申请"))
+    assert alone.body == "您目前没有待审批、可以撤回的延期申请。" and alone.button_texts == []
+    await harness.one(owner, "/extend ZG2025009 2027-01-31 资金未到位")
+    # Bound after the request, so that its notification does not come between their words and the answer.
+    leader, admin = await harness.bind("陈建华"), await harness.bind("韦丽萍")
+    for who in (leader, admin):
+        refused = await harness.unchanged_by(lambda w=who: harness.one(w, "ZG2025009 撤回延期申请"))
+        assert refused.body == "ZG2025009 的延期申请（张伟 申请延至 2027年1月31日）不是您提出的，只有申请人本人可以撤回"
+    # Said with no code, the requester chooses among the requests they made.
+    choice = await harness.unchanged_by(lambda: harness.one(owner, "我要撤回延期申请"))
+    assert choice.body.startswith("要撤回哪一项的延期申请？请选择")
+    assert choice.button_texts == ["↩️ ZG2025009 撤回延期申请"]
+    chosen, toast = await harness.tap(owner, choice, "ZG2025009")
+    assert toast == "已撤回延期申请" and chosen.body == WITHDRAWN_9
+    [request] = await harness.extension_requests("ZG2025009")
+    assert request.status is ExtensionStatus.WITHDRAWN
 
 
 async def test_progress_by_button(harness: Harness) -> None:

@@ -94,6 +94,7 @@ ACTS: dict[str, Act] = {
     # extension decisions: targets are requests (theirs / own / decided)
     "✅ 同意延期": Act("button", "v1|ea|{request}", "request", "已同意延期", "approve"),
     "❌ 不同意": Act("button", "v1|er|{request}", "request", "请输入不同意", "ask:extension_refuse"),
+    "↩️ 撤回申请": Act("button", "v1|ew|{request}", "request", "已撤回延期申请", "withdraw"),
     # no measure
     "/mine": Act("command", "/mine", None, "您负责的整改措施"),
     "/overdue": Act("command", "/overdue", None, "逾期整改措施"),
@@ -171,6 +172,8 @@ NOT_REPORTER = "只有报告人可以撤回"
 DECIDERS = "只有管理员可以审批延期申请"
 ONLY_TRAIL = "的责任人、分管领导或管理员可以查看办理记录"
 ONLY_ADMINS_MISSES = "只有管理员可以查看和处理未能回答的问题"
+NOT_REQUESTER = "不是您提出的，只有申请人本人可以撤回"
+DECIDED = "该延期申请已处理（已批准），不能再撤回"
 
 TABLE: list[Row] = [
     # ---- commands on a measure ------------------------- own ---------- other -------- closed --------
@@ -229,6 +232,13 @@ TABLE: list[Row] = [
       for act in ("✅ 同意延期", "❌ 不同意")
       for role in ("unbound", "cadre", "leader", "admin")
       for target in (("theirs",) if role == "unbound" else ("theirs", "own", "decided"))],
+    # ---- withdrawing one: its requester only, while undecided ("theirs" is 张伟's: the cadre's own) ----
+    *[Row(role, "↩️ 撤回申请", target, outcome == Y, ACTS["↩️ 撤回申请"].says if outcome == Y else outcome)
+      for role, outcomes in (("unbound", {"theirs": NOT_BOUND}),
+                             ("cadre", {"theirs": Y, "own": Y, "decided": DECIDED}),
+                             ("leader", {"theirs": NOT_REQUESTER, "own": Y, "decided": DECIDED}),
+                             ("admin", {"theirs": NOT_REQUESTER, "own": Y, "decided": DECIDED}))
+      for target, outcome in outcomes.items()],
     # ---- no measure -----------------------------------------------------------------------------
     *without_measure("/mine", NOT_BOUND),
     *without_measure("/overdue", NOT_BOUND),
@@ -394,6 +404,17 @@ async def check_effect(w: World, row: Row, act: Act, code: str, request: int, ac
         async with transaction(h.factory) as session:
             measure = await session.get(Measure, req.measure_id)
             assert measure is not None and measure.deadline == dt.date(2027, 6, 30)
+        return
+    if effect == "withdraw":
+        [req] = [r for r in await h.extension_requests() if r.id == request]
+        assert req.status is ExtensionStatus.WITHDRAWN and req.decided_by_id == actor_id
+        async with transaction(h.factory) as session:
+            measure = await session.get(Measure, req.measure_id)
+            assert measure is not None and measure.deadline == dt.date(2027, 3, 31)  # as it was
+        [event] = [e for e in await h.events(measure.code) if e.action == "extend_withdraw"]
+        assert event.actor_id == actor_id and after["counts"]["events"] == before["counts"]["events"] + 1
+        # Those told of the request are told it is withdrawn (delivery is off in this module).
+        assert any(m.key.startswith(f"extend_withdraw:{event.id}:") for m in await h.outbox())
         return
     measure = await h.measure(code)
     event = await last_event(h, code)
