@@ -645,10 +645,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="把答不上的问题记入 zhenggai misses（默认不记：终端里的试问不混入员工的提问）")
     ask.set_defaults(func=cmd_ask)
 
-    imp = sub.add_parser("import", help="导入规章制度（YAML）、干部（CSV）或整改措施（CSV/XLSX）",
+    imp = sub.add_parser("import", help="导入规章制度（YAML）、干部或整改措施（CSV/XLSX/制表符分隔的 TXT）",
                          description="全部校验通过才写入；任何一行有错则整个文件不导入。表头可用中文："
                                      "干部名单 姓名,单位,职务,角色；整改台账 编号,问题,整改措施,类别,责任单位,责任人,"
-                                     "分管领导,完成时限,状态,进展（完成时限如 2026-12-31、2026年12月底 或“长期坚持”）。"
+                                     "分管领导,完成时限,状态,进展"
+                                     "（完成时限如 2026-12-31、2026年12月底、2026年底前 或“长期坚持”）。"
                                      "详见 README 的 Import formats 一节。")
     imp.add_argument("kind", choices=["regulations", "cadres", "measures"], help="导入的内容")
     imp.add_argument("file", help="文件路径")

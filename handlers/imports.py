@@ -22,7 +22,9 @@ from handlers.render import esc
 
 log = logging.getLogger(__name__)
 
-TABLES = (".csv", ".xlsx", ".xlsm")
+# Not .txt, which `zhenggai import` reads (Excel's tab-separated text): in chat a .txt an admin
+# sends may as well be a note or evidence.
+TABLES = (".csv", ".tsv", ".xlsx", ".xlsm")
 REGULATIONS = (".yaml", ".yml")
 #: Bots may download files up to 20 MB (getFile).
 MAX_BYTES = 20 * 1024 * 1024

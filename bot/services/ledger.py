@@ -172,7 +172,7 @@ class ImportReport:
         lines = [self.summary()]
         if self.sheet_note:
             lines.append(self.sheet_note)
-        if self.encoding != "UTF-8":
+        if self.encoding == "GBK":  # taken on evidence, not said by the file: a wrong guess is possible
             lines.append(f"文件按 {self.encoding} 编码读取（如有乱码，请另存为 UTF-8 后重新导入）")
         if self.ignored:
             lines.append(f"未识别的列（已忽略）：{'、'.join(self.ignored)}")
@@ -308,10 +308,14 @@ def _decode(data: bytes, problems: _Problems) -> tuple[str, str]:
     Excel and WPS on Chinese Windows write as plain “CSV” and Notepad used to save. Anything else
     is refused with a hint how to re-save the file."""
     resave = "请用“CSV UTF-8”或 UTF-8 编码另存后再导入"
-    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        raise problems.fail(None, None, f"文件是 UTF-32 编码，{resave}")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise problems.fail(None, None, f"文件是 UTF-16（Unicode）编码，{resave}")
+    # A byte-order mark says the encoding outright: Excel's “Unicode 文本” is UTF-16 with one.
+    for marks, codec, name in (((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"), "utf-32", "UTF-32"),
+                               ((b"\xff\xfe", b"\xfe\xff"), "utf-16", "UTF-16")):
+        if data.startswith(marks):
+            try:
+                return data.decode(codec), name
+            except UnicodeDecodeError:
+                raise problems.fail(None, None, f"文件是 {name} 编码，但内容已损坏或不完整，{resave}") from None
     encoding = "UTF-8"
     try:
         text = data.decode("utf-8-sig")
@@ -412,7 +416,7 @@ def _read_csv(path: Path, problems: _Problems) -> _Table:
     del data
     rows: list[Row] = []
     # strict: a quote left open runs to the end of the file instead of silently swallowing rows.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=_delimiter(text))
     number = 0
     try:
         for number, cells in enumerate(reader, start=1):
@@ -422,6 +426,16 @@ def _read_csv(path: Path, problems: _Problems) -> _Table:
         message = next((zh for en, zh in _CSV_ERRORS if en in reason), "CSV 格式错误（请检查引号和逗号）")
         raise problems.fail(number + 1, None, message) from None
     return _Table(rows, "csv", encoding)
+
+
+def _delimiter(text: str) -> str:
+    """Tab for a tab-separated file (Excel's “文本文件（制表符分隔）” and “Unicode 文本”, or cells
+    pasted from a sheet): its first line with either has tabs and no comma. That is the header,
+    or a title above it; a comma in a cell further down (措施乙,丙) does not count. A comma otherwise."""
+    for line in text[:20_000].splitlines()[:20]:
+        if "\t" in line or "," in line:
+            return "\t" if "," not in line else ","
+    return ","
 
 
 def _read_xlsx(
@@ -745,12 +759,13 @@ def _read_table(
     path: Path, problems: _Problems, meter: Callable[[int, int], None], mapping: Callable[[str], str | None]
 ) -> _Table:
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if suffix in (".csv", ".tsv", ".txt"):
         return _read_csv(path, problems)
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(path, problems, meter, lambda rows: _looks_like(_Table(rows, "xlsx"), mapping))
     hint = "（请在 Excel 中另存为 .xlsx）" if suffix in (".xls", ".et", ".ods", ".numbers") else ""
-    raise problems.fail(None, None, f"不支持的文件类型「{_quote(suffix) or '无扩展名'}」，应为 .csv 或 .xlsx{hint}")
+    raise problems.fail(None, None, f"不支持的文件类型「{_quote(suffix) or '无扩展名'}」，"
+                                    f"应为 .csv、.xlsx 或制表符分隔的 .txt{hint}")
 
 
 # ---- tables: header and cells -------------------------------------------------------------------
