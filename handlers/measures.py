@@ -491,13 +491,16 @@ async def request_extension(update: Update, context: BotContext, code: str, date
                              withdraw_keyboard(outcome.request.id) if is_private(update) else None))
 
 
-async def withdraw_extension(update: Update, context: BotContext, code: str, *,
+async def withdraw_extension(update: Update, context: BotContext, code: str | None, *,
                              request_id: int | None = None) -> Reply:
     """The requester takes back their pending extension request; those told of it are told it is
     withdrawn. Typed, the answer is sent; by button (`request_id`), it is returned to edit the
     pressed message with."""
     async with transaction(context.services.factory) as session:
         cadre = await require_cadre(session, update)
+        if code is None:  # a button names the request, not its measure
+            assert request_id is not None
+            code = (await service.get_extension(session, request_id)).measure.code
         outcome = await service.withdraw_extension(session, cadre.id, code, request_id=request_id)
         await notify.queue_extension(session, outcome)
     deliver_soon(context)
@@ -1102,10 +1105,8 @@ async def _extension_button(update: Update, context: BotContext, callback: Callb
         text, _ = notify.extension_message(outcome.request, outcome.measure)
         return Pressed(Reply(text), "已同意延期")
     if callback.action is Action.EXTEND_WITHDRAW:
-        async with transaction(context.services.factory) as session:
-            code = (await service.get_extension(session, callback.request_id)).measure.code
         # The service checks, under the measure's lock, that this very request is still pending.
-        reply = await withdraw_extension(update, context, code, request_id=callback.request_id)
+        reply = await withdraw_extension(update, context, None, request_id=callback.request_id)
         return Pressed(reply, "已撤回延期申请")
     async with transaction(context.services.factory) as session:
         # The same checks as the decision itself, before asking for a reason.

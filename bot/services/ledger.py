@@ -354,17 +354,13 @@ def _as_gbk(data: bytes) -> str | None:
         text = data.decode("gb18030").removeprefix("\ufeff")
     except UnicodeDecodeError:
         return None
-    wide = [c for c in text if ord(c) > 0x7F]
-    common = sum(1 for c in wide if _decodes_as_gb2312(c))
-    return text if wide and common >= _GB2312_SHARE * len(wide) else None
+    wide = _ASCII_RUNS.sub("", text)
+    # Every character GB2312 lacks becomes one "?" (the text left has no ASCII "?" of its own).
+    rare = wide.encode("gb2312", "replace").count(b"?")
+    return text if wide and len(wide) - rare >= _GB2312_SHARE * len(wide) else None
 
 
-def _decodes_as_gb2312(char: str) -> bool:
-    try:
-        char.encode("gb2312")
-    except UnicodeEncodeError:
-        return False
-    return True
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
@@ -762,7 +758,7 @@ def _read_table(
     if suffix in (".csv", ".tsv", ".txt"):
         return _read_csv(path, problems)
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, problems, meter, lambda rows: _looks_like(_Table(rows, "xlsx"), mapping))
+        return _read_xlsx(path, problems, meter, lambda rows: _looks_like(rows, mapping))
     hint = "（请在 Excel 中另存为 .xlsx）" if suffix in (".xls", ".et", ".ods", ".numbers") else ""
     raise problems.fail(None, None, f"不支持的文件类型「{_quote(suffix) or '无扩展名'}」，"
                                     f"应为 .csv、.xlsx 或制表符分隔的 .txt{hint}")
@@ -843,7 +839,7 @@ def _find_header(
                 names = [_ZH_NAMES.get(c, c) if chinese else c for c in missing]
                 found = "、".join(_quote(c, 20) for c in cells if c is not None)
                 other = (f"；这个文件看起来是{other_kind[1]}"
-                         if other_kind is not None and _looks_like(table, other_kind[0]) else "")
+                         if other_kind is not None and _looks_like(table.rows, other_kind[0]) else "")
                 raise problems.fail(row_no, ", ".join(names), f"表头缺少必需的列「{'、'.join(names)}」"
                                                              f"（找到的列：{found}）{other}", no_header=bool(other))
             width = sum(1 for c in cells if c is not None)
@@ -856,9 +852,10 @@ def _find_header(
             return (_Header(row_no, columns, width, mapping, [c for c in ignored if c], duplicates),
                     table.rows[start:])
     hint = ""
-    if first_text is not None and "," not in first_text and (";" in first_text or "\t" in first_text):
+    # (A tab-separated file is read as such; a semicolon is what a European Excel writes.)
+    if first_text is not None and "," not in first_text and ";" in first_text:
         hint = "；分隔符应为英文逗号“,”"
-    if other_kind is not None and _looks_like(table, other_kind[0]):
+    if other_kind is not None and _looks_like(table.rows, other_kind[0]):
         hint += f"；这个文件看起来是{other_kind[1]}"
     expected = f"{', '.join(required)}（或 {'、'.join(_ZH_NAMES.get(c, c) for c in required)}）"
     raise problems.fail(None, None, f"找不到表头（应包含 {expected} 等列{hint}）", no_header=True)
@@ -891,9 +888,9 @@ def _with_subheader(header: list[Cell], below: list[Cell], mapping: Callable[[st
     return joined if names_more else None
 
 
-def _looks_like(table: _Table, mapping: Callable[[str], str | None]) -> bool:
-    """Does a row near the top name at least two columns of another kind of file?"""
-    for row_no, cells in table.rows:
+def _looks_like(rows: list[Row], mapping: Callable[[str], str | None]) -> bool:
+    """Does a row near the top name at least two columns of the kind of file `mapping` reads?"""
+    for row_no, cells in rows:
         if row_no > 20:
             return False
         if sum(1 for c in cells if c is not None and mapping(str(c)) is not None) >= 2:
@@ -1485,8 +1482,8 @@ def _reporting(rows: Sequence[list[str]], progress: Progress | None) -> Iterable
     total = len(rows)
     for done, row in enumerate(rows, start=1):
         yield row
-        if progress is not None and (done % _EXPORT_STEP == 0 or done == total):
-            progress(done, total)
+        if done % _EXPORT_STEP == 0 or done == total:
+            _report(progress, done, total)
 
 
 def _write_whole(path: Path, data: bytes) -> None:

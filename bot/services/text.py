@@ -259,7 +259,13 @@ _SHOWN = 40
 
 
 class DateFormatError(ValueError):
-    pass
+    """A date that cannot be read. `unrecognised`: the text is in no date form at all (so a caller
+    may list the forms it accepts), as opposed to a known form naming no real day (2027-02-30)
+    or a word that is no date (立行立改), which the message has already explained."""
+
+    def __init__(self, message: str, *, unrecognised: bool = False) -> None:
+        super().__init__(message)
+        self.unrecognised = unrecognised
 
 
 def parse_deadline(value: object) -> dt.date | None:
@@ -299,7 +305,7 @@ def parse_deadline(value: object) -> dt.date | None:
         raise DateFormatError(f"不存在的日期「{clean_display(text, _SHOWN)}」") from exc
     # Quoted shortened: a pasted essay must not come back whole.
     raise DateFormatError(f"无法识别的日期「{clean_display(text, _SHOWN)}」，"
-                          "应为 YYYY-MM-DD（如 2026-12-31）或“长期坚持”")
+                          "应为 YYYY-MM-DD（如 2026-12-31）或“长期坚持”", unrecognised=True)
 
 
 #: The deadlines a 台账 file may hold, as its error messages list them.
@@ -334,10 +340,8 @@ def parse_file_deadline(value: object) -> dt.date | None:
     day_text = midnight.group(1) if midnight else text
     try:
         date = parse_deadline(day_text)
-    except DateFormatError:
-        bare = _DEADLINE_TAIL.sub("", day_text) or day_text
-        month = _MONTH_END.fullmatch(bare)
-        if _ISO_DATE.fullmatch(bare) or (month and re.search("[月底末]", bare)) or day_text in _NOT_A_DEADLINE:
+    except DateFormatError as exc:
+        if not exc.unrecognised:
             raise  # a date in a known form that does not exist (2027-02-30), or 立行立改: said so already
         yearless = re.search("[月底末]", text) and not re.search(r"\d{4}", text)
         hint = "（请写明年份，如 2026年12月底）" if yearless else ""
