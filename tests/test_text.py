@@ -84,6 +84,7 @@ def test_deadlines_as_a_rectification_ledger_words_them(text: str, date: dt.date
 @pytest.mark.parametrize(("text", "said"), [
     ("立行立改", "没有具体日期，请填写应完成的日期"), ("已完成", "是状态而不是日期，请填在“状态”列"),
     ("12月31日前", "请写明年份"), ("2026.12", "无法识别的日期「2026.12」"), ("前完成", "无法识别的日期"),
+    ("2026年13月中旬", "不存在的日期「2026年13月中旬」"),
 ])
 def test_ledger_words_that_are_no_deadline_are_refused_saying_what_to_write(text: str, said: str) -> None:
     with pytest.raises(DateFormatError, match=said):
