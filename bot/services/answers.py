@@ -74,15 +74,16 @@ MAX_HITS = 5
 
 # Coverage thresholds, calibrated on two labelled question sets (ours and a held-out bureau's).
 # 2026-12-06: six right answers and no off-topic question of either set score from 0.38 to
-# 0.40; one held-out off-topic question scores 0.37, so 0.38 is as low as it can go.
+# 0.40; one held-out off-topic question scores 0.37, so 0.38 is as low as it can go. Whether a
+# ranked question's best candidate answers is since decided by ANSWER_MODEL, not by ANSWER_AT.
 #: An alias this long (characters, after normalising) that asks something, or twice as long, is a
 #: whole question (taught from /misses): matched as a whole. A shorter one, or one that names
 #: (义务教育两免一补政策), joins the words of its item.
 PHRASING_MIN = 8
 #: How alike (rapidfuzz ratio) a question and a taught question must be to count as the same.
 PHRASING_SAME = 90.0
-ANSWER_AT = 0.38  # the best candidate covers at least this much of the question's meaning
-SUGGEST_AT = 0.25  # below ANSWER_AT but above this: offer candidates, don't answer
+ANSWER_AT = 0.38  # a list's one measure, a named regulation: covers at least this much of the question
+SUGGEST_AT = 0.25  # below this nothing is relevant: no answer and no suggestions
 MEASURE_PRIOR = 0.1  # a question with nothing pointing at measures is more likely about the rules
 PARTIAL = 0.5  # credit for a long word sharing only some bigrams with a document
 COMPOUND = 0.3  # base credit for a compound word with only some parts in a synonym group
@@ -94,6 +95,32 @@ THESAURUS = 0.5  # credit for a general synonym (房子 ~ 房屋) of a word no d
 THESAURUS_RECALL = 0.5  # query weight of those synonyms' terms in recall
 STRONG_MATCH = 12.0  # matched weight that makes a long question answerable however chatty it is
 POSITION_GAP = 4  # characters between the words describing a cadre's position (分管财务的副局长: 的)
+
+class AnswerFeature(IntEnum):
+    """What the answer-or-offer decision weighs of the best candidate (see `ANSWER_MODEL`); the
+    candidate's ranking signals (`Signal`) follow these."""
+
+    CONFIDENCE = 0  # how much of the question's meaning the candidate accounts for
+    MATCHED = 1  # how much meaning that is, in weight (capped): a long question matched a lot is clear
+    UNSEEN = 2  # share of the question's weight in words no document has: the story, or another topic
+    ARTICLE = 3  # the candidate is an article
+    MEASURE = 4  # the candidate is a measure
+
+
+MATCHED_CAP = 20.0
+
+#: The answer-or-offer decision: the best candidate answers when this logistic model of its
+#: features (`AnswerFeature`, then its `Signal`s) is positive, and it covers at least SUGGEST_AT;
+#: otherwise the bot offers the candidates. Fitted by `python -m benchmarks.answering`, which
+#: validates it one bureau left out at a time; bias first. It replaced a bare threshold on
+#: CONFIDENCE (0.38), which could not tell 县里的师德评价结果什么时候报市局 (0.32, all of what
+#: it matched in one article) from 百色芒果几月份上市 (0.47, an off-topic question offered now).
+ANSWER_MODEL: tuple[float, ...] = (
+    -3.666,  # bias
+    4.233, 0.3611, -0.3347, -1.962, -0.8293,  # AnswerFeature
+    11.28, 0, 2.806, 2.133, -0.126, 2.889, 5.328, -0.04089, 0.5033, 0.2825,  # Signal
+)
+
 
 class Signal(IntEnum):
     """What a candidate's ranking weighs, in the order it is summed (see `RANK_WEIGHTS`)."""
@@ -1255,10 +1282,11 @@ class AnswerEngine:
             return Answer(query, False, [])
         # A candidate none of the question was found in (recalled by a fuzzy title) is no suggestion.
         hits = [s.hit() for s in ranked[:MAX_HITS] if s.confidence > 0]
-        best = ranked[0]
-        if best.confidence < ANSWER_AT:
-            return Answer(query, False, hits)
-        return Answer(query, True, hits)
+        return Answer(query, self._sure(answer_features(ranked[0], content)), hits)
+
+    def _sure(self, features: tuple[float, ...]) -> bool:
+        """Whether the best candidate, described by `features`, is the answer (or only a suggestion)."""
+        return answer_logit(features) > 0
 
     def _article_answer(self, query: str, article_no: int, ranked: list[_Scored],
                         content: list[QueryWord]) -> Answer:
@@ -2090,6 +2118,22 @@ def _join(*parts: DocTerms) -> DocTerms:
         texts.extend(part_texts)
         terms.extend(part_terms)
     return texts, terms
+
+
+def answer_features(best: _Scored, content: Sequence[QueryWord]) -> tuple[float, ...]:
+    """What the answer-or-offer decision knows of the best candidate (`AnswerFeature`, then its
+    ranking signals)."""
+    total = sum(w.weight for w in content)
+    # An answer-type pseudo-word (谁批, 多久) is matched by what a text states, not by its words.
+    unseen = sum(w.weight for w in content if not w.seen and w.answer_type is None) / total if total > 0 else 0.0
+    return (best.confidence, min(best.confidence * total, MATCHED_CAP), unseen,
+            float(best.doc.kind == "article"), float(best.doc.kind == "measure"), *best.signals)
+
+
+def answer_logit(features: Sequence[float], model: Sequence[float] | None = None) -> float:
+    """The decision's log-odds that the best candidate is the answer; positive answers."""
+    bias, *weights = ANSWER_MODEL if model is None else model
+    return bias + sum(w * f for w, f in zip(weights, features, strict=True))
 
 
 def _cover_text(text: str, content: list[QueryWord], total_weight: float,

@@ -46,6 +46,17 @@ def list_correct(answer: Answer, expect: dict[str, Any]) -> bool:
     )
 
 
+def top1_right(answer: Answer, expect: dict[str, Any] | None) -> bool:
+    """Whether the bot's reply is right: a refusal refused, a list listed, or the item answered first."""
+    if expect is None:
+        return not answer.answered
+    if expect["kind"] == "list":
+        return list_correct(answer, expect)
+    hits = answer.hits
+    return answer.answered and bool(hits) and any(
+        _matches(hits[0].kind, hits[0].key, hits[0].no, e) for e in _acceptable(expect))
+
+
 @dataclass
 class Report:
     total: int = 0
@@ -78,15 +89,11 @@ def evaluate(engine: AnswerEngine, questions: list[dict[str, Any]], *, asker: st
         answer = engine.ask(str(item["q"]), asker=asker, today=today)
         kind = "refusal" if expect is None else expect["kind"]
         report.count[kind] += 1
-        if expect is None:
-            ok1 = ok3 = not answer.answered
-        elif kind == "list":
-            ok1 = ok3 = list_correct(answer, expect)
+        ok1 = top1_right(answer, expect)
+        if expect is None or kind == "list":
+            ok3 = ok1
         else:
-            hits = answer.hits
-            ok1 = answer.answered and bool(hits) and any(
-                _matches(hits[0].kind, hits[0].key, hits[0].no, e) for e in _acceptable(expect))
-            ok3 = any(_matches(h.kind, h.key, h.no, e) for h in hits[:3] for e in _acceptable(expect))
+            ok3 = any(_matches(h.kind, h.key, h.no, e) for h in answer.hits[:3] for e in _acceptable(expect))
         report.top1[kind] += ok1
         report.top3[kind] += ok3
         for tag in item.get("tags", []):
