@@ -68,7 +68,7 @@ async def test_an_admin_ties_an_unanswered_question_to_an_article_named_in_words
 
 async def test_a_candidate_on_the_card_teaches_the_bot_with_one_press(harness: Harness) -> None:
     admin = await harness.bind("刘洋")
-    offered = await harness.one(admin, "会议室预定")
+    offered = await harness.one(admin, "会议室预约")
     assert "您是不是要问" in offered.body  # candidates only: a miss all the same
     card = await _first_card(harness, admin)
     assert "现在这样问只给出候选，不直接回答。" in card.body
@@ -76,7 +76,7 @@ async def test_a_candidate_on_the_card_teaches_the_bot_with_one_press(harness: H
     assert first.startswith("归入 ") and card.button_texts[-2:] == ["✏️ 指定其他", "🗑 忽略"]
     done, toast = await harness.tap(admin, card, first)
     assert toast == "已添加说法" and done.body.endswith("现在这样问会直接回答这一项。")
-    answer = await harness.one(admin, "会议室预定")
+    answer = await harness.one(admin, "会议室预约")
     assert answer.body.startswith(first.removeprefix("归入 "))
 
 

@@ -178,13 +178,13 @@ async def test_small_talk_gets_a_courteous_reply_and_is_not_counted_as_a_miss(ha
 
 async def test_suggestions_are_numbered_and_a_press_shows_the_one_picked(harness: Harness) -> None:
     user = await harness.bind("张伟")
-    # Unsure between two articles of the same scheme: offered, not answered.
-    reply = await harness.one(user, "县里的师德评价结果什么时候报市局")
-    assert "您是不是要问" in reply.body and "1. 《贵港市教师师德评价方案》第8条" in reply.body
+    # 会议 of 会议室 is all that matched, and 预约 no document says: offered, not answered.
+    reply = await harness.one(user, "会议室预约")
+    assert "您是不是要问" in reply.body and "1. 《为县市区解决问题联系协调工作制度》第5条" in reply.body
     assert reply.button_texts[0].startswith("1. ")
     picked = await harness.press(user, reply, "1. ")
-    assert picked.body.startswith("《贵港市教师师德评价方案》第8条（2025年9月1日起施行）")
-    assert "评价结果汇总报市教育局" in picked.body
+    assert picked.body.startswith("《为县市区解决问题联系协调工作制度》第5条（2025年8月25日起施行）")
+    assert "办公室主任联席会议" in picked.body
 
 
 async def test_regs_pages_and_opens_a_regulation_and_an_article(harness: Harness) -> None:
