@@ -413,3 +413,19 @@ class ReminderItem(Base):
     sweep_date: Mapped[dt.date] = mapped_column(Date, index=True)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatTopic(Base):
+    """What the bot last answered in a private chat: a regulation (and article) or a measure.
+
+    A follow-up typed without using reply (第五条呢, 下一条, 谁负责) is asked within it. In the
+    database rather than in process memory so that it reaches whichever instance gets the next
+    message; one row per chat, replaced by each answer.
+    """
+
+    __tablename__ = "chat_topics"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    scope: Mapped[str] = mapped_column(String(200))  # 《regulation title》 or a measure code
+    article: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -17,6 +17,7 @@ from bot.app import BotContext
 from bot.db import transaction
 from bot.errors import NotFound
 from bot.models import Cadre, Regulation
+from bot.services import topics
 from bot.services.answers import Answer, Hit, SmallTalk, record_miss
 from bot.services.phrasing import AnswerFacts, ArticleFacts, load_answer_facts
 from handlers import render
@@ -34,8 +35,6 @@ ASK_SOMETHING = "请直接输入您的问题，例如：请假超过三天要谁
 _MENTION = re.compile(r"@\w+")
 
 
-#: 上一条 / 下一条 in reply to an article.
-_STEP = re.compile(r"(上|前|下|后)一条(呢|是什么|说的?什么|讲的?什么)?[？?]?")
 #: How much less of the question the article replied to may account for than the best of its
 #: siblings and still be the answer: 谁批准 under 第7条 (公车, 经主任批准) is about 第7条, even if
 #: 第3条 (请假, 批准) says 批准 as well.
@@ -56,10 +55,12 @@ def _prefer_article(answer: Answer, scope: str, article: int | None) -> Answer:
 
 
 async def answer_question(session: AsyncSession, context: BotContext, update: Update, cadre: Cadre, text: str,
-                          *, scope: str = "", article: int | None = None) -> Reply:
+                          *, scope: str = "", article: int | None = None, plain_first: bool = False) -> Reply:
     """`scope`: the regulation (《title》) or measure code the question replies to. It is asked within
     it first, and as it stands when that answers nothing within it (不对 under an article).
-    `article`: the article number of the answer it replies to, preferred when it fits as well."""
+    `article`: the article number of the answer it replies to, preferred when it fits as well.
+    `plain_first`: under a measure, a measure the question alone is answered with is the answer (a
+    follow-up typed without reply: 港南区补贴谁负责 names its own measure)."""
     services = context.services
     today = services.today()
     answer = None
@@ -67,14 +68,15 @@ async def answer_question(session: AsyncSession, context: BotContext, update: Up
         # Under a measure's card: 那覃塘区的呢 asks for another list, 按制度逾期了怎么处理 for a rule;
         # 谁负责 or 什么时候到期 (nothing of their own) ask of the measure itself.
         plain = services.answers.ask(text, asker=cadre.name, today=today)
-        if plain.answered and (plain.listing is not None or plain.report is not None or (
-                plain.hits and plain.hits[0].kind != "measure" and services.answers.asks_about_rules(text))):
+        if plain.answered and (plain.listing is not None or plain.report is not None or (plain.hits and (
+                (plain.hits[0].kind != "measure" and services.answers.asks_about_rules(text))
+                or (plain_first and plain.hits[0].kind == "measure")))):
             answer = plain
     if scope and answer is None:
-        step = _STEP.fullmatch(text.strip()) if article else None
+        step = topics.step(text) if article else None
         if step is not None and article is not None:
             # 上一条 / 下一条 under an article: its neighbour.
-            text = f"第{article + (-1 if step.group(1) in '上前' else 1)}条"
+            text = f"第{article + step}条"
         scoped = services.answers.ask(f"{scope} {text}", asker=cadre.name, today=today)
         if scoped.answered and scoped.hits and _within(scoped.hits[0], scope):
             answer = _prefer_article(scoped, scope, article) if step is None else scoped
@@ -86,11 +88,28 @@ async def answer_question(session: AsyncSession, context: BotContext, update: Up
         return render.regulation_index(await _regulations(session), 0)
     if answer.is_miss:
         await record_miss(session, text)
+    elif is_private(update):
+        await _note_topic(session, context, update, answer)
     facts = await load_answer_facts(session, answer, today=today, tz=services.settings.tz)
     reply = render.render_facts(facts, today, public=not is_private(update), viewer=cadre)
     if is_private(update) and _may_be_wrong(context, answer, text):
         return _with_feedback(reply)
     return reply
+
+
+async def _note_topic(session: AsyncSession, context: BotContext, update: Update, answer: Answer) -> None:
+    """Remember what a private answer was about, for a follow-up typed without reply (第五条呢)."""
+    if (not answer.answered or not answer.hits or answer.listing is not None or answer.report is not None
+            or answer.small_talk is not None or update.effective_chat is None):
+        return
+    hit = answer.hits[0]
+    if hit.kind == "measure":
+        await topics.remember(session, update.effective_chat.id, hit.key, None)
+        return
+    title = context.services.answers.regulation_titles.get(hit.key)
+    if title:
+        await topics.remember(session, update.effective_chat.id, f"《{title}》",
+                              hit.no if hit.kind == "article" else None)
 
 
 #: The button under an answer that missed the point; the question is read from the quoted message.
@@ -140,6 +159,7 @@ class Question:
     note: str = ""
     scope: str = ""  # the regulation (《title》) or measure code of the bot's message it replies to
     article: int | None = None  # the article that message cites (《title》第7条)
+    follow_up: topics.FollowUp | None = None  # not a reply, but reads as one (第五条呢): see `reply_to`
 
 
 def without_mentions(text: str) -> str:
@@ -159,7 +179,12 @@ def question_in(update: Update, context: BotContext) -> Question | str | None:
     note = ""
     if len(text) > MAX_QUESTION:
         text, note = text[:MAX_QUESTION], f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>"
-    return Question(text, note, *_scope(context, message, text))
+    scope, article = _scope(context, message, text)
+    follow_up = None
+    if (message.reply_to_message is None and is_private(update)
+            and not context.services.answers.find_codes(text)):
+        follow_up = topics.follow_up(text)
+    return Question(text, note, scope, article, follow_up)
 
 
 #: What the bot's answer or card is about, on its first line: 📘 《title》 / 《title》第3条… / 📋 ZG2025009.
@@ -196,8 +221,16 @@ async def reply_to(session: AsyncSession, update: Update, context: BotContext, q
     """The reply to `question` from `cadre` (None: not bound)."""
     if cadre is None:
         return NOT_BOUND
-    reply = await answer_question(session, context, update, cadre, question.text, scope=question.scope,
-                                  article=question.article)
+    scope, article, plain_first = question.scope, question.article, False
+    if question.follow_up is not None and update.effective_chat is not None:
+        # 第五条呢 / 下一条 / 谁负责 sent on its own soon after an answer: asked within that answer,
+        # as if in reply to it.
+        topic = await topics.recent(session, update.effective_chat.id)
+        if topic is not None and topics.fits(question.follow_up, topic):
+            scope, article = topic.scope, topic.article
+            plain_first = question.follow_up is topics.FollowUp.MEASURE
+    reply = await answer_question(session, context, update, cadre, question.text, scope=scope,
+                                  article=article, plain_first=plain_first)
     return replace(reply, html=reply.html + question.note) if question.note else reply
 
 
@@ -243,16 +276,25 @@ async def button(update: Update, context: BotContext, callback: Callback, cadre:
         if callback.action is Action.REG_PAGE:
             return render.regulation_index(await _regulations(session), callback.page or 0)
         if callback.action is Action.REGULATION:
-            return render.regulation_card(await _regulation(session, callback.ref))
+            regulation = await _regulation(session, callback.ref)
+            await _note_opened(session, update, f"《{regulation.title}》", None)
+            return render.regulation_card(regulation)
         if callback.action is Action.ARTICLE:
             regulation = await _regulation(session, callback.ref)
             article = next((a for a in regulation.articles if a.no == callback.no), None)
             if article is None:
                 return render.regulation_card(regulation, missing_article=callback.no)
+            await _note_opened(session, update, f"《{regulation.title}》", article.no)
             return render.article_answer(regulation, article)
         if callback.action is Action.SUGGESTION:
             return await _suggestion(session, context, update, callback, cadre)
     return None
+
+
+async def _note_opened(session: AsyncSession, update: Update, scope: str, article: int | None) -> None:
+    """A regulation, article or measure opened by a button is what a follow-up is about (下一条)."""
+    if is_private(update) and update.effective_chat is not None:
+        await topics.remember(session, update.effective_chat.id, scope, article)
 
 
 async def _suggestion(session: AsyncSession, context: BotContext, update: Update, callback: Callback,
@@ -261,11 +303,13 @@ async def _suggestion(session: AsyncSession, context: BotContext, update: Update
     today = context.services.today()
     if kind == "measure":
         measure = await measure_of_button(session, callback.ref)
+        await _note_opened(session, update, measure.code, None)
         owner, verifier = render.viewer_rights(measure, cadre)
         public = not is_private(update)
         return render.measure_card(measure, today, public=public, owner=owner and not public,
                                    verifier=verifier and not public)
     regulation = await _regulation(session, callback.ref)
+    await _note_opened(session, update, f"《{regulation.title}》", callback.no if kind == "article" else None)
     if kind == "article" and callback.no:
         article = next((a for a in regulation.articles if a.no == callback.no), None)
         facts = AnswerFacts(Answer("", True, [Hit("article", regulation.key, callback.no, "", 1.0)]),

@@ -3,10 +3,13 @@ long and hostile input — through the real bot, checking what the user sees."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from bot.db import transaction
-from bot.models import Miss
+from bot.models import ChatTopic, Miss
+from bot.services import topics
 from tests.bot.conftest import Harness
 
 
@@ -51,9 +54,63 @@ async def test_a_follow_up_in_reply_to_an_answer_asks_within_what_it_answered(ha
     # Thanks under an answer is thanks, not a question within it.
     thanks = await harness.one(user, "谢谢", reply_to=answer.message_id)
     assert thanks.body == "不客气！还有问题随时问我。"
-    # Without the reply, 第五条 names no rules: the candidates are offered.
+    # Without the reply, 第五条 names no rules, and the last answer was a measure's card: the
+    # candidates are offered.
     alone = await harness.one(user, "第五条")
     assert alone.body.startswith("没能确定您要问的内容")
+
+
+async def test_a_follow_up_typed_without_reply_asks_within_the_last_answer(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    answer = await harness.one(user, "公车能开回家吗")
+    assert answer.body.startswith("《市教育局工作规程》第7条")
+    after = await harness.one(user, "下一条")
+    assert after.body.startswith("《市教育局工作规程》第8条")
+    fifth = await harness.one(user, "那第五条呢？")
+    assert fifth.body.startswith("《市教育局工作规程》第5条")
+    before = await harness.one(user, "上一條")  # traditional, as typed
+    assert before.body.startswith("《市教育局工作规程》第4条")
+    # A question of its own is asked as it stands, and becomes what follows up on.
+    other = await harness.one(user, "干部教育培训制度第三条")
+    assert other.body.startswith("《干部教育培训制度》第3条")
+    assert (await harness.one(user, "下一条")).body.startswith("《干部教育培训制度》第4条")
+
+
+async def test_a_measure_follow_up_typed_without_reply_asks_of_that_measure_unless_it_names_its_own(
+        harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    await harness.one(user, "ZG2025004")
+    due = await harness.one(user, "谁负责？")
+    assert due.body.startswith("📋 ZG2025004")
+    going = await harness.one(user, "进展怎么样")
+    assert going.body.startswith("📋 ZG2025004")
+    # 港南区补贴 names another measure: that one, not the last.
+    own = await harness.one(user, "港南区补贴谁负责")
+    assert own.body.startswith("📋 ZG2025001")
+    # A measure has no articles: 第五条 after a measure's card is no follow-up.
+    assert (await harness.one(user, "第五条")).body.startswith("没能确定您要问的内容")
+
+
+async def test_a_follow_up_long_after_the_answer_or_in_a_group_is_a_new_question(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    await harness.one(user, "公车能开回家吗")
+    async with transaction(harness.services.factory) as session:
+        topic = await session.get(ChatTopic, user.id)
+        assert topic is not None and topic.scope == "《市教育局工作规程》" and topic.article == 7
+        topic.answered_at -= topics.FOLLOW_UP_WITHIN + dt.timedelta(minutes=1)
+    assert (await harness.one(user, "第五条")).body.startswith("没能确定您要问的内容")
+    group = harness.sandbox.add_group("整改工作群", [user.id])
+    await harness.one(user, "@zhenggai_test_bot 公车能开回家吗", chat_id=group.id)
+    in_group = await harness.one(user, "@zhenggai_test_bot 第五条", chat_id=group.id)
+    assert not in_group.body.startswith("《市教育局工作规程》")
+
+
+async def test_an_article_opened_by_a_button_is_what_a_follow_up_is_about(harness: Harness) -> None:
+    user = await harness.bind("张伟")
+    offered = await harness.one(user, "会议室预约")
+    picked = await harness.press(user, offered, "1. ")
+    assert picked.body.startswith("《为县市区解决问题联系协调工作制度》第5条")
+    assert (await harness.one(user, "下一条")).body.startswith("《为县市区解决问题联系协调工作制度》第6条")
 
 
 async def test_a_regulation_card_lists_its_articles_with_buttons(harness: Harness) -> None:
