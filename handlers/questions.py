@@ -180,10 +180,10 @@ def question_in(update: Update, context: BotContext) -> Question | str | None:
     if len(text) > MAX_QUESTION:
         text, note = text[:MAX_QUESTION], f"\n\n<i>（问题较长，只按前 {MAX_QUESTION} 个字回答）</i>"
     scope, article = _scope(context, message, text)
-    follow_up = None
-    if (message.reply_to_message is None and is_private(update)
-            and not context.services.answers.find_codes(text)):
-        follow_up = topics.follow_up(text)
+    # The shape first (a regex): most messages are no follow-up and need no search for codes.
+    follow_up = topics.follow_up(text) if message.reply_to_message is None and is_private(update) else None
+    if follow_up is not None and context.services.answers.find_codes(text):
+        follow_up = None  # ZG2025009 谁负责 names its own measure
     return Question(text, note, scope, article, follow_up)
 
 
